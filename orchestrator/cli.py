@@ -1,0 +1,251 @@
+"""The `strongroom` command: click options in, one service call, rendered out.
+
+Only click is imported at module level so that `strongroom --help` stays fast;
+each command imports the service layer when it runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+TYPES = ["config", "full", "service", "disaster-recovery"]
+MODES = ["full-rebuild", "config-only", "selective"]
+
+
+def common(fn: F) -> F:
+    """--profile, --json and -v on every command, so they go after the command name."""
+    fn = click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv: more).")(fn)
+    fn = click.option("--json", "as_json", is_flag=True,
+                      help="Print one JSON document on stdout.")(fn)
+    fn = click.option("-p", "--profile", "profile_ref", metavar="NAME|PATH",
+                      envvar="STRONGROOM_PROFILE",
+                      help="Profile name or file (default: the only profile found).")(fn)
+    return fn
+
+
+def split_list(values: tuple[str, ...]) -> list[str]:
+    """`--services a,b --services c` → [a, b, c]."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def guarded(fn: F) -> F:
+    """Turn every error a user can cause into one message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from orchestrator.console import fail
+
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place errors become messages
+            from orchestrator.console import report_exception
+
+            report_exception(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="strongroom", prog_name="strongroom")
+def main() -> None:
+    """Backup and disaster recovery for self-hosted infrastructure.
+
+    One TOML profile describes the host: configuration files, services and their
+    data, the repositories to back up to, and schedules. restic does the
+    deduplication, encryption and snapshots.
+    """
+
+
+@main.command()
+@click.option("--destination", "-d", metavar="REPO", help="Only this repository.")
+@common
+@guarded
+def init(destination: str | None, profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """Create the profile's repositories (idempotent: existing ones are checked)."""
+    from orchestrator import console, service
+    from orchestrator.models import InitRequest
+
+    session = console.open_session(profile_ref, verbose)
+    results = service.init(session, InitRequest(destination=destination))
+    console.emit(results, as_json, console.render_init)
+
+
+@main.command("create-backup")
+@click.option("--type", "backup_type", type=click.Choice(TYPES), default="config",
+              show_default=True, help="What the set holds.")
+@click.option("--name", help="Set name; the set is NAME-YYYYMMDD-HHMMSS (UTC).")
+@click.option("--services", multiple=True, metavar="A,B", help="Only these services.")
+@click.option("--include-data", is_flag=True, help="With --type service: data paths too.")
+@click.option("--destination", "-d", metavar="REPO", help="Repository (default: the first).")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Check every part is present and the manifest reads back.")
+@click.option("--compress/--no-compress", default=True, show_default=True)
+@click.option("--encrypt/--no-encrypt", default=True, show_default=True,
+              help="restic repositories are always encrypted; --no-encrypt is refused.")
+@click.option("--schedule", metavar="NAME", help="Take type, services, destination and name "
+              "from [schedules.NAME].")
+@common
+@guarded
+def create_backup(
+    backup_type: str, name: str | None, services: tuple[str, ...], include_data: bool,
+    destination: str | None, verify: bool, compress: bool, encrypt: bool,
+    schedule: str | None, profile_ref: str | None, as_json: bool, verbose: int,
+) -> None:
+    """Back up the profile: one run makes one backup set."""
+    from orchestrator import console, service
+    from orchestrator.models import CreateBackupRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(
+        CreateBackupRequest, type=backup_type, name=name, services=split_list(services),
+        include_data=include_data, destination=destination, verify=verify, compress=compress,
+        encrypt=encrypt, schedule=schedule,
+    )
+    with console.backup_progress(as_json) as on_progress:
+        result = service.create_backup(session, request, on_progress)
+    console.emit(result, as_json, console.render_created)
+
+
+@main.command("backup-files")
+@click.option("--path", "paths", multiple=True, required=True, metavar="PATH",
+              help="File or directory (repeatable).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Exclude glob (repeatable).")
+@click.option("--name", default="files", show_default=True, help="Set name.")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--verify/--no-verify", default=True, show_default=True)
+@common
+@guarded
+def backup_files(
+    paths: tuple[str, ...], exclude: tuple[str, ...], name: str, destination: str | None,
+    verify: bool, profile_ref: str | None, as_json: bool, verbose: int,
+) -> None:
+    """Back up ad-hoc files and directories as a set of their own."""
+    from orchestrator import console, service
+    from orchestrator.models import BackupFilesRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(BackupFilesRequest, paths=list(paths), exclude=list(exclude),
+                            name=name, destination=destination, verify=verify)
+    with console.backup_progress(as_json) as on_progress:
+        result = service.backup_files(session, request, on_progress)
+    console.emit(result, as_json, console.render_created)
+
+
+@main.command("list-backups")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--name", help="Only sets of this name.")
+@click.option("--type", "backup_type", type=click.Choice(TYPES))
+@click.option("--service", help="Only sets holding this service.")
+@click.option("--since", metavar="TIME", help="ISO 8601; a time without zone is local.")
+@click.option("--until", metavar="TIME", help="ISO 8601; a time without zone is local.")
+@click.option("--all", "show_all", is_flag=True, help="Include incomplete sets.")
+@common
+@guarded
+def list_backups(
+    destination: str | None, name: str | None, backup_type: str | None, service: str | None,
+    since: str | None, until: str | None, show_all: bool, profile_ref: str | None,
+    as_json: bool, verbose: int,
+) -> None:
+    """Show the backup sets in a repository."""
+    from orchestrator import console
+    from orchestrator import service as ops
+    from orchestrator.models import ListBackupsRequest
+    from orchestrator.sets import parse_timestamp
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(
+        ListBackupsRequest, destination=destination, name=name, type=backup_type,
+        service=service, since=parse_timestamp(since) if since else None,
+        until=parse_timestamp(until) if until else None, all=show_all,
+    )
+    console.emit(ops.list_backups(session, request), as_json, console.render_list)
+
+
+@main.command("restore-backup")
+@click.option("--backup", metavar="NAME|ID|latest",
+              help="Full set name, a name (its latest set), latest, or a set id.")
+@click.option("--timestamp", metavar="TIME", help="The latest complete set at or before TIME "
+              "(ISO 8601; a time without zone is local time).")
+@click.option("--mode", type=click.Choice(MODES), default="full-rebuild", show_default=True)
+@click.option("--services", multiple=True, metavar="A,B", help="Only these services.")
+@click.option("--target", metavar="DIR", help="Restore under DIR (DIR/original/path).")
+@click.option("--destination", "-d", metavar="REPO", help="Repository to restore from.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@click.option("--verify", is_flag=True, help="Compare restored files with the backup.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@common
+@guarded
+def restore_backup(
+    backup: str | None, timestamp: str | None, mode: str, services: tuple[str, ...],
+    target: str | None, destination: str | None, dry_run: bool, verify: bool, force: bool,
+    profile_ref: str | None, as_json: bool, verbose: int,
+) -> None:
+    """Restore a backup set, by name or by time. Never overwrites without --force."""
+    from orchestrator import console
+    from orchestrator.models import RestoreBackupRequest
+    from orchestrator.restore import restore_backup as restore
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(
+        RestoreBackupRequest, backup=backup, timestamp=timestamp, mode=mode,
+        services=split_list(services), target=target, destination=destination,
+        dry_run=dry_run, verify=verify, force=force,
+    )
+    with console.spinner(as_json, "restoring"):
+        result = restore(session, request)
+    console.emit(result, as_json, console.render_restore)
+
+
+@main.group()
+def profile() -> None:
+    """Validate, show and describe profiles."""
+
+
+@profile.command("validate")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@common
+@guarded
+def profile_validate(
+    files: tuple[str, ...], profile_ref: str | None, as_json: bool, verbose: int
+) -> None:
+    """Check profiles; every error is reported with file:line:column and key path."""
+    from orchestrator import console
+
+    console.validate_profiles(list(files), profile_ref, as_json, verbose)
+
+
+@profile.command("show")
+@common
+@guarded
+def profile_show(profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """The resolved profile (extends and ${VARS} applied), secrets redacted."""
+    from orchestrator import console
+
+    console.show_profile(profile_ref, as_json, verbose)
+
+
+@profile.command("schema")
+@guarded
+def profile_schema() -> None:
+    """The profile's JSON Schema."""
+    import json
+
+    from orchestrator.profile_source import profile_json_schema
+
+    click.echo(json.dumps(profile_json_schema(), indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

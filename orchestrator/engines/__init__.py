@@ -1,0 +1,23 @@
+"""Backup engines behind one protocol, and the explicit registry that picks one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.engines.base import Engine
+    from orchestrator.profile import Repository
+
+
+def open_engine(name: str, repository: Repository, state_dir: Path) -> Engine:
+    """The engine for a profile repository; imported lazily so the CLI starts fast."""
+    if repository.engine == "restic":
+        from orchestrator.engines.restic import ResticEngine
+
+        return ResticEngine(name, repository, state_dir)
+    from orchestrator.errors import UsageError
+
+    raise UsageError(
+        f"repository {name!r}: engine {repository.engine!r} is not supported yet; use restic"
+    )

@@ -1,0 +1,153 @@
+"""The Engine protocol and the typed results every engine returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from orchestrator.errors import StrongroomError
+
+
+class EngineError(StrongroomError):
+    """The engine failed for a reason strongroom cannot name more precisely."""
+
+
+class RepositoryMissing(EngineError):
+    pass
+
+
+class WrongPassword(EngineError):
+    pass
+
+
+class RepositoryLocked(EngineError):
+    pass
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    short_id: str
+    time: datetime
+    hostname: str
+    paths: tuple[str, ...]
+    tags: tuple[str, ...]
+    total_bytes: int | None = None
+
+    def tag(self, key: str) -> str | None:
+        """The value of a `key=value` tag, or None."""
+        prefix = key + "="
+        for tag in self.tags:
+            if tag.startswith(prefix):
+                return tag[len(prefix):]
+        return None
+
+    def tag_values(self, key: str) -> list[str]:
+        prefix = key + "="
+        return [tag[len(prefix):] for tag in self.tags if tag.startswith(prefix)]
+
+
+@dataclass(frozen=True)
+class Progress:
+    fraction: float
+    files_done: int
+    total_files: int
+    bytes_done: int
+    total_bytes: int
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class BackupSummary:
+    snapshot_id: str
+    files_new: int = 0
+    files_changed: int = 0
+    files_unmodified: int = 0
+    data_added: int = 0
+    total_files: int = 0
+    total_bytes: int = 0
+    duration: float = 0.0
+    unreadable: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Node:
+    path: str
+    type: str
+    size: int
+    mode: int
+    mtime: str
+    link_target: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineVersion:
+    name: str
+    version: tuple[int, int, int]
+
+    def __str__(self) -> str:
+        return f"{self.name} {'.'.join(map(str, self.version))}"
+
+
+class Engine(Protocol):
+    """What strongroom needs of a deduplicating, encrypting backup engine."""
+
+    repository_name: str
+
+    def version(self) -> EngineVersion: ...
+
+    def init(self) -> bool:
+        """Create the repository; False when it already existed (and opens)."""
+        ...
+
+    def backup_paths(
+        self,
+        paths: Sequence[str],
+        *,
+        tags: Sequence[str],
+        time: datetime,
+        host: str,
+        excludes: Sequence[str] = (),
+        compression: str = "auto",
+        on_progress: ProgressCallback | None = None,
+    ) -> BackupSummary: ...
+
+    def backup_stream(
+        self,
+        producer: Sequence[str],
+        filename: str,
+        *,
+        tags: Sequence[str],
+        time: datetime,
+        host: str,
+        compression: str = "auto",
+    ) -> BackupSummary: ...
+
+    def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]: ...
+
+    def ls(self, snapshot_id: str, paths: Sequence[str] = ()) -> list[Node]: ...
+
+    def restore(
+        self,
+        snapshot_id: str,
+        target: Path,
+        *,
+        includes: Sequence[str] = (),
+        excludes: Sequence[str] = (),
+        verify: bool = False,
+    ) -> None: ...
+
+    def dump(self, snapshot_id: str, path: str) -> bytes: ...
+
+    def forget(self, snapshot_ids: Sequence[str]) -> None: ...
+
+    def prune(self) -> None: ...
+
+    def check(self, read_data: bool = False) -> None: ...
+
+    def add_tags(self, snapshot_ids: Sequence[str], tags: Sequence[str]) -> None: ...

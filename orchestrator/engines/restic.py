@@ -1,0 +1,294 @@
+"""The restic engine: runs the builders of `restic_args` through `run`, one process each."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from orchestrator import run
+from orchestrator.engines import restic_args as args
+from orchestrator.engines.base import (
+    BackupSummary,
+    EngineError,
+    EngineVersion,
+    Node,
+    ProgressCallback,
+    RepositoryLocked,
+    Snapshot,
+)
+from orchestrator.errors import StrongroomError
+from orchestrator.profile import Repository
+
+log = logging.getLogger("strongroom.restic")
+T = TypeVar("T")
+_versions: dict[str, EngineVersion] = {}
+
+
+class PasswordSource:
+    """Where a repository's password comes from; read at most once per strongroom run."""
+
+    def __init__(self, repository_name: str, repository: Repository) -> None:
+        self.repository_name = repository_name
+        self.repository = repository
+        self._secret: bytes | None = None
+
+    @contextmanager
+    def as_file(self) -> Iterator[tuple[str, tuple[int, ...]]]:
+        """A path restic can read the password from, and the fds the child must inherit."""
+        repo = self.repository
+        if repo.password_file is not None:
+            if not repo.password_file.is_file():
+                raise StrongroomError(
+                    f"repository {self.repository_name!r}: password_file "
+                    f"{repo.password_file} does not exist"
+                )
+            yield str(repo.password_file), ()
+            return
+        with run.secret_fd(self._read_secret()) as fd:
+            yield f"/dev/fd/{fd}", (fd,)
+
+    def _read_secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = self._fetch()
+        return self._secret
+
+    def _fetch(self) -> bytes:
+        repo = self.repository
+        name = self.repository_name
+        if repo.password is not None:
+            return repo.password.get_secret_value().encode()
+        if repo.password_env is not None:
+            value = os.environ.get(repo.password_env)
+            if not value:
+                raise StrongroomError(
+                    f"repository {name!r}: environment variable {repo.password_env} "
+                    "(password_env) is not set"
+                )
+            return value.encode()
+        assert repo.password_command is not None
+        command = repo.password_command
+        argv = shlex.split(command) if isinstance(command, str) else list(command)
+        try:
+            out = run.run(argv, timeout=120).stdout_bytes
+        except run.CommandError as exc:
+            raise StrongroomError(
+                f"repository {name!r}: password_command failed (exit {exc.returncode})"
+            ) from exc
+        secret = out.rstrip(b"\r\n")
+        if not secret:
+            raise StrongroomError(f"repository {name!r}: password_command printed nothing")
+        return secret
+
+
+class ResticEngine:
+    """One restic repository of a profile."""
+
+    def __init__(self, repository_name: str, repository: Repository, state_dir: Path) -> None:
+        self.repository_name = repository_name
+        self.repository = repository
+        self.url = repository.url
+        self.repo_string = args.repository_string(repository.url)
+        self.cache_dir = state_dir / "cache" / "restic"
+        self.password = PasswordSource(repository_name, repository)
+
+    # ---- plumbing
+
+    def _run(
+        self,
+        argv: list[str],
+        *,
+        ok_codes: Sequence[int] = (0,),
+        on_line: Callable[[str], None] | None = None,
+        retry_stale_lock: bool = True,
+    ) -> run.Completed:
+        try:
+            with self.password.as_file() as (password_file, fds):
+                env = args.base_env(self.repo_string, self.cache_dir, password_file)
+                return run.run(argv, env=env, pass_fds=fds, ok_codes=ok_codes, on_line=on_line)
+        except run.CommandError as exc:
+            error = args.classify_failure(
+                self.repository_name, self.url, exc.returncode, exc.stderr_tail
+            )
+            if isinstance(error, RepositoryLocked) and retry_stale_lock:
+                self._unlock_if_stale(error)
+                return self._run(argv, ok_codes=ok_codes, on_line=on_line, retry_stale_lock=False)
+            raise error from None
+
+    def _unlock_if_stale(self, error: RepositoryLocked) -> None:
+        """Remove locks only when no live restic process works on this repository."""
+        holder = live_restic_on(self.repo_string)
+        if holder is not None:
+            raise RepositoryLocked(
+                f"{error.message}; restic (pid {holder}) is still running on it"
+            ) from None
+        log.warning("repository %s: removing a stale lock left by a dead restic", self.url)
+        self._run([args.RESTIC, "unlock"], retry_stale_lock=False)
+
+    def version(self) -> EngineVersion:
+        binary = run.which(args.RESTIC)
+        if binary not in _versions:
+            _versions[binary] = args.parse_version(run.run([binary, "version"]).stdout)
+        return _versions[binary]
+
+    # ---- operations
+
+    def init(self) -> bool:
+        try:
+            self._run(args.init_args())
+            return True
+        except EngineError as exc:
+            if "already exists" not in exc.message and "already initialized" not in exc.message:
+                raise
+        # It exists: prove the password opens it rather than reporting success blindly.
+        self._run([args.RESTIC, "cat", "config"])
+        return False
+
+    def backup_paths(
+        self,
+        paths: Sequence[str],
+        *,
+        tags: Sequence[str],
+        time: datetime,
+        host: str,
+        excludes: Sequence[str] = (),
+        compression: str = "auto",
+        on_progress: ProgressCallback | None = None,
+    ) -> BackupSummary:
+        reader = _BackupOutput(on_progress)
+        argv = args.backup_args(
+            paths, tags=tags, time=time, host=host, excludes=excludes, compression=compression
+        )
+        # Exit 3: the snapshot was saved but some files could not be read.
+        self._run(argv, ok_codes=(0, 3), on_line=reader.feed)
+        return reader.result()
+
+    def backup_stream(
+        self,
+        producer: Sequence[str],
+        filename: str,
+        *,
+        tags: Sequence[str],
+        time: datetime,
+        host: str,
+        compression: str = "auto",
+        producer_env: run.Env | None = None,
+    ) -> BackupSummary:
+        reader = _BackupOutput(None)
+        consumer = args.stream_backup_args(
+            filename, tags=tags, time=time, host=host, compression=compression
+        )
+        with self.password.as_file() as (password_file, fds):
+            env = args.base_env(self.repo_string, self.cache_dir, password_file)
+            result = run.pipeline(
+                producer, consumer, producer_env=producer_env, consumer_env=env,
+                consumer_pass_fds=fds, on_line=reader.feed, check=False,
+            )
+        if result.consumer.returncode != 0:
+            raise args.classify_failure(
+                self.repository_name, self.url, result.consumer.returncode,
+                result.consumer.stderr,
+            )
+        summary = reader.result()
+        if result.producer.returncode != 0:
+            # restic saved whatever the producer wrote before failing: never keep that.
+            if summary.snapshot_id:
+                self.forget([summary.snapshot_id])
+            raise run.CommandError(
+                producer, result.producer.returncode, result.producer.stderr[-2000:]
+            )
+        return summary
+
+    def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]:
+        return args.parse_snapshots(self._run(args.snapshots_args(tags)).stdout)
+
+    def ls(self, snapshot_id: str, paths: Sequence[str] = ()) -> list[Node]:
+        return args.parse_ls(self._run(args.ls_args(snapshot_id, paths)).stdout)
+
+    def restore(
+        self,
+        snapshot_id: str,
+        target: Path,
+        *,
+        includes: Sequence[str] = (),
+        excludes: Sequence[str] = (),
+        verify: bool = False,
+    ) -> None:
+        argv = args.restore_args(
+            snapshot_id, target, includes=includes, excludes=excludes, verify=verify
+        )
+        completed = self._run(argv)
+        if verify and "error" in completed.stdout.lower().replace("0 errors", ""):
+            raise EngineError(f"restore verification failed: {completed.stdout.strip()}")
+
+    def dump(self, snapshot_id: str, path: str) -> bytes:
+        return self._run(args.dump_args(snapshot_id, path)).stdout_bytes
+
+    def forget(self, snapshot_ids: Sequence[str]) -> None:
+        if snapshot_ids:
+            self._run(args.forget_args(snapshot_ids))
+
+    def prune(self) -> None:
+        self._run([args.RESTIC, "prune"])
+
+    def check(self, read_data: bool = False) -> None:
+        self._run(args.check_args(read_data))
+
+    def add_tags(self, snapshot_ids: Sequence[str], tags: Sequence[str]) -> None:
+        self._run(args.tag_add_args(snapshot_ids, tags))
+
+
+class _BackupOutput:
+    """Reads `restic backup --json` lines: progress as it goes, the summary at the end."""
+
+    def __init__(self, on_progress: ProgressCallback | None) -> None:
+        self.on_progress = on_progress
+        self.summary: BackupSummary | None = None
+        self.unreadable: list[str] = []
+
+    def feed(self, line: str) -> None:
+        if not line.startswith("{"):
+            return
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return
+        kind = message.get("message_type")
+        if kind == "status" and self.on_progress is not None:
+            self.on_progress(args.progress_from(message))
+        elif kind == "summary":
+            self.summary = args.summary_from(message)
+        elif kind == "error":
+            item = message.get("item") or ""
+            error = (message.get("error") or {}).get("message", "")
+            self.unreadable.append(f"{item}: {error}".strip(": "))
+
+    def result(self) -> BackupSummary:
+        if self.summary is None or not self.summary.snapshot_id:
+            raise EngineError("restic finished without reporting a snapshot")
+        self.summary.unreadable = self.unreadable
+        return self.summary
+
+
+def live_restic_on(repo_string: str) -> int | None:
+    """The pid of a running restic working on this repository, if any."""
+    import psutil
+
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if proc.info["name"] != "restic" or proc.pid == os.getpid():
+                continue
+            cmdline = proc.info["cmdline"] or []
+            if repo_string in cmdline:
+                return proc.pid
+            if proc.environ().get("RESTIC_REPOSITORY") == repo_string:
+                return proc.pid
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return None

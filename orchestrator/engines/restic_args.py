@@ -1,0 +1,272 @@
+"""restic argv and environment builders and output parsers: pure functions, no processes.
+
+Baseline is restic 0.14.0 (Debian 12). restic 0.14 exits 1 for a wrong password, a
+missing repository and a bad flag alike, so failures are told apart from stderr;
+newer restic's dedicated exit codes (10, 11, 12) are understood too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from orchestrator.engines.base import (
+    BackupSummary,
+    EngineError,
+    EngineVersion,
+    Node,
+    Progress,
+    ProgressCallback,
+    RepositoryLocked,
+    RepositoryMissing,
+    Snapshot,
+    WrongPassword,
+)
+from orchestrator.errors import StrongroomError
+
+RESTIC = "restic"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Variables a user may have set for their own restic use; they must not leak into ours.
+INHERITED_RESTIC_VARS = (
+    "RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND",
+    "RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE", "RESTIC_KEY_HINT",
+)
+
+
+def repository_string(url: str) -> str:
+    """The repository string restic takes for a profile URL (local paths for now)."""
+    if url.startswith("file://"):
+        return url[len("file://"):]
+    return url
+
+
+def base_env(repository: str, cache_dir: Path, password_file: str) -> dict[str, str | None]:
+    env: dict[str, str | None] = {name: None for name in INHERITED_RESTIC_VARS}
+    env.update(
+        RESTIC_REPOSITORY=repository,
+        RESTIC_PASSWORD_FILE=password_file,
+        RESTIC_CACHE_DIR=str(cache_dir),
+        RESTIC_PROGRESS_FPS="2",
+        # restic reads and prints times in the local zone; UTC everywhere keeps --time exact.
+        TZ="UTC",
+    )
+    return env
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
+
+
+def tag_args(tags: Sequence[str]) -> list[str]:
+    args: list[str] = []
+    for tag in tags:
+        if "," in tag:
+            raise ValueError(f"a restic tag cannot hold a comma: {tag!r}")
+        args += ["--tag", tag]
+    return args
+
+
+def escape_pattern(path: str) -> str:
+    """A literal path as a restic include/exclude pattern (glob characters escaped)."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", path)
+
+
+def init_args() -> list[str]:
+    return [RESTIC, "init", "--repository-version", "2"]
+
+
+def backup_args(
+    paths: Sequence[str],
+    *,
+    tags: Sequence[str],
+    time: datetime,
+    host: str,
+    excludes: Sequence[str] = (),
+    compression: str = "auto",
+) -> list[str]:
+    args = [RESTIC, "backup", "--json", "--host", host, "--time", format_time(time)]
+    args += ["--compression", compression]
+    args += tag_args(tags)
+    for pattern in excludes:
+        args += ["--exclude", pattern]
+    return args + ["--", *paths]
+
+
+def stream_backup_args(
+    filename: str, *, tags: Sequence[str], time: datetime, host: str, compression: str = "auto"
+) -> list[str]:
+    args = [RESTIC, "backup", "--json", "--stdin", "--stdin-filename", filename]
+    args += ["--host", host, "--time", format_time(time), "--compression", compression]
+    return args + tag_args(tags)
+
+
+def snapshots_args(tags: Sequence[str]) -> list[str]:
+    args = [RESTIC, "snapshots", "--json"]
+    if tags:
+        args += ["--tag", ",".join(tags)]
+    return args
+
+
+def ls_args(snapshot_id: str, paths: Sequence[str] = ()) -> list[str]:
+    return [RESTIC, "ls", "--json", "--long", snapshot_id, *paths]
+
+
+def restore_args(
+    snapshot_id: str,
+    target: Path,
+    *,
+    includes: Sequence[str] = (),
+    excludes: Sequence[str] = (),
+    verify: bool = False,
+) -> list[str]:
+    args = [RESTIC, "restore", snapshot_id, "--target", str(target)]
+    for pattern in includes:
+        args += ["--include", pattern]
+    for pattern in excludes:
+        args += ["--exclude", pattern]
+    if verify:
+        args.append("--verify")
+    return args
+
+
+def dump_args(snapshot_id: str, path: str) -> list[str]:
+    return [RESTIC, "dump", snapshot_id, path]
+
+
+def forget_args(snapshot_ids: Sequence[str]) -> list[str]:
+    return [RESTIC, "forget", *snapshot_ids]
+
+
+def tag_add_args(snapshot_ids: Sequence[str], tags: Sequence[str]) -> list[str]:
+    args = [RESTIC, "tag"]
+    for tag in tags:
+        args += ["--add", tag]
+    return args + list(snapshot_ids)
+
+
+def check_args(read_data: bool) -> list[str]:
+    return [RESTIC, "check", *(["--read-data"] if read_data else [])]
+
+
+def parse_version(text: str) -> EngineVersion:
+    match = re.search(r"restic (\d+)\.(\d+)\.(\d+)", text)
+    if not match:
+        raise EngineError(f"cannot read the restic version from {text.strip()!r}")
+    major, minor, patch = (int(part) for part in match.groups())
+    return EngineVersion("restic", (major, minor, patch))
+
+
+def parse_time(text: str) -> datetime:
+    """restic's RFC 3339 times carry nanoseconds; Python takes microseconds."""
+    text = text.replace("Z", "+00:00")
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    return datetime.fromisoformat(text)
+
+
+def parse_snapshots(text: str) -> list[Snapshot]:
+    result: list[Snapshot] = []
+    for item in json.loads(text or "[]") or []:
+        summary = item.get("summary") or {}
+        result.append(
+            Snapshot(
+                id=item["id"],
+                short_id=item.get("short_id", item["id"][:8]),
+                time=parse_time(item["time"]),
+                hostname=item.get("hostname", ""),
+                paths=tuple(item.get("paths") or ()),
+                tags=tuple(item.get("tags") or ()),
+                total_bytes=summary.get("total_bytes_processed"),
+            )
+        )
+    return sorted(result, key=lambda snap: snap.time)
+
+
+def parse_ls(text: str) -> list[Node]:
+    nodes: list[Node] = []
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        item = json.loads(line)
+        if item.get("struct_type") != "node":
+            continue
+        nodes.append(
+            Node(
+                path=item["path"],
+                type=item["type"],
+                size=int(item.get("size") or 0),
+                mode=int(item.get("mode") or 0),
+                mtime=item.get("mtime", ""),
+                link_target=item.get("linktarget"),
+            )
+        )
+    return nodes
+
+
+def progress_from(message: dict[str, object]) -> Progress:
+    def number(key: str) -> int:
+        value = message.get(key) or 0
+        return int(value) if isinstance(value, (int, float)) else 0
+
+    fraction = message.get("percent_done") or 0.0
+    return Progress(
+        fraction=float(fraction) if isinstance(fraction, (int, float)) else 0.0,
+        files_done=number("files_done"),
+        total_files=number("total_files"),
+        bytes_done=number("bytes_done"),
+        total_bytes=number("total_bytes"),
+    )
+
+
+def summary_from(message: dict[str, object]) -> BackupSummary:
+    def number(key: str) -> int:
+        value = message.get(key) or 0
+        return int(value) if isinstance(value, (int, float)) else 0
+
+    duration = message.get("total_duration") or 0.0
+    return BackupSummary(
+        snapshot_id=str(message.get("snapshot_id") or ""),
+        files_new=number("files_new"),
+        files_changed=number("files_changed"),
+        files_unmodified=number("files_unmodified"),
+        data_added=number("data_added"),
+        total_files=number("total_files_processed"),
+        total_bytes=number("total_bytes_processed"),
+        duration=float(duration) if isinstance(duration, (int, float)) else 0.0,
+    )
+
+
+def classify_failure(
+    repository_name: str, url: str, returncode: int, stderr: str
+) -> StrongroomError:
+    """One clear error for a failed restic run, told apart by exit code and stderr."""
+    where = f"repository {repository_name!r} ({url})"
+    text = stderr.lower()
+    if returncode == 12 or "wrong password" in text:
+        return WrongPassword(
+            f"wrong password for {where}",
+            hint="check the repository's password_file / password_command / password_env",
+        )
+    if returncode == 10 or "is there a repository at the following location" in text or (
+        "unable to open config file" in text
+    ):
+        return RepositoryMissing(
+            f"no restic repository at {where}",
+            hint=f"create it with: strongroom init --destination {repository_name}",
+        )
+    if returncode == 11 or "repository is already locked" in text:
+        return RepositoryLocked(f"{where} is locked by another process: {_last_line(stderr)}")
+    if "unknown flag" in text or "unknown shorthand flag" in text:
+        return EngineError(
+            f"restic rejected a flag ({_last_line(stderr)}); is restic older than 0.14?"
+        )
+    if "no snapshot found" in text or "no matching id found" in text:
+        return EngineError(f"restic found no such snapshot in {where}")
+    return EngineError(f"restic failed on {where} (exit {returncode}): {_last_line(stderr)}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no message"

@@ -1,0 +1,90 @@
+"""The set manifest, metadata.json: what a set holds and where each piece belongs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from orchestrator.engines.base import Engine, Snapshot
+from orchestrator.errors import StrongroomError
+from orchestrator.layout import Kind, SourcePath
+
+MANIFEST_FILE = "metadata.json"
+LOG_FILE = "logs/backup.log"
+
+
+class ManifestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ManifestPath(ManifestModel):
+    source: str
+    logical: str
+    kind: Kind
+    owner: str
+    excludes: list[str] = []
+
+    def as_source(self) -> SourcePath:
+        return SourcePath(self.source, self.logical, self.kind, self.owner, tuple(self.excludes))
+
+
+class ManifestStream(ManifestModel):
+    part: str
+    logical: str
+    snapshot_id: str
+    bytes: int
+    sha256: str | None = None
+
+
+class Manifest(ManifestModel):
+    format: Literal[1] = 1
+    set: str
+    name: str
+    type: str
+    profile: str
+    host: str
+    started: datetime
+    services: list[str]
+    include_data: bool
+    compress: bool
+    paths: list[ManifestPath]
+    streams: list[ManifestStream] = []
+    tools: dict[str, str] = {}
+
+    def to_bytes(self) -> bytes:
+        return (self.model_dump_json(indent=2) + "\n").encode()
+
+    def sources(self) -> list[SourcePath]:
+        return [item.as_source() for item in self.paths]
+
+
+def paths_from(sources: list[SourcePath]) -> list[ManifestPath]:
+    return [
+        ManifestPath(
+            source=item.source, logical=item.logical, kind=item.kind, owner=item.owner,
+            excludes=list(item.excludes),
+        )
+        for item in sources
+    ]
+
+
+def manifest_dir_in(final: Snapshot, base: str) -> str:
+    """The staged manifest folder among the final snapshot's paths."""
+    for path in final.paths:
+        if path.rstrip("/").endswith(f"/sets/{base}"):
+            return path.rstrip("/")
+    raise StrongroomError(f"snapshot {final.short_id} holds no strongroom manifest")
+
+
+def read_manifest(engine: Engine, final: Snapshot, base: str) -> Manifest:
+    folder = manifest_dir_in(final, base)
+    data = engine.dump(final.id, f"{folder}/{MANIFEST_FILE}")
+    try:
+        return Manifest.model_validate(json.loads(data))
+    except (ValueError, ValidationError) as exc:
+        raise StrongroomError(
+            f"the manifest of snapshot {final.short_id} cannot be read: {exc}"
+        ) from None

@@ -1,0 +1,146 @@
+"""Request and result models: the schemas of the CLI commands and (later) the MCP tools.
+
+Field aliases carry the names of the original request (includeData, backupName, …)
+so that one model serves both faces.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.profile import NAME_PATTERN, BackupType
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class InitRequest(Model):
+    destination: str | None = None
+
+
+class InitResult(Model):
+    destination: str
+    url: str
+    created: bool
+
+
+class CreateBackupRequest(Model):
+    type: BackupType = "config"
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    services: list[str] = Field(default_factory=list)
+    include_data: bool = Field(default=False, alias="includeData")
+    destination: str | None = None
+    encrypt: bool = True
+    compress: bool = True
+    verify: bool = True
+    schedule: str | None = None
+
+
+class BackupFilesRequest(Model):
+    paths: list[str] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    destination: str | None = None
+    compress: bool = True
+    verify: bool = True
+
+
+class PartResult(Model):
+    part: str
+    snapshot_id: str
+    files: int
+    bytes: int
+    bytes_added: int
+
+
+class CreateBackupResult(Model):
+    set: str
+    id: str
+    type: str
+    profile: str
+    destination: str
+    time: datetime
+    services: list[str]
+    paths: int
+    parts: list[PartResult]
+    files: int
+    bytes: int
+    bytes_added: int
+    duration: float
+    encrypted: bool
+    compressed: bool
+    verified: bool
+
+
+class ListBackupsRequest(Model):
+    destination: str | None = None
+    name: str | None = None
+    type: BackupType | None = None
+    service: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    all: bool = False
+
+
+class BackupSetInfo(Model):
+    set: str
+    id: str
+    name: str
+    type: str
+    profile: str
+    host: str
+    time: datetime
+    services: list[str]
+    parts: int
+    size: int | None
+    status: Literal["complete", "incomplete"]
+    problem: str | None = None
+
+
+class ListBackupsResult(Model):
+    destination: str
+    backups: list[BackupSetInfo]
+
+
+RestoreMode = Literal["full-rebuild", "config-only", "selective"]
+
+
+class RestoreBackupRequest(Model):
+    backup: str | None = None
+    timestamp: str | None = None
+    mode: RestoreMode = "full-rebuild"
+    services: list[str] = Field(default_factory=list)
+    target: str | None = None
+    destination: str | None = None
+    dry_run: bool = Field(default=False, alias="dryRun")
+    verify: bool = False
+    force: bool = False
+
+
+class RestorePlanEntry(Model):
+    part: str
+    logical: str
+    source: str
+    target: str
+    files: int
+    bytes: int
+
+
+class RestoreResult(Model):
+    set: str
+    id: str
+    time: datetime
+    mode: RestoreMode
+    target: str
+    dry_run: bool
+    plan: list[RestorePlanEntry]
+    conflicts: list[str]
+    files: int
+    bytes: int
+    restored: bool
+    verified: bool
+    duration: float

@@ -1,0 +1,196 @@
+"""The profile schema: pydantic models with extra="forbid".
+
+Reading TOML, `extends`, `${VAR}` interpolation and located errors live in
+`profile_source.py`; this module is the shape a loaded profile must have.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+RETENTION_PATTERN = r"^[1-9][0-9]*[hdwmy]$"
+HOOK_TYPES = ("postgresql", "mysql", "mariadb", "sqlite", "mongodb", "command")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Repository(Strict):
+    """One place backups go. The first repository in the profile is the default destination."""
+
+    engine: Literal["restic", "borg"] = "restic"
+    url: str = Field(min_length=1, description="path, local:/path, s3://…, sftp://…, rest:…")
+    password_file: Path | None = None
+    password_command: str | list[str] | None = Field(
+        default=None, description="run once per strongroom command; stdout is the password"
+    )
+    password_env: str | None = Field(default=None, description="name of an environment variable")
+    password: SecretStr | None = Field(
+        default=None, description="inline secret: discouraged, warned about when readable"
+    )
+    compression: Literal["auto", "off", "max"] = "auto"
+    storage_class: str | None = None
+    region: str | None = None
+    endpoint: str | None = None
+    account: str | None = None
+    project: str | None = None
+    options: dict[str, str] = Field(default_factory=dict, description="raw engine -o options")
+
+    @model_validator(mode="after")
+    def one_password_source(self) -> Repository:
+        given = [
+            name
+            for name in ("password_file", "password_command", "password_env", "password")
+            if getattr(self, name) is not None
+        ]
+        if not given:
+            raise ValueError(
+                "no password source: set one of password_file, password_command, password_env"
+            )
+        if len(given) > 1:
+            raise ValueError(f"more than one password source: {', '.join(given)}; keep one")
+        return self
+
+
+class PathGroup(Strict):
+    """A named group of paths with optional exclude globs (relative to each path)."""
+
+    paths: list[Path] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+
+
+def _as_group(value: Any) -> Any:
+    if isinstance(value, (list, str)):
+        return {"paths": [value] if isinstance(value, str) else value}
+    return value
+
+
+class HookEntry(BaseModel):
+    """A data-source hook; its options are checked by the hook's own model in hooks/."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["postgresql", "mysql", "mariadb", "sqlite", "mongodb", "command"]
+
+
+class Service(Strict):
+    config: list[Path] = Field(default_factory=list)
+    data: list[Path] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    hooks: list[HookEntry] = Field(default_factory=list)
+
+
+class Infrastructure(Strict):
+    network: list[Path] = Field(default_factory=list)
+
+
+BackupType = Literal["config", "full", "service", "disaster-recovery"]
+
+
+class Schedule(Strict):
+    schedule: str = Field(description="cron expression, five fields")
+    type: BackupType = "config"
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    services: list[str] = Field(default_factory=list)
+    include_data: bool = False
+    destination: str | None = None
+    retention: Annotated[str, Field(pattern=RETENTION_PATTERN)] | None = None
+    keep_last: int | None = Field(default=None, ge=1)
+    keep_hourly: int | None = Field(default=None, ge=1)
+    keep_daily: int | None = Field(default=None, ge=1)
+    keep_weekly: int | None = Field(default=None, ge=1)
+    keep_monthly: int | None = Field(default=None, ge=1)
+    keep_yearly: int | None = Field(default=None, ge=1)
+    encrypt: bool = True
+    verify: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def valid_cron(cls, value: str) -> str:
+        from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"not a valid five-field cron expression: {value!r}")
+        return value
+
+
+class Profile(Strict):
+    """A whole host or site. `extends` is resolved before validation."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    host: str | None = Field(default=None, description="host name recorded in snapshots")
+    state_dir: Path | None = Field(default=None, description="manifests, logs, caches")
+    repositories: dict[str, Repository] = Field(min_length=1)
+    config: dict[str, Annotated[PathGroup, Field()]] = Field(default_factory=dict)
+    services: dict[str, Service] = Field(default_factory=dict)
+    infrastructure: Infrastructure = Field(default_factory=Infrastructure)
+    schedules: dict[str, Schedule] = Field(default_factory=dict)
+
+    # Where the profile came from: the file and every file it extends (not part of the TOML).
+    source_files: list[Path] = Field(default_factory=list, exclude=True)
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def groups_from_lists(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: _as_group(item) for key, item in value.items()}
+        return value
+
+    @property
+    def profile_name(self) -> str:
+        if self.name:
+            return self.name
+        return self.source_files[0].stem if self.source_files else "default"
+
+    def repository(self, name: str | None) -> tuple[str, Repository]:
+        """The named repository, or the first one (the default destination)."""
+        if name is None:
+            first = next(iter(self.repositories))
+            return first, self.repositories[first]
+        if name not in self.repositories:
+            from orchestrator.errors import NotFoundError
+
+            raise NotFoundError(
+                f"no repository named {name!r} in the profile "
+                f"(have: {', '.join(self.repositories)})"
+            )
+        return name, self.repositories[name]
+
+
+def reference_problems(profile: Profile) -> list[tuple[tuple[str | int, ...], str]]:
+    """Cross-table checks pydantic cannot place: (key path, message) for each problem."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    tables: dict[str, dict[str, Any]] = {
+        "repositories": profile.repositories,
+        "config": profile.config,
+        "services": profile.services,
+        "schedules": profile.schedules,
+    }
+    for table_name, table in tables.items():
+        for key in table:
+            if not re.match(NAME_PATTERN, key):
+                problems.append(
+                    ((table_name, key), "a name may hold only letters, digits, '.', '_' and '-'")
+                )
+    for sched_name, sched in profile.schedules.items():
+        if sched.destination is not None and sched.destination not in profile.repositories:
+            problems.append(
+                (
+                    ("schedules", sched_name, "destination"),
+                    (
+                        f"no repository named {sched.destination!r} "
+                        f"(have: {', '.join(profile.repositories)})"
+                    ),
+                )
+            )
+        for index, svc in enumerate(sched.services):
+            if svc not in profile.services:
+                problems.append(
+                    (("schedules", sched_name, "services", index), f"no service named {svc!r}")
+                )
+    return problems

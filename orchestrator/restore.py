@@ -1,0 +1,126 @@
+"""restore-backup: choose a set, plan what goes where, refuse conflicts, then restore.
+
+Files go back to their absolute source paths, or under --target DIR keeping those
+paths (DIR/srv/…), as restic does. Nothing that exists is overwritten without force.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestrator.engines.base import Node
+from orchestrator.engines.restic_args import escape_pattern
+from orchestrator.errors import ConflictError, StrongroomError, UsageError
+from orchestrator.layout import SourcePath, select_for_restore
+from orchestrator.manifest import read_manifest
+from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
+from orchestrator.service import Session, load_sets
+from orchestrator.sets import BackupSet, parse_timestamp, select_set
+
+SHOWN_CONFLICTS = 20
+
+
+def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreResult:
+    if request.backup is None and request.timestamp is None:
+        raise UsageError("say which backup: --backup NAME|latest|ID or --timestamp TIME")
+    moment = parse_timestamp(request.timestamp) if request.timestamp else None
+    repo_name, engine = session.engine(request.destination)
+    url = session.profile.repositories[repo_name].url
+    chosen = select_set(load_sets(session, engine, url), request.backup, moment)
+    final = chosen.final
+    assert final is not None  # select_set returns complete sets only
+    clock = time.monotonic()
+    manifest = read_manifest(engine, final, chosen.base)
+    sources = select_for_restore(manifest.sources(), request.mode, request.services)
+    if not sources:
+        raise UsageError(f"backup {chosen.name} holds nothing for --mode {request.mode}")
+    target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
+    nodes = engine.ls(final.id, [item.source for item in sources])
+    plan = _plan(sources, nodes, target_root)
+    conflicts = find_conflicts(nodes, sources, target_root)
+    result = RestoreResult(
+        set=chosen.name, id=chosen.id, time=chosen.time, mode=request.mode,
+        target=str(target_root), dry_run=request.dry_run, plan=plan, conflicts=conflicts,
+        files=sum(entry.files for entry in plan), bytes=sum(entry.bytes for entry in plan),
+        restored=False, verified=False, duration=0.0,
+    )
+    if request.dry_run:
+        return result
+    if conflicts and not request.force:
+        raise ConflictError(_conflict_message(chosen, conflicts))
+    _check_target(target_root)
+    engine.restore(
+        final.id, target_root, includes=[escape_pattern(item.source) for item in sources],
+        verify=request.verify,
+    )
+    result.restored = True
+    result.verified = request.verify
+    result.duration = round(time.monotonic() - clock, 3)
+    return result
+
+
+def _plan(
+    sources: Sequence[SourcePath], nodes: Sequence[Node], target_root: Path
+) -> list[RestorePlanEntry]:
+    entries = []
+    for item in sources:
+        inside = [node for node in nodes if _within(node.path, item.source)]
+        files = [node for node in inside if node.type != "dir"]
+        entries.append(
+            RestorePlanEntry(
+                part="files", logical=item.logical, source=item.source,
+                target=str(retarget(item.source, target_root)), files=len(files),
+                bytes=sum(node.size for node in files if node.type == "file"),
+            )
+        )
+    return entries
+
+
+def _within(path: str, root: str) -> bool:
+    root = root.rstrip("/") or "/"
+    return path == root or path.startswith(root + "/") or root == "/"
+
+
+def retarget(source: str, target_root: Path) -> Path:
+    return target_root / source.lstrip("/") if str(target_root) != "/" else Path(source)
+
+
+def find_conflicts(
+    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+) -> list[str]:
+    """Existing things a restore would replace: any non-directory, or a directory's clash."""
+    conflicts = []
+    for node in nodes:
+        if not any(_within(node.path, item.source) for item in sources):
+            continue
+        target = retarget(node.path, target_root)
+        if not os.path.lexists(target):
+            continue
+        is_dir = target.is_dir() and not target.is_symlink()
+        if node.type == "dir" and is_dir:
+            continue
+        conflicts.append(str(target))
+    return conflicts
+
+
+def _conflict_message(chosen: BackupSet, conflicts: list[str]) -> str:
+    shown = "\n".join(f"  {path}" for path in conflicts[:SHOWN_CONFLICTS])
+    more = len(conflicts) - SHOWN_CONFLICTS
+    tail = f"\n  … and {more} more" if more > 0 else ""
+    return (
+        f"restoring {chosen.name} would overwrite {len(conflicts)} existing path(s):\n"
+        f"{shown}{tail}\nnothing was written; use --force to overwrite, --target DIR to "
+        "restore elsewhere, or --dry-run to see the plan"
+    )
+
+
+def _check_target(target_root: Path) -> None:
+    if target_root.exists() and not target_root.is_dir():
+        raise StrongroomError(f"--target {target_root} exists and is not a directory")
+
+
+__all__ = ["restore_backup", "find_conflicts", "retarget"]
+

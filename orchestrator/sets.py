@@ -1,0 +1,189 @@
+"""Backup sets: naming, tags, grouping snapshots into sets, and choosing one.
+
+A set is what the user calls "a backup". All its snapshots carry the tags
+`strongroom`, `set=…`, `part=…`, `type=…`, `profile=…` and share one time. The
+`files` part is written last and holds the manifest, so a set without it is
+incomplete; it also says how many stream parts the set must have (`streams=N`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from orchestrator.engines.base import Snapshot
+from orchestrator.errors import NotFoundError, UsageError
+
+STAMP_FORMAT = "%Y%m%d-%H%M%S"
+STAMP_PATTERN = re.compile(r"^(?P<base>.+)-(?P<stamp>\d{8}-\d{6})$")
+FILES_PART = "files"
+PRODUCT_TAG = "strongroom"
+
+
+def set_name(base: str, moment: datetime) -> str:
+    return f"{base}-{moment.astimezone(timezone.utc).strftime(STAMP_FORMAT)}"
+
+
+def split_set_name(name: str) -> tuple[str, datetime] | None:
+    match = STAMP_PATTERN.match(name)
+    if not match:
+        return None
+    moment = datetime.strptime(match["stamp"], STAMP_FORMAT).replace(tzinfo=timezone.utc)
+    return match["base"], moment
+
+
+def set_tags(
+    name: str,
+    part: str,
+    backup_type: str,
+    profile: str,
+    services: Sequence[str] = (),
+    streams: int | None = None,
+) -> list[str]:
+    tags = [PRODUCT_TAG, f"set={name}", f"part={part}", f"type={backup_type}",
+            f"profile={profile}"]
+    tags += [f"service={svc}" for svc in services]
+    if streams is not None:
+        tags.append(f"streams={streams}")
+    return tags
+
+
+@dataclass
+class BackupSet:
+    name: str
+    base: str
+    type: str
+    profile: str
+    time: datetime
+    host: str = ""
+    parts: dict[str, Snapshot] = field(default_factory=dict)
+    services: tuple[str, ...] = ()
+    problem: str | None = None
+    size: int | None = None
+
+    @property
+    def final(self) -> Snapshot | None:
+        return self.parts.get(FILES_PART)
+
+    @property
+    def complete(self) -> bool:
+        return self.problem is None
+
+    @property
+    def status(self) -> str:
+        return "complete" if self.problem is None else "incomplete"
+
+    @property
+    def id(self) -> str:
+        return self.final.short_id if self.final else ""
+
+
+def _problem(final: Snapshot | None, parts: dict[str, Snapshot]) -> str | None:
+    if final is None:
+        return "its final part (files and manifest) is missing"
+    if final.tag("status") == "incomplete":
+        return "some source files could not be read"
+    expected = int(final.tag("streams") or 0)
+    streams = len(parts) - 1
+    if streams < expected:
+        return f"{expected - streams} of {expected} stream part(s) are missing"
+    return None
+
+
+def group_sets(snapshots: Iterable[Snapshot]) -> list[BackupSet]:
+    """Snapshots grouped by their `set=` tag, oldest first; untagged ones are ignored."""
+    by_name: dict[str, BackupSet] = {}
+    for snap in snapshots:
+        name = snap.tag("set")
+        if name is None or PRODUCT_TAG not in snap.tags:
+            continue
+        entry = by_name.get(name)
+        if entry is None:
+            split = split_set_name(name)
+            entry = BackupSet(
+                name=name,
+                base=split[0] if split else name,
+                type=snap.tag("type") or "?",
+                profile=snap.tag("profile") or "?",
+                time=snap.time,
+                host=snap.hostname,
+            )
+            by_name[name] = entry
+        entry.parts[snap.tag("part") or FILES_PART] = snap
+        entry.services = tuple(sorted(set(entry.services) | set(snap.tag_values("service"))))
+    for entry in by_name.values():
+        entry.problem = _problem(entry.final, entry.parts)
+        sizes = [snap.total_bytes for snap in entry.parts.values()]
+        if sizes and all(size is not None for size in sizes):
+            entry.size = sum(size or 0 for size in sizes)
+    return sorted(by_name.values(), key=lambda entry: (entry.time, entry.name))
+
+
+def parse_timestamp(text: str) -> datetime:
+    """ISO 8601; a time without a zone is local time. Returned in UTC."""
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise UsageError(
+            f"not an ISO 8601 time: {text!r} (e.g. 2024-12-24T14:30:00Z, "
+            "2024-12-24T14:30:00+01:00, or 2024-12-24 14:30 in local time)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.astimezone(timezone.utc)
+
+
+def select_set(
+    sets: Sequence[BackupSet],
+    backup: str | None = None,
+    timestamp: datetime | None = None,
+) -> BackupSet:
+    """The set a user means by --backup and/or --timestamp; only complete sets by default.
+
+    --backup takes a full set name, a set's base name (its latest set), `latest`, or a
+    set id (a prefix of the final snapshot's id). --timestamp keeps sets at or before it.
+    """
+    complete = [entry for entry in sets if entry.complete]
+    if timestamp is not None:
+        complete = [entry for entry in complete if entry.time <= timestamp]
+    if backup is None or backup == "latest":
+        if not complete:
+            raise NotFoundError(_nothing_found(sets, backup, timestamp))
+        return complete[-1]
+    exact = [entry for entry in sets if entry.name == backup]
+    if exact:
+        chosen = exact[-1]
+        if timestamp is not None and chosen.time > timestamp:
+            raise NotFoundError(f"backup {backup} was made after {timestamp.isoformat()}")
+        if not chosen.complete:
+            raise NotFoundError(f"backup {backup} is incomplete: {chosen.problem}")
+        return chosen
+    by_base = [entry for entry in complete if entry.base == backup]
+    if by_base:
+        return by_base[-1]
+    if re.fullmatch(r"[0-9a-f]{4,64}", backup):
+        by_id = [entry for entry in complete if entry.final and entry.final.id.startswith(backup)]
+        if len(by_id) == 1:
+            return by_id[0]
+        if len(by_id) > 1:
+            raise UsageError(f"set id {backup} is ambiguous: {', '.join(e.name for e in by_id)}")
+    raise NotFoundError(_nothing_found(sets, backup, timestamp))
+
+
+def _nothing_found(
+    sets: Sequence[BackupSet], backup: str | None, timestamp: datetime | None
+) -> str:
+    what = f"no complete backup matches {backup!r}" if backup else "no complete backup"
+    if timestamp is not None:
+        what += f" at or before {timestamp.isoformat()}"
+    recent = [entry.name for entry in sets if entry.complete][-5:]
+    if recent:
+        what += f" (latest: {', '.join(reversed(recent))}; see strongroom list-backups)"
+    else:
+        what += " (the repository has no complete backups of this profile yet)"
+    return what
