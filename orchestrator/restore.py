@@ -52,6 +52,8 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     if conflicts and not request.force:
         raise ConflictError(_conflict_message(chosen, conflicts))
     _check_target(target_root)
+    if conflicts:
+        clear_for_overwrite(nodes, sources, target_root)
     engine.restore(
         final.id, target_root, includes=[escape_pattern(item.source) for item in sources],
         verify=request.verify,
@@ -104,6 +106,33 @@ def find_conflicts(
             continue
         conflicts.append(str(target))
     return conflicts
+
+
+def clear_for_overwrite(
+    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+) -> None:
+    """Make way where restic cannot overwrite in place (with --force only).
+
+    restic rewrites regular files over regular files itself, but it cannot replace
+    an existing symlink, nor a file with a directory or the other way round.
+    """
+    import shutil
+
+    for node in nodes:
+        if not any(_within(node.path, item.source) for item in sources):
+            continue
+        target = retarget(node.path, target_root)
+        if not os.path.lexists(target):
+            continue
+        existing_is_dir = target.is_dir() and not target.is_symlink()
+        if node.type == "dir" and existing_is_dir:
+            continue
+        if node.type == "file" and target.is_file() and not target.is_symlink():
+            continue
+        if existing_is_dir:
+            shutil.rmtree(target)
+        else:
+            target.unlink()
 
 
 def _conflict_message(chosen: BackupSet, conflicts: list[str]) -> str:

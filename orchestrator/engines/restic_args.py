@@ -111,7 +111,9 @@ def snapshots_args(tags: Sequence[str]) -> list[str]:
 
 
 def ls_args(snapshot_id: str, paths: Sequence[str] = ()) -> list[str]:
-    return [RESTIC, "ls", "--json", "--long", snapshot_id, *paths]
+    """Every node below `paths` (all nodes when none are given)."""
+    return [RESTIC, "ls", "--json", "--long", *(["--recursive"] if paths else []), snapshot_id,
+            *paths]
 
 
 def restore_args(

@@ -1,0 +1,42 @@
+# The README's two commands: `make demo` and `make test`. Both bootstrap a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Debian packages the suite runs for real.
+APT_PACKAGES := restic
+
+.PHONY: demo test unit integration lint bootstrap system-deps clean bench
+
+bootstrap: system-deps $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh $(APT_PACKAGES)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	touch $(STAMP)
+
+demo: bootstrap
+	@bash scripts/demo.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check orchestrator hooks tests integration bench
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q tests
+
+integration: bootstrap
+	$(VENV)/bin/pytest -q integration
+
+test: bootstrap lint
+	$(VENV)/bin/pytest -q tests integration
+
+bench: bootstrap
+	$(PY) bench/overhead.py
+
+clean:
+	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache

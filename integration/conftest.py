@@ -1,0 +1,153 @@
+"""Fixtures for tests that run the real restic through the real `strongroom` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+STRONGROOM = [sys.executable, "-m", "orchestrator"]
+
+
+def require_binary(name: str) -> str:
+    """The binary's path; a skip with the reason, except under CI where it fails."""
+    found = shutil.which(name)
+    if found:
+        return found
+    message = f"{name} is not installed (make test installs it with apt-get as root)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class Site:
+    """A generated host: its files, a profile for them and an empty restic repository."""
+
+    root: Path
+    profile: Path
+    repository: Path
+    password_file: Path
+    state: Path
+
+    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> Result:
+        full_env = {**os.environ, "STRONGROOM_STATE_DIR": str(self.state), **(env or {})}
+        full_env.pop("STRONGROOM_PROFILE_DIR", None)
+        proc = subprocess.run(
+            [*STRONGROOM, *args[:1], "-p", str(self.profile), *args[1:]],
+            capture_output=True, text=True, env=full_env, cwd=self.root, timeout=600,
+        )
+        result = Result(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"strongroom {' '.join(args)} failed: {proc.stderr}")
+        return result
+
+    def path(self, relative: str) -> Path:
+        return self.root / "host" / relative
+
+
+def write_tree(host: Path, large_bytes: int) -> None:
+    """Files that are easy to get wrong: modes, links, empty things, odd names, a big file."""
+    (host / "etc/app/conf.d").mkdir(parents=True)
+    (host / "etc/app/app.conf").write_text("listen = 8080\n")
+    (host / "etc/app/conf.d/zz local.conf").write_text("# spaces in the name\n")
+    (host / "etc/app/secret.key").write_bytes(os.urandom(64))
+    os.chmod(host / "etc/app/secret.key", 0o600)
+    (host / "etc/app/run.sh").write_text("#!/bin/sh\nexit 0\n")
+    os.chmod(host / "etc/app/run.sh", 0o755)
+    os.symlink("app.conf", host / "etc/app/current.conf")
+    os.symlink("/nonexistent/target", host / "etc/app/dangling")
+    (host / "etc/app/empty-dir").mkdir()
+    (host / "etc/app/empty file").write_bytes(b"")
+    (host / "etc/app/ünïcødé ✓.txt").write_text("grüße\n")
+    (host / "etc/app/.terraform").mkdir()
+    (host / "etc/app/.terraform/cache.bin").write_bytes(b"excluded")
+    (host / "srv/data/nested/deeper").mkdir(parents=True)
+    (host / "srv/data/nested/deeper/file.txt").write_text("deep\n")
+    with open(host / "srv/data/large.bin", "wb") as handle:
+        remaining = large_bytes
+        while remaining > 0:
+            chunk = min(remaining, 1 << 20)
+            handle.write(os.urandom(chunk))
+            remaining -= chunk
+    (host / "etc/other").mkdir(parents=True)
+    (host / "etc/other/other.conf").write_text("other service\n")
+    (host / "srv/other").mkdir(parents=True)
+    (host / "srv/other/blob").write_bytes(b"x" * 1000)
+    (host / "etc/netplan").mkdir(parents=True)
+    (host / "etc/netplan/01.yaml").write_text("network: {version: 2}\n")
+    old = 1_600_000_000.123456789
+    os.utime(host / "etc/app/app.conf", (old, old))
+
+
+PROFILE = """\
+name = "site"
+
+[repositories.local]
+url = "{repository}"
+password_file = "{password}"
+
+[config]
+app = {{ paths = ["{host}/etc/app"], exclude = [".terraform"] }}
+
+[services.web]
+config = ["{host}/etc/app"]
+data = ["{host}/srv/data"]
+
+[services.other]
+config = ["{host}/etc/other"]
+data = ["{host}/srv/other"]
+
+[infrastructure]
+network = ["{host}/etc/netplan"]
+
+[schedules.nightly]
+schedule = "0 3 * * *"
+type = "full"
+"""
+
+
+@pytest.fixture
+def make_site(tmp_path: Path) -> Callable[..., Site]:
+    require_binary("restic")
+
+    def build(large_bytes: int = 1 << 20, init: bool = True) -> Site:
+        root = tmp_path / "site"
+        host = root / "host"
+        host.mkdir(parents=True)
+        write_tree(host, large_bytes)
+        password = root / "repo.pass"
+        password.write_text("correct horse battery staple\n")
+        password.chmod(0o600)
+        profile = root / "site.toml"
+        repository = root / "repository"
+        profile.write_text(PROFILE.format(repository=repository, password=password, host=host))
+        site = Site(root, profile, repository, password, root / "state")
+        if init:
+            site.run("init")
+        return site
+
+    return build
+
+
+@pytest.fixture
+def site(make_site: Callable[..., Site]) -> Site:
+    return make_site()

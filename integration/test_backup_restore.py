@@ -1,0 +1,181 @@
+"""create-backup → list-backups → restore-backup against a real restic repository."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import stat
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from integration.conftest import Site
+
+
+def snapshot_paths(site: Site, set_name: str) -> list[str]:
+    env = {**os.environ, "RESTIC_REPOSITORY": str(site.repository),
+           "RESTIC_PASSWORD_FILE": str(site.password_file)}
+    out = subprocess.run(["restic", "snapshots", "--json", "--tag", f"set={set_name}"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    snaps = json.loads(out)
+    assert len(snaps) == 1, snaps
+    tags = set(snaps[0]["tags"])
+    assert {"strongroom", f"set={set_name}", "part=files", "profile=site"} <= tags
+    return list(snaps[0]["paths"])
+
+
+def compare_trees(original: Path, restored: Path, skip: tuple[str, ...] = ()) -> int:
+    """Byte-for-byte: contents, modes, mtimes, symlink targets, empty dirs. Returns entries."""
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(original):
+        rel = Path(dirpath).relative_to(original)
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        for name in dirnames + filenames:
+            src, dst = Path(dirpath) / name, restored / rel / name
+            a, b = os.lstat(src), os.lstat(dst)
+            assert stat.S_IFMT(a.st_mode) == stat.S_IFMT(b.st_mode), dst
+            assert stat.S_IMODE(a.st_mode) == stat.S_IMODE(b.st_mode), dst
+            if stat.S_ISLNK(a.st_mode):
+                assert os.readlink(src) == os.readlink(dst), dst
+            else:
+                assert a.st_mtime_ns == b.st_mtime_ns, dst
+            if stat.S_ISREG(a.st_mode):
+                assert filecmp.cmp(src, dst, shallow=False), dst
+            seen += 1
+        for name in os.listdir(restored / rel):
+            assert name in dirnames + filenames or name in skip, f"extra {restored / rel / name}"
+    return seen
+
+
+def test_each_backup_type_holds_its_paths(site: Site) -> None:
+    host = site.root / "host"
+    expected = {
+        "config": {"etc/app", "etc/other", "etc/netplan"},
+        "full": {"etc/app", "etc/other", "etc/netplan", "srv/data", "srv/other"},
+        "disaster-recovery": {"etc/app", "etc/other", "etc/netplan", "srv/data", "srv/other"},
+    }
+    for backup_type, rel_paths in expected.items():
+        made = site.run("create-backup", "--type", backup_type, "--json").json()
+        assert made["verified"] is True and made["type"] == backup_type
+        paths = snapshot_paths(site, made["set"])
+        sources = {str(Path(p).relative_to(host)) for p in paths if p.startswith(str(host))}
+        assert sources == rel_paths, backup_type
+        assert any(p.endswith(f"/sets/{backup_type}") for p in paths)
+        if backup_type == "disaster-recovery":
+            assert str(site.profile) in paths
+    made = site.run("create-backup", "--type", "service", "--services", "web", "--json").json()
+    assert {str(Path(p).relative_to(host)) for p in snapshot_paths(site, made["set"])
+            if p.startswith(str(host))} == {"etc/app"}
+    made = site.run("create-backup", "--type", "service", "--services", "web",
+                    "--include-data", "--name", "web-data", "--json").json()
+    assert made["services"] == ["web"]
+    assert {str(Path(p).relative_to(host)) for p in snapshot_paths(site, made["set"])
+            if p.startswith(str(host))} == {"etc/app", "srv/data"}
+
+    listed = site.run("list-backups", "--json").json()["backups"]
+    assert [b["type"] for b in listed] == ["config", "full", "disaster-recovery", "service",
+                                          "service"]
+    assert all(b["status"] == "complete" and b["parts"] == 1 for b in listed)
+    assert [b["set"] for b in site.run("list-backups", "--type", "service", "--json")
+            .json()["backups"]] == [listed[3]["set"], listed[4]["set"]]
+    assert len(site.run("list-backups", "--name", "web-data", "--json").json()["backups"]) == 1
+    table = site.run("list-backups").stdout
+    assert listed[0]["set"] in table and "complete" in table
+
+
+def test_restore_into_target_is_byte_for_byte(make_site: Callable[..., Site]) -> None:
+    site = make_site(large_bytes=50 * 1024 * 1024)
+    made = site.run("create-backup", "--type", "full", "--json").json()
+    target = site.root / "restored"
+    result = site.run("restore-backup", "--backup", made["set"], "--target", str(target),
+                      "--verify", "--json").json()
+    assert result["restored"] and result["verified"] and result["conflicts"] == []
+    host = site.root / "host"
+    inside = target / str(host).lstrip("/")
+    # .terraform is excluded by the config group's exclude glob.
+    assert not (inside / "etc/app/.terraform").exists()
+    assert compare_trees(host, inside, skip=(".terraform",)) >= 15
+    assert (inside / "srv/data/large.bin").stat().st_size == 50 * 1024 * 1024
+    assert (inside / "etc/app/empty-dir").is_dir()
+    assert os.readlink(inside / "etc/app/dangling") == "/nonexistent/target"
+
+
+def test_timestamp_picks_the_latest_set_at_or_before(site: Site) -> None:
+    conf = site.path("etc/app/app.conf")
+    made = []
+    for version in ("one", "two", "three"):
+        conf.write_text(version + "\n")
+        made.append(site.run("create-backup", "--json").json())
+        time.sleep(1.1)
+    times = [datetime.fromisoformat(m["time"]) for m in made]
+    between = times[1] + (times[2] - times[1]) / 2
+    for moment, expected in (
+        (times[1], 1),
+        (between, 1),
+        (times[2] + timedelta(hours=1), 2),
+        (times[0], 0),
+    ):
+        dry = site.run("restore-backup", "--timestamp", moment.isoformat(), "--dry-run",
+                       "--json").json()
+        assert dry["set"] == made[expected]["set"], moment
+    # A naive time is local time.
+    local_naive = times[1].astimezone().replace(tzinfo=None).isoformat()
+    dry = site.run("restore-backup", "--timestamp", local_naive, "--dry-run", "--json").json()
+    assert dry["set"] == made[1]["set"]
+    target = site.root / "at-two"
+    site.run("restore-backup", "--timestamp", between.isoformat(), "--target", str(target))
+    assert (target / str(conf).lstrip("/")).read_text() == "two\n"
+
+
+def test_dry_run_writes_nothing_and_conflicts_need_force(site: Site) -> None:
+    conf = site.path("etc/app/app.conf")
+    made = site.run("create-backup", "--type", "full", "--json").json()
+    conf.write_text("changed after the backup\n")
+    before = sorted(str(p) for p in site.root.rglob("*"))
+
+    dry = site.run("restore-backup", "--backup", "latest", "--dry-run", "--json").json()
+    assert dry["restored"] is False and str(conf) in dry["conflicts"]
+    assert {entry["logical"] for entry in dry["plan"]} >= {"config/app", "services/web/data"}
+    assert sorted(str(p) for p in site.root.rglob("*")) == before
+    assert conf.read_text() == "changed after the backup\n"
+
+    refused = site.run("restore-backup", "--backup", made["set"], check=False)
+    assert refused.returncode != 0
+    assert "would overwrite" in refused.stderr and str(conf) in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert conf.read_text() == "changed after the backup\n"
+
+    site.run("restore-backup", "--backup", made["set"], "--force", "--verify")
+    assert conf.read_text() == "listen = 8080\n"
+
+
+def test_restore_modes_select_parts(site: Site) -> None:
+    site.run("create-backup", "--type", "full")
+    only_config = site.run("restore-backup", "--backup", "full", "--mode", "config-only",
+                           "--dry-run", "--json").json()
+    assert {e["logical"] for e in only_config["plan"]} == {
+        "config/app", "services/other/config", "infrastructure/network-configs"}
+    web = site.run("restore-backup", "--backup", "full", "--mode", "selective", "--services",
+                   "web", "--target", str(site.root / "web"), "--json").json()
+    assert {e["logical"] for e in web["plan"]} == {"services/web/data"}
+    assert (site.root / "web" / str(site.path("srv/data/large.bin")).lstrip("/")).is_file()
+    assert not (site.root / "web" / str(site.path("etc/other")).lstrip("/")).exists()
+
+
+def test_unchanged_rerun_uses_the_previous_snapshot_as_parent(site: Site) -> None:
+    site.run("create-backup", "--type", "full", "--json")
+    time.sleep(1.1)
+    again = site.run("create-backup", "--type", "full", "--json").json()
+    # Only the staged manifest and log changed: restic skipped the unchanged files.
+    assert again["bytes_added"] < 64 * 1024
+
+
+@pytest.mark.parametrize("schedule_type", ["full"])
+def test_schedule_supplies_type_and_name(site: Site, schedule_type: str) -> None:
+    made = site.run("create-backup", "--schedule", "nightly", "--json").json()
+    assert made["type"] == schedule_type and made["set"].startswith("nightly-")
