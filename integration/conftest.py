@@ -53,7 +53,7 @@ class Site:
         full_env.pop("STRONGROOM_PROFILE_DIR", None)
         proc = subprocess.run(
             [*STRONGROOM, *args[:1], "-p", str(self.profile), *args[1:]],
-            capture_output=True, text=True, env=full_env, cwd=self.root, timeout=600,
+            capture_output=True, text=True, env=full_env, cwd=self.root, timeout=600, check=False,
         )
         result = Result(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:

@@ -30,7 +30,7 @@ def setup_logging(verbose: int) -> None:
     logger = logging.getLogger("strongroom")
     logger.setLevel(logging.DEBUG)
     if not any(getattr(h, "strongroom_console", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler.strongroom_console = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
@@ -124,7 +124,7 @@ def render_list(result: ListBackupsResult) -> str:
         for b in result.backups
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
              for row in rows]
     for b in result.backups:
         if b.problem:
@@ -155,7 +155,8 @@ def backup_progress(quiet: bool) -> Iterator[ProgressCallback | None]:
         yield None
         return
     if sys.stderr.isatty():
-        from rich.progress import BarColumn, DownloadColumn, Progress as Bar, TimeRemainingColumn
+        from rich.progress import BarColumn, DownloadColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
 
         with Bar("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                  TimeRemainingColumn(), transient=True, console=_stderr_console()) as bar:

@@ -68,7 +68,7 @@ def _group(
 ) -> list[SourcePath]:
     return [
         SourcePath(str(path), logical, kind, owner, anchored_excludes(str(path), excludes))
-        for path, logical in zip(paths, logical_paths(prefix, paths))
+        for path, logical in zip(paths, logical_paths(prefix, paths), strict=True)
     ]
 
 

@@ -419,7 +419,10 @@ def _candidates(dirs: list[Path]) -> list[Path]:
 
 def _names(files: list[Path]) -> list[str]:
     stems = [file.stem for file in files]
-    return [stem if stems.count(stem) == 1 else str(file) for stem, file in zip(stems, files)]
+    return [
+        stem if stems.count(stem) == 1 else str(file)
+        for stem, file in zip(stems, files, strict=True)
+    ]
 
 
 def find_profile(

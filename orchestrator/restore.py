@@ -151,5 +151,5 @@ def _check_target(target_root: Path) -> None:
         raise StrongroomError(f"--target {target_root} exists and is not a directory")
 
 
-__all__ = ["restore_backup", "find_conflicts", "retarget"]
+__all__ = ["find_conflicts", "restore_backup", "retarget"]
 

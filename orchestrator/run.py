@@ -45,9 +45,9 @@ INSTALL_HINTS: dict[str, str] = {
 }
 
 # Flags whose next argv item is a secret, and KEY=VALUE keys that hold one.
-SECRET_FLAGS = frozenset({"--password", "--passphrase", "--token", "--secret", "-p"})
-SECRET_KEY = re.compile(r"(pass(word|phrase)?|secret|token|key)$", re.IGNORECASE)
-URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@")
+SECRET_FLAGS = frozenset({"--password", "--passphrase", "--token", "--secret"})
+SECRET_KEY = re.compile(r"(pass(word|phrase)?|secret|token|(^|_)key)$", re.IGNORECASE)
+URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]*):\S*@")
 
 
 class CommandError(StrongroomError):
@@ -137,20 +137,25 @@ def child_env(extra: Env | None) -> dict[str, str]:
 
 
 def terminate_tree(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    """Terminate a child and every process below it; kill what is left after `grace`."""
+    """Terminate a child and every process below it; kill what is left after `grace`.
+
+    The child itself is reaped through Popen so that its returncode stays truthful
+    (a killed child must not look like one that exited 0).
+    """
     import psutil
 
     try:
-        parent = psutil.Process(proc.pid)
-        family = parent.children(recursive=True) + [parent]
+        descendants = psutil.Process(proc.pid).children(recursive=True)
     except psutil.NoSuchProcess:
-        family = []
-    for member in family:
+        descendants = []
+    if proc.poll() is None:
+        proc.terminate()
+    for member in descendants:
         try:
             member.terminate()
         except psutil.NoSuchProcess:
             pass
-    _gone, alive = psutil.wait_procs(family, timeout=grace)
+    _gone, alive = psutil.wait_procs(descendants, timeout=grace)
     for member in alive:
         try:
             member.kill()
@@ -159,7 +164,8 @@ def terminate_tree(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     try:
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        pass
+        proc.kill()
+        proc.wait()
 
 
 @dataclass

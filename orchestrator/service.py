@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator import __version__
@@ -81,8 +81,9 @@ def backup_files(
 ) -> CreateBackupResult:
     paths = [Path(p).expanduser().absolute() for p in request.paths]
     sources = [
-        SourcePath(str(path), logical, "config", "files", anchored_excludes(str(path), request.exclude))
-        for path, logical in zip(paths, _files_logical(paths))
+        SourcePath(str(path), logical, "config", "files",
+                   anchored_excludes(str(path), request.exclude))
+        for path, logical in zip(paths, _files_logical(paths), strict=True)
     ]
     create = CreateBackupRequest(
         type="config", name=request.name or "files", destination=request.destination,
@@ -148,7 +149,7 @@ def _make_set(
         raise UsageError(f"nothing to back up: the profile names no paths for a {request.type} set")
     check_sources_exist(sources)
     _, engine = session.engine(repo_name)
-    started = datetime.now(timezone.utc).replace(microsecond=0)
+    started = datetime.now(UTC).replace(microsecond=0)
     name = set_name(base, started)
     kind = set_type or request.type
     clock = time.monotonic()
@@ -279,4 +280,4 @@ def _aware(moment: datetime) -> datetime:
     return moment.astimezone() if moment.tzinfo is None else moment
 
 
-__all__ = ["Session", "init", "create_backup", "backup_files", "list_backups", "read_manifest"]
+__all__ = ["Session", "backup_files", "create_backup", "init", "list_backups", "read_manifest"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from orchestrator.engines.base import Snapshot
 from orchestrator.errors import NotFoundError, UsageError
@@ -23,14 +23,14 @@ PRODUCT_TAG = "strongroom"
 
 
 def set_name(base: str, moment: datetime) -> str:
-    return f"{base}-{moment.astimezone(timezone.utc).strftime(STAMP_FORMAT)}"
+    return f"{base}-{moment.astimezone(UTC).strftime(STAMP_FORMAT)}"
 
 
 def split_set_name(name: str) -> tuple[str, datetime] | None:
     match = STAMP_PATTERN.match(name)
     if not match:
         return None
-    moment = datetime.strptime(match["stamp"], STAMP_FORMAT).replace(tzinfo=timezone.utc)
+    moment = datetime.strptime(match["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
     return match["base"], moment
 
 
@@ -135,7 +135,7 @@ def parse_timestamp(text: str) -> datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.astimezone()
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def select_set(

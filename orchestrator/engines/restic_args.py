@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.engines.base import (
@@ -19,7 +19,6 @@ from orchestrator.engines.base import (
     EngineVersion,
     Node,
     Progress,
-    ProgressCallback,
     RepositoryLocked,
     RepositoryMissing,
     Snapshot,
@@ -57,7 +56,7 @@ def base_env(repository: str, cache_dir: Path, password_file: str) -> dict[str, 
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 
 def tag_args(tags: Sequence[str]) -> list[str]:
@@ -251,6 +250,8 @@ def classify_failure(
             f"wrong password for {where}",
             hint="check the repository's password_file / password_command / password_env",
         )
+    if "permission denied" in text:
+        return EngineError(f"cannot read {where}: permission denied ({_last_line(stderr)})")
     if returncode == 10 or "is there a repository at the following location" in text or (
         "unable to open config file" in text
     ):

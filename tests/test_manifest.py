@@ -1,0 +1,135 @@
+"""The set manifest: serialisation round trip and finding it in a final snapshot."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from orchestrator.engines.base import Snapshot
+from orchestrator.errors import StrongroomError
+from orchestrator.layout import SourcePath
+from orchestrator.manifest import (
+    MANIFEST_FILE,
+    Manifest,
+    ManifestStream,
+    manifest_dir_in,
+    paths_from,
+    read_manifest,
+)
+
+SOURCES = [
+    SourcePath("/srv/infra/terraform", "config/terraform", "config", "terraform",
+               ("/srv/infra/terraform/**/.terraform",)),
+    SourcePath("/var/www/nextcloud/config", "services/nextcloud/config", "service-config",
+               "nextcloud"),
+    SourcePath("/srv/nextcloud/data", "services/nextcloud/data", "service-data", "nextcloud",
+               ("/srv/nextcloud/data/**/*.log", "/srv/nextcloud/data/cache")),
+    SourcePath("/etc/strongroom/site.toml", "strongroom/profiles", "profile", "profile"),
+]
+
+
+def manifest() -> Manifest:
+    return Manifest(
+        set="weekly-full-20241220-143022",
+        name="weekly-full",
+        type="full",
+        profile="site",
+        host="web1",
+        started=datetime(2024, 12, 20, 15, 30, 22, 123456, tzinfo=timezone(timedelta(hours=1))),
+        services=["nextcloud"],
+        include_data=True,
+        compress=False,
+        paths=paths_from(SOURCES),
+        streams=[ManifestStream(part="services/nextcloud/database.sql",
+                                logical="services/nextcloud/database.sql",
+                                snapshot_id="5c8e0d9a" * 8, bytes=123456, sha256="ab" * 32)],
+        tools={"restic": "0.14.0", "pg_dump": "15.5"},
+    )
+
+
+def test_manifest_round_trip() -> None:
+    original = manifest()
+    data = original.to_bytes()
+    assert data.endswith(b"\n")
+    restored = Manifest.model_validate(json.loads(data))
+    assert restored == original
+    assert restored.started == original.started
+    assert restored.started.utcoffset() == timedelta(hours=1)
+    assert restored.sources() == SOURCES
+    assert restored.to_bytes() == data
+
+
+def test_manifest_json_shape() -> None:
+    doc = json.loads(manifest().to_bytes())
+    assert doc["format"] == 1
+    assert doc["paths"][0] == {
+        "source": "/srv/infra/terraform", "logical": "config/terraform", "kind": "config",
+        "owner": "terraform", "excludes": ["/srv/infra/terraform/**/.terraform"],
+    }
+    assert doc["streams"][0]["bytes"] == 123456
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"surprise": 1},
+        {"format": 2},
+        {"paths": [{"source": "/x", "logical": "x", "kind": "nonsense", "owner": "x"}]},
+    ],
+)
+def test_manifest_rejects_unknown_content(change: dict[str, Any]) -> None:
+    doc = json.loads(manifest().to_bytes())
+    doc.update(change)
+    with pytest.raises(ValidationError):
+        Manifest.model_validate(doc)
+
+
+def final(paths: tuple[str, ...]) -> Snapshot:
+    return Snapshot("231f18d8" + "0" * 56, "231f18d8",
+                    datetime(2024, 12, 20, 14, 30, 22, tzinfo=UTC), "web1", paths,
+                    ("strongroom", "part=files"))
+
+
+def test_manifest_dir_in_finds_the_staged_folder() -> None:
+    snap = final(("/etc/nginx", "/var/lib/strongroom/sets/weekly-full/", "/srv/data"))
+    assert manifest_dir_in(snap, "weekly-full") == "/var/lib/strongroom/sets/weekly-full"
+
+
+def test_manifest_dir_in_needs_the_exact_base() -> None:
+    snap = final(("/var/lib/strongroom/sets/weekly-full",
+                  "/home/u/.local/state/strongroom/sets/weekly"))
+    assert manifest_dir_in(snap, "weekly") == "/home/u/.local/state/strongroom/sets/weekly"
+    with pytest.raises(StrongroomError, match="231f18d8"):
+        manifest_dir_in(final(("/var/lib/strongroom/sets/weekly-full",)), "weekly")
+    with pytest.raises(StrongroomError, match="no strongroom manifest"):
+        manifest_dir_in(final(("/etc",)), "weekly")
+
+
+class FakeEngine:
+    repository_name = "local"
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.calls: list[tuple[str, str]] = []
+
+    def dump(self, snapshot_id: str, path: str) -> bytes:
+        self.calls.append((snapshot_id, path))
+        return self.data
+
+
+def test_read_manifest_dumps_from_the_staged_folder() -> None:
+    snap = final(("/etc", "/var/lib/strongroom/sets/weekly-full"))
+    engine = FakeEngine(manifest().to_bytes())
+    assert read_manifest(engine, snap, "weekly-full") == manifest()  # type: ignore[arg-type]
+    assert engine.calls == [(snap.id, f"/var/lib/strongroom/sets/weekly-full/{MANIFEST_FILE}")]
+
+
+@pytest.mark.parametrize("data", [b"not json", b'{"format": 1}', b"[]"])
+def test_read_manifest_reports_unreadable_manifest(data: bytes) -> None:
+    snap = final(("/var/lib/strongroom/sets/weekly-full",))
+    with pytest.raises(StrongroomError, match="cannot be read"):
+        read_manifest(FakeEngine(data), snap, "weekly-full")  # type: ignore[arg-type]
