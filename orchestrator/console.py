@@ -37,8 +37,6 @@ def setup_logging(verbose: int) -> None:
     for handler in logger.handlers:
         if getattr(handler, "strongroom_console", False):
             handler.setLevel(level)
-    # Command lines (redacted) are shown from -v on.
-    logging.getLogger("strongroom.run").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def open_session(profile_ref: str | None, verbose: int) -> Any:

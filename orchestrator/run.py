@@ -196,7 +196,7 @@ def _spawn(
     cwd: str | None,
 ) -> subprocess.Popen[bytes]:
     argv = [which(argv[0]), *argv[1:]]
-    log.debug("run: %s", format_argv(argv))
+    log.info("run: %s", format_argv(argv))
     try:
         return subprocess.Popen(
             argv,

@@ -168,7 +168,7 @@ def _make_set(
             set=name, name=base, type=kind, profile=profile.profile_name, host=session.host,
             started=started, services=services, include_data=request.include_data,
             compress=request.compress, paths=paths_from(sources),
-            tools={"strongroom": __version__, "engine": repository.engine},
+            tools={"strongroom": __version__, "engine": str(engine.version())},
         )
         staging = session.state.staging(base)
         write_atomic(staging / MANIFEST_FILE, manifest.to_bytes())
