@@ -148,3 +148,26 @@ def test_a_crash_mid_backup_is_shown_as_interrupted(site: Site) -> None:
     listed = site.run("list-backups", "--all", "--json").json()["backups"]
     assert [b["status"] for b in listed] == ["incomplete"]
     assert "interrupted" in listed[0]["problem"]
+
+
+def test_ctrl_c_stops_restic_and_marks_the_set(make_site: Callable[..., Site]) -> None:
+    site = make_site(large_bytes=300 * 1024 * 1024)
+    env = {**os.environ, "STRONGROOM_STATE_DIR": str(site.state)}
+    proc = subprocess.Popen(
+        [*STRONGROOM, "create-backup", "-p", str(site.profile), "--type", "full"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        restic = restic_child(proc)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not restic.is_running() or restic.status() == psutil.STATUS_ZOMBIE
+    listed = site.run("list-backups", "--all", "--json").json()["backups"]
+    assert [b["status"] for b in listed] == ["incomplete"]

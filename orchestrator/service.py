@@ -158,6 +158,8 @@ def _make_set(
         type=kind, started=started.isoformat(), services=services,
     )
     run_log = _RunLog()
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)  # the set's own log wants INFO even when stderr does not
     log.addHandler(run_log)
     try:
         session.state.save_run(record)
