@@ -16,7 +16,7 @@ system-deps:
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
 demo: bootstrap

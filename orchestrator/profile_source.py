@@ -21,8 +21,9 @@ import tomlkit
 from pydantic import ValidationError
 from tomlkit.exceptions import ParseError, TOMLKitError
 
-from orchestrator.errors import NotFoundError, ProfileError, ProfileIssue, UsageError
+from orchestrator.errors import NotFoundError, ProfileError, ProfileIssue
 from orchestrator.profile import Profile, reference_problems
+from orchestrator.profile_discovery import expand_home, find_profile
 from orchestrator.profile_locate import (
     KeyPath,
     Locator,
@@ -33,7 +34,6 @@ from orchestrator.profile_locate import (
 
 log = logging.getLogger("strongroom")
 
-SYSTEM_PROFILE_DIR = Path("/etc/strongroom/profiles")
 
 Origins = dict[KeyPath, Path]
 
@@ -128,7 +128,7 @@ class _Loader:
         merged: dict[str, Any] = {}
         origins: Origins = {}
         for key, reference in self._extends(path, extends):
-            relative = _expand_home(Path(reference), self.environ)
+            relative = expand_home(Path(reference), self.environ)
             base = Path(os.path.normpath(path.parent / relative))
             base_shown = os.path.normpath(Path(shown).parent / relative)
             seen = [p.resolve() for p in [*chain, path]]
@@ -301,16 +301,6 @@ def _origin(origins: Origins, path: KeyPath, default: Path) -> Path:
     return default
 
 
-def _expand_home(path: Path, environ: Mapping[str, str]) -> Path:
-    home = environ.get("HOME")
-    if home and path.parts[:1] == ("~",):
-        return Path(home, *path.parts[1:])
-    try:
-        return path.expanduser()
-    except RuntimeError:
-        return path
-
-
 def _resolve_paths(
     profile: Profile, origins: Origins, top: Path, environ: Mapping[str, str]
 ) -> None:
@@ -320,7 +310,7 @@ def _resolve_paths(
         return _origin(origins, key, top).parent
 
     def fix(value: Path, key: KeyPath) -> Path:
-        value = _expand_home(value, environ)
+        value = expand_home(value, environ)
         return value if value.is_absolute() else Path(os.path.normpath(directory(key) / value))
 
     def fix_all(values: list[Path], key: KeyPath) -> list[Path]:
@@ -349,7 +339,7 @@ def _resolve_url(url: str, directory: Path, environ: Mapping[str, str]) -> str:
     prefix, rest = ("local:", url[len("local:") :]) if url.startswith("local:") else ("", url)
     if ":" in rest.split("/", 1)[0]:
         return url
-    path = _expand_home(Path(rest), environ)
+    path = expand_home(Path(rest), environ)
     if path.is_absolute():
         return prefix + str(path)
     return prefix + os.path.normpath(directory / path)
@@ -383,86 +373,10 @@ def profile_json_schema() -> dict[str, Any]:
     return schema
 
 
-def is_base_profile(path: Path) -> bool:
-    """Bases (`_x.toml`, `x.base.toml`) are only extended, never picked by discovery."""
-    return path.name.startswith("_") or path.name.endswith(".base.toml")
-
-
-def profile_dirs(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> list[Path]:
-    """Where profiles are looked for, in order."""
-    env = os.environ if environ is None else environ
-    base = Path() if cwd is None else cwd
-    dirs = [
-        base / _expand_home(Path(entry), env)
-        for entry in env.get("STRONGROOM_PROFILE_DIR", "").split(":")
-        if entry
-    ]
-    user_dir = _expand_home(Path("~/.config/strongroom/profiles"), env)
-    return [*dirs, base / "profiles", user_dir, SYSTEM_PROFILE_DIR]
-
-
-def _candidates(dirs: list[Path]) -> list[Path]:
-    seen: set[Path] = set()
-    found: list[Path] = []
-    for directory in dirs:
-        try:
-            files = sorted(directory.glob("*.toml")) if directory.is_dir() else []
-        except OSError:
-            continue
-        for file in files:
-            if is_base_profile(file) or not file.is_file() or file.resolve() in seen:
-                continue
-            seen.add(file.resolve())
-            found.append(file)
-    return found
-
-
-def _names(files: list[Path]) -> list[str]:
-    stems = [file.stem for file in files]
-    return [
-        stem if stems.count(stem) == 1 else str(file)
-        for stem, file in zip(stems, files, strict=True)
-    ]
-
-
-def find_profile(
-    name_or_path: str | None,
-    environ: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-) -> Path:
-    """The profile file for `-p NAME|PATH`, or the only profile there is when none is given."""
-    dirs = profile_dirs(environ, cwd)
-    looked = ", ".join(str(d) for d in dirs)
-    if name_or_path:
-        name = name_or_path
-        if "/" in name or name.endswith(".toml"):
-            given = _expand_home(Path(name), os.environ if environ is None else environ)
-            candidate = given if cwd is None or given.is_absolute() else cwd / given
-            if candidate.is_file():
-                return candidate
-            if "/" in name:
-                raise NotFoundError(f"no profile file at {name}")
-            name = name.removesuffix(".toml")
-        for directory in dirs:
-            candidate = directory / f"{name}.toml"
-            if candidate.is_file():
-                return candidate
-        available = _names(_candidates(dirs))
-        raise NotFoundError(
-            f"no profile named {name!r}; looked in {looked}",
-            hint=f"available: {', '.join(available)}" if available else "no profiles found at all",
-        )
-    candidates = _candidates(dirs)
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise NotFoundError(
-            f"no profile found; looked in {looked}",
-            hint="put NAME.toml in one of those directories, "
-            "or pass -p NAME or -p path/to/profile.toml",
-        )
-    names = _names(candidates)
-    raise UsageError(
-        f"several profiles found: {', '.join(names)}",
-        hint=f"pass -p NAME to choose one, e.g. -p {names[0]}",
-    )
+__all__ = [
+    "find_profile",
+    "load_profile",
+    "load_profile_with_warnings",
+    "profile_json_schema",
+    "redacted_profile",
+]

@@ -13,7 +13,7 @@ import tomlkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator import profile_source
+from orchestrator import profile_discovery
 from orchestrator.errors import NotFoundError, ProfileError, ProfileIssue, UsageError
 from orchestrator.profile_locate import Locator, format_key_path
 from orchestrator.profile_source import (
@@ -334,7 +334,7 @@ def test_missing_profile_file(tmp_path: Path) -> None:
 
 @pytest.fixture
 def no_system_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(profile_source, "SYSTEM_PROFILE_DIR", tmp_path / "etc-profiles")
+    monkeypatch.setattr(profile_discovery, "SYSTEM_PROFILE_DIR", tmp_path / "etc-profiles")
 
 
 def env_for(tmp_path: Path, *dirs: Path) -> dict[str, str]:
