@@ -149,8 +149,7 @@ def _make_set(
         raise UsageError(f"nothing to back up: the profile names no paths for a {request.type} set")
     check_sources_exist(sources)
     _, engine = session.engine(repo_name)
-    started = datetime.now(UTC).replace(microsecond=0)
-    name = set_name(base, started)
+    started, name = _claim_set_name(session, base)
     kind = set_type or request.type
     clock = time.monotonic()
     record = RunRecord(
@@ -214,6 +213,18 @@ def _make_set(
         duration=round(time.monotonic() - clock, 3), encrypted=True,
         compressed=request.compress, verified=verified,
     )
+
+
+def _claim_set_name(session: Session, base: str) -> tuple[datetime, str]:
+    """A time and a set name no other run on this host has; waits out a same-second clash."""
+    for _ in range(5):
+        now = datetime.now(UTC)
+        started = now.replace(microsecond=0)
+        name = set_name(base, started)
+        if session.state.claim_run(name):
+            return started, name
+        time.sleep(1.0 - now.microsecond / 1_000_000 + 0.01)
+    raise StrongroomError(f"cannot find a free set name for {base!r}: is another run looping?")
 
 
 def _verify_manifest(engine: Engine, snapshot_id: str, staging: Path, manifest: Manifest) -> None:

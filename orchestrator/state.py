@@ -68,6 +68,17 @@ class StateDir:
     def staging(self, base: str) -> Path:
         return self.root / "sets" / base
 
+    def claim_run(self, set_name: str) -> bool:
+        """Reserve a set name on this host; False when a run of that name exists already."""
+        folder = self.root / "runs"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            os.close(os.open(folder / f"{set_name}.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o600))
+        except FileExistsError:
+            return False
+        return True
+
     def save_run(self, record: RunRecord) -> None:
         path = self.root / "runs" / f"{record.set}.json"
         write_atomic(path, json.dumps(asdict(record), indent=2).encode())
@@ -81,7 +92,7 @@ class StateDir:
             try:
                 data: dict[str, Any] = json.loads(path.read_text())
                 record = RunRecord(**data)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, OSError):  # a claim not yet written, or damaged
                 continue
             if record.url == url and record.profile == profile:
                 records.append(record)
