@@ -7,6 +7,7 @@ pipeline partner ends the whole tree below it, not just the direct child.
 from __future__ import annotations
 
 import collections
+import fcntl
 import logging
 import os
 import re
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import IO, Protocol
 
 from orchestrator.errors import StrongroomError
 
@@ -318,38 +320,50 @@ def pipeline(
     timeout: float | None = None,
     consumer_ok_codes: Sequence[int] = (0,),
     check: bool = True,
+    tap: Tap | None = None,
 ) -> PipelineResult:
-    """producer | consumer through an OS pipe; both exit codes are checked.
+    """producer | consumer; both exit codes are checked.
 
-    The data never passes through Python. If the producer fails, a CommandError for
-    the producer is raised even when the consumer succeeded (restic saves a snapshot
-    of whatever it read). With check=False nothing is raised for exit codes: the
-    caller inspects both and can discard what the consumer saved.
+    Without a tap the data flows through one OS pipe and never passes through
+    Python. With a tap a thread copies it between two pipes in large chunks, handing
+    every chunk to the tap (byte count and digest). If the producer fails, a
+    CommandError for the producer is raised even when the consumer succeeded (restic
+    saves a snapshot of whatever it read). With check=False nothing is raised for exit
+    codes: the caller inspects both and can discard what the consumer saved.
     """
-    read_end, write_end = os.pipe()
+    if tap is None:
+        read_end, write_end = os.pipe()
+        prod_out, cons_in = write_end, read_end
+    else:
+        prod_out = cons_in = subprocess.PIPE
     try:
         prod = _spawn(
-            producer, env=producer_env, stdin=subprocess.DEVNULL, stdout=write_end,
+            producer, env=producer_env, stdin=subprocess.DEVNULL, stdout=prod_out,
             pass_fds=producer_pass_fds, cwd=None,
         )
         try:
             cons = _spawn(
-                consumer, env=consumer_env, stdin=read_end, stdout=subprocess.PIPE,
+                consumer, env=consumer_env, stdin=cons_in, stdout=subprocess.PIPE,
                 pass_fds=consumer_pass_fds, cwd=None,
             )
         except BaseException:
             terminate_tree(prod)
             raise
     finally:
-        os.close(read_end)
-        os.close(write_end)
+        if tap is None:
+            os.close(read_end)
+            os.close(write_end)
     prod_tail, cons_tail = _StderrTail(), _StderrTail()
-    readers = [
+    threads = [
         threading.Thread(target=prod_tail.drain, args=(prod.stderr,), daemon=True),
         threading.Thread(target=cons_tail.drain, args=(cons.stderr,), daemon=True),
     ]
-    for reader in readers:
-        reader.start()
+    if tap is not None:
+        assert prod.stdout is not None and cons.stdin is not None
+        threads.append(threading.Thread(
+            target=_copy_through, args=(prod.stdout, cons.stdin, tap), daemon=True))
+    for thread in threads:
+        thread.start()
     out_lines: list[str] = []
     with _supervised(prod, producer, timeout), _supervised(cons, consumer, timeout):
         assert cons.stdout is not None
@@ -361,11 +375,11 @@ def pipeline(
                 out_lines.append(text)
         cons.wait()
         if prod.poll() is None and cons.returncode != 0:
-            # The consumer is gone; a producer still writing would block forever.
+            # The consumer failed; a producer still writing would block forever.
             terminate_tree(prod, grace=2.0)
         prod.wait()
-        for reader in readers:
-            reader.join()
+        for thread in threads:
+            thread.join()
     result = PipelineResult(
         Completed(list(producer), prod.returncode, "", "\n".join(prod_tail.everything)),
         Completed(list(consumer), cons.returncode, "".join(out_lines),
@@ -378,6 +392,39 @@ def pipeline(
     if cons.returncode not in consumer_ok_codes:
         raise CommandError(consumer, cons.returncode, cons_tail.text())
     return result
+
+
+class Tap(Protocol):
+    def update(self, data: memoryview) -> None: ...
+
+
+COPY_CHUNK = 1 << 20
+
+
+def _copy_through(source: IO[bytes], sink: IO[bytes], tap: Tap) -> None:
+    """Copy a pipe into another in 1 MiB chunks, showing each chunk to the tap."""
+    src, dst = source.fileno(), sink.fileno()
+    for fd in (src, dst):
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, COPY_CHUNK)
+        except OSError:
+            pass  # a smaller pipe only costs more system calls
+    buffer = bytearray(COPY_CHUNK)
+    view = memoryview(buffer)
+    try:
+        while True:
+            count = os.readv(src, [buffer])
+            if count == 0:
+                break
+            chunk = view[:count]
+            tap.update(chunk)
+            while chunk:
+                chunk = chunk[os.write(dst, chunk):]
+    except BrokenPipeError:
+        pass  # the consumer died; the caller sees its exit code
+    finally:
+        sink.close()
+        source.close()
 
 
 @contextmanager

@@ -501,3 +501,43 @@ def test_format_argv_quotes_and_redacts() -> None:
     assert "hunter2" not in text
     assert "x1y2" not in text
     assert text == "pg_dump --password '***' 'my db' 'PGPASSWORD=***'"
+
+
+def test_pipeline_tap_sees_every_byte_and_the_consumer_gets_them(tmp_path: Path) -> None:
+    from orchestrator.digest import StreamDigest, digest_of
+
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    source = tmp_path / "in.bin"
+    source.write_bytes(payload)
+    out = tmp_path / "out.bin"
+    producer = py(f"import sys; sys.stdout.buffer.write(open({str(source)!r}, 'rb').read())")
+    consumer = py(f"import sys; open({str(out)!r}, 'wb').write(sys.stdin.buffer.read())")
+    tap = StreamDigest()
+    pipeline(producer, consumer, tap=tap)
+    assert out.read_bytes() == payload
+    assert tap.bytes == len(payload)
+    assert tap.label == digest_of(payload)
+
+
+def test_pipeline_tap_producer_failure_is_reported(tmp_path: Path) -> None:
+    from orchestrator.digest import StreamDigest
+
+    producer = py("import sys; sys.stdout.write('x' * 100000); sys.stdout.flush(); "
+                  "sys.stderr.write('dump died halfway\\n'); sys.exit(4)")
+    consumer = py("import sys; sys.stdin.read()")
+    with pytest.raises(CommandError) as caught:
+        pipeline(producer, consumer, tap=StreamDigest())
+    assert caught.value.returncode == 4
+    assert "dump died halfway" in caught.value.stderr_tail
+
+
+def test_pipeline_tap_consumer_failure_stops_the_producer(tmp_path: Path) -> None:
+    from orchestrator.digest import StreamDigest
+
+    producer = py("import sys\nwhile True: sys.stdout.buffer.write(b'y' * 65536)")
+    consumer = py("import sys; sys.stdin.buffer.read(10); sys.exit(7)")
+    start = time.monotonic()
+    result = pipeline(producer, consumer, tap=StreamDigest(), check=False, timeout=60)
+    assert time.monotonic() - start < 30
+    assert result.consumer.returncode == 7
+    assert result.producer.returncode != 0
