@@ -32,11 +32,18 @@ class ManifestPath(ManifestModel):
 
 
 class ManifestStream(ManifestModel):
+    """A dump stored as its own snapshot; digest is `algorithm:hex` of the exact stream."""
+
     part: str
     logical: str
     snapshot_id: str
     bytes: int
-    sha256: str | None = None
+    digest: str | None = None
+    hook: str
+    service: str
+    index: int = 0
+    database: str
+    format: str
 
 
 class Manifest(ManifestModel):

@@ -177,6 +177,12 @@ def reference_problems(profile: Profile) -> list[tuple[tuple[str | int, ...], st
                 problems.append(
                     ((table_name, key), "a name may hold only letters, digits, '.', '_' and '-'")
                 )
+    from hooks import config_problems
+
+    for svc_name, service in profile.services.items():
+        for index, hook in enumerate(service.hooks):
+            for loc, message in config_problems(hook.model_dump()):
+                problems.append((("services", svc_name, "hooks", index, *loc), message))
     for sched_name, sched in profile.schedules.items():
         if sched.destination is not None and sched.destination not in profile.repositories:
             problems.append(

@@ -14,11 +14,10 @@ import re
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from orchestrator.errors import StrongroomError
 
@@ -447,5 +446,31 @@ def secret_fd(secret: bytes) -> Iterator[int]:
         os.close(read_end)
 
 
-def elapsed_since(start: float) -> float:
-    return round(time.monotonic() - start, 3)
+SECRET_FD = "{secret_fd}"
+
+
+@dataclass(frozen=True)
+class Command:
+    """An argv with its environment. `secret`, when set, reaches the child through a pipe
+    as /dev/fd/N, and every `{secret_fd}` in argv is replaced by N."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str | None] = field(default_factory=dict)
+    secret: bytes | None = None
+
+
+@contextmanager
+def prepared(command: Command) -> Iterator[tuple[list[str], Env, tuple[int, ...]]]:
+    """argv, environment and inherited fds of a Command, its secret pipe open meanwhile."""
+    if command.secret is None:
+        yield list(command.argv), command.env, ()
+        return
+    with secret_fd(command.secret) as fd:
+        argv = [item.replace(SECRET_FD, str(fd)) for item in command.argv]
+        yield argv, command.env, (fd,)
+
+
+def run_command(command: Command, **options: Any) -> Completed:
+    """run() for a Command; options are run()'s keyword arguments."""
+    with prepared(command) as (argv, env, fds):
+        return run(argv, env=env, pass_fds=fds, **options)

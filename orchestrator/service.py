@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import logging
 import socket
-import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from orchestrator import __version__
+from hooks.base import DumpPlan
 from orchestrator.engines import open_engine
 from orchestrator.engines.base import Engine, ProgressCallback
-from orchestrator.errors import StrongroomError, UsageError
-from orchestrator.layout import SourcePath, anchored_excludes, check_sources_exist, plan_sources
-from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, Manifest, paths_from, read_manifest
+from orchestrator.errors import UsageError
+from orchestrator.layout import SourcePath, anchored_excludes, plan_sources
+from orchestrator.manifest import read_manifest
 from orchestrator.models import (
     BackupFilesRequest,
     BackupSetInfo,
@@ -27,13 +26,15 @@ from orchestrator.models import (
     InitResult,
     ListBackupsRequest,
     ListBackupsResult,
-    PartResult,
 )
 from orchestrator.profile import Profile
-from orchestrator.sets import FILES_PART, PRODUCT_TAG, BackupSet, group_sets, set_name, set_tags
-from orchestrator.state import RunRecord, StateDir, state_dir, write_atomic
+from orchestrator.sets import PRODUCT_TAG, BackupSet, group_sets
+from orchestrator.state import StateDir, state_dir
 
 log = logging.getLogger("strongroom")
+# Imported after Session's dependencies: backup.py refers back to Session for typing only.
+from orchestrator.backup import make_set  # noqa: E402
+from orchestrator.dumps import plan_streams  # noqa: E402
 
 
 class Session:
@@ -71,9 +72,16 @@ def create_backup(
 ) -> CreateBackupResult:
     request = _apply_schedule(session.profile, request)
     sources = plan_sources(session.profile, request.type, request.services, request.include_data)
-    services = sorted({item.service for item in sources if item.service})
+    chosen = request.services or list(session.profile.services)
+    with_hooks = [name for name in chosen if session.profile.services[name].hooks]
+    services = sorted({item.service for item in sources if item.service} | set(
+        with_hooks if request.type != "config" else []))
     base = request.name or request.schedule or request.type
-    return _make_set(session, request, base, sources, services, on_progress)
+
+    def plan() -> list[DumpPlan]:
+        return plan_streams(session.profile, request.type, chosen, request.include_data)
+
+    return make_set(session, request, base, sources, services, on_progress, plan_dumps=plan)
 
 
 def backup_files(
@@ -89,7 +97,7 @@ def backup_files(
         type="config", name=request.name or "files", destination=request.destination,
         compress=request.compress, verify=request.verify,
     )
-    return _make_set(session, create, create.name or "files", sources, [], on_progress,
+    return make_set(session, create, create.name or "files", sources, [], on_progress,
                      set_type="files")
 
 
@@ -116,124 +124,6 @@ def _apply_schedule(profile: Profile, request: CreateBackupRequest) -> CreateBac
             "verify": request.verify and schedule.verify,
         }
     )
-
-
-class _RunLog(logging.Handler):
-    """Collects this run's log lines for the set's logs/backup.log."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
-def _make_set(
-    session: Session,
-    request: CreateBackupRequest,
-    base: str,
-    sources: list[SourcePath],
-    services: list[str],
-    on_progress: ProgressCallback | None,
-    set_type: str | None = None,
-) -> CreateBackupResult:
-    profile = session.profile
-    repo_name, repository = profile.repository(request.destination)
-    if not request.encrypt and repository.engine == "restic":
-        raise UsageError(
-            "restic repositories are always encrypted (AES-256); --no-encrypt cannot be honoured"
-        )
-    if not sources:
-        raise UsageError(f"nothing to back up: the profile names no paths for a {request.type} set")
-    check_sources_exist(sources)
-    _, engine = session.engine(repo_name)
-    started, name = _claim_set_name(session, base)
-    kind = set_type or request.type
-    clock = time.monotonic()
-    record = RunRecord(
-        set=name, repository=repo_name, url=repository.url, profile=profile.profile_name,
-        type=kind, started=started.isoformat(), services=services,
-    )
-    run_log = _RunLog()
-    if log.getEffectiveLevel() > logging.INFO:
-        log.setLevel(logging.INFO)  # the set's own log wants INFO even when stderr does not
-    log.addHandler(run_log)
-    try:
-        session.state.save_run(record)
-        log.info("set %s: %d path(s) into %s (%s)", name, len(sources), repo_name, repository.url)
-        for item in sources:
-            log.info("  %s -> %s", item.source, item.logical)
-        manifest = Manifest(
-            set=name, name=base, type=kind, profile=profile.profile_name, host=session.host,
-            started=started, services=services, include_data=request.include_data,
-            compress=request.compress, paths=paths_from(sources),
-            tools={"strongroom": __version__, "engine": str(engine.version())},
-        )
-        staging = session.state.staging(base)
-        write_atomic(staging / MANIFEST_FILE, manifest.to_bytes())
-        write_atomic(staging / LOG_FILE, ("\n".join(run_log.lines) + "\n").encode())
-        excludes = [pattern for item in sources for pattern in item.excludes]
-        summary = engine.backup_paths(
-            [item.source for item in sources] + [str(staging)],
-            tags=set_tags(name, FILES_PART, kind, profile.profile_name, services, streams=0),
-            time=started, host=session.host, excludes=excludes,
-            compression="auto" if request.compress else "off", on_progress=on_progress,
-        )
-        if summary.unreadable:
-            engine.add_tags([summary.snapshot_id], ["status=incomplete"])
-            shown = "\n".join(f"  {line}" for line in summary.unreadable[:20])
-            raise StrongroomError(
-                f"set {name} is incomplete: {len(summary.unreadable)} item(s) could not be "
-                f"read:\n{shown}"
-            )
-        verified = False
-        if request.verify:
-            _verify_manifest(engine, summary.snapshot_id, staging, manifest)
-            verified = True
-        record.status, record.snapshot_id, record.bytes = "complete", summary.snapshot_id, (
-            summary.total_bytes
-        )
-        session.state.save_run(record)
-    except BaseException as exc:
-        record.status = "failed"
-        record.error = exc.message if isinstance(exc, StrongroomError) else type(exc).__name__
-        session.state.save_run(record)
-        raise
-    finally:
-        log.removeHandler(run_log)
-    return CreateBackupResult(
-        set=name, id=summary.snapshot_id[:8], type=kind, profile=profile.profile_name,
-        destination=repo_name, time=started, services=services, paths=len(sources),
-        parts=[PartResult(part=FILES_PART, snapshot_id=summary.snapshot_id,
-                          files=summary.total_files, bytes=summary.total_bytes,
-                          bytes_added=summary.data_added)],
-        files=summary.total_files, bytes=summary.total_bytes, bytes_added=summary.data_added,
-        duration=round(time.monotonic() - clock, 3), encrypted=True,
-        compressed=request.compress, verified=verified,
-    )
-
-
-def _claim_set_name(session: Session, base: str) -> tuple[datetime, str]:
-    """A time and a set name no other run on this host has; waits out a same-second clash."""
-    for _ in range(5):
-        now = datetime.now(UTC)
-        started = now.replace(microsecond=0)
-        name = set_name(base, started)
-        if session.state.claim_run(name):
-            return started, name
-        time.sleep(1.0 - now.microsecond / 1_000_000 + 0.01)
-    raise StrongroomError(f"cannot find a free set name for {base!r}: is another run looping?")
-
-
-def _verify_manifest(engine: Engine, snapshot_id: str, staging: Path, manifest: Manifest) -> None:
-    """The final part exists and its manifest reads back byte for byte."""
-    stored = engine.dump(snapshot_id, f"{staging}/{MANIFEST_FILE}")
-    if stored != manifest.to_bytes():
-        raise StrongroomError(
-            f"verification failed: the manifest in snapshot {snapshot_id[:8]} does not match"
-        )
 
 
 def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:

@@ -46,7 +46,9 @@ def manifest() -> Manifest:
         paths=paths_from(SOURCES),
         streams=[ManifestStream(part="services/nextcloud/database.sql",
                                 logical="services/nextcloud/database.sql",
-                                snapshot_id="5c8e0d9a" * 8, bytes=123456, sha256="ab" * 32)],
+                                snapshot_id="5c8e0d9a" * 8, bytes=123456,
+                                digest="xxh3-128:" + "ab" * 16, hook="postgresql",
+                                service="nextcloud", database="nextcloud", format="plain")],
         tools={"restic": "0.14.0", "pg_dump": "15.5"},
     )
 

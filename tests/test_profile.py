@@ -277,15 +277,23 @@ def test_source_files_is_not_a_profile_key(tmp_path: Path) -> None:
 def test_redacted_profile_hides_passwords(tmp_path: Path) -> None:
     text = VALID.replace(
         'password_file = "/etc/strongroom/local.pass"', 'password = "hunter2"'
-    ).replace('databases = ["nextcloud"]', 'databases = ["nextcloud"]\npassword = "dbpw"')
+    )
     profile = load_profile(write(tmp_path, "p.toml", text), environ={})
     shown = redacted_profile(profile)
     assert shown["repositories"]["local"]["password"] == "***"
     assert shown["repositories"]["offsite"]["password"] is None
-    assert shown["services"]["nextcloud"]["hooks"][0]["password"] == "***"
     assert shown["config"]["mcp-server"]["paths"] == ["/etc/mcp-server"]
-    assert "hunter2" not in repr(shown) and "dbpw" not in repr(shown)
+    assert "hunter2" not in repr(shown)
     assert "source_files" not in shown
+
+
+def test_hook_options_are_checked_by_the_hook_and_located(tmp_path: Path) -> None:
+    text = VALID.replace('databases = ["nextcloud"]', 'databases = ["nextcloud"]\npassword = "dbpw"')
+    with pytest.raises(ProfileError) as caught:
+        load_profile(write(tmp_path, "p.toml", text), environ={})
+    [issue] = caught.value.issues
+    assert issue.key_path == "services.nextcloud.hooks[0].password"
+    assert issue.message.startswith("unknown key") and issue.line is not None
 
 
 def test_json_schema_describes_the_file() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from orchestrator.errors import StrongroomError
+from orchestrator.run import Command, Tap
 
 
 class EngineError(StrongroomError):
@@ -119,14 +120,19 @@ class Engine(Protocol):
 
     def backup_stream(
         self,
-        producer: Sequence[str],
+        producer: Command,
         filename: str,
         *,
         tags: Sequence[str],
         time: datetime,
         host: str,
         compression: str = "auto",
+        tap: Tap | None = None,
     ) -> BackupSummary: ...
+
+    def restore_stream(
+        self, snapshot_id: str, path: str, consumer: Command, tap: Tap | None = None
+    ) -> None: ...
 
     def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]: ...
 

@@ -171,39 +171,63 @@ class ResticEngine:
 
     def backup_stream(
         self,
-        producer: Sequence[str],
+        producer: run.Command,
         filename: str,
         *,
         tags: Sequence[str],
         time: datetime,
         host: str,
         compression: str = "auto",
-        producer_env: run.Env | None = None,
+        tap: run.Tap | None = None,
     ) -> BackupSummary:
+        """producer's stdout → restic backup --stdin. A failed producer fails the part, and
+        the snapshot restic saved of the partial stream is forgotten."""
         reader = _BackupOutput(None)
         consumer = args.stream_backup_args(
             filename, tags=tags, time=time, host=host, compression=compression
         )
-        with self.password.as_file() as (password_file, fds):
+        with self.password.as_file() as (password_file, fds), \
+                run.prepared(producer) as (producer_argv, producer_env, producer_fds):
             env = args.base_env(self.repo_string, self.cache_dir, password_file)
             result = run.pipeline(
-                producer, consumer, producer_env=producer_env, consumer_env=env,
-                consumer_pass_fds=fds, on_line=reader.feed, check=False,
+                producer_argv, consumer, producer_env=producer_env, consumer_env=env,
+                producer_pass_fds=producer_fds, consumer_pass_fds=fds, on_line=reader.feed,
+                check=False, tap=tap,
+            )
+        if result.producer.returncode != 0:
+            if reader.summary is not None and reader.summary.snapshot_id:
+                self.forget([reader.summary.snapshot_id])
+            raise run.CommandError(
+                producer_argv, result.producer.returncode, _tail(result.producer.stderr)
             )
         if result.consumer.returncode != 0:
             raise args.classify_failure(
                 self.repository_name, self.url, result.consumer.returncode,
                 result.consumer.stderr,
             )
-        summary = reader.result()
-        if result.producer.returncode != 0:
-            # restic saved whatever the producer wrote before failing: never keep that.
-            if summary.snapshot_id:
-                self.forget([summary.snapshot_id])
-            raise run.CommandError(
-                producer, result.producer.returncode, result.producer.stderr[-2000:]
+        return reader.result()
+
+    def restore_stream(
+        self, snapshot_id: str, path: str, consumer: run.Command, tap: run.Tap | None = None
+    ) -> None:
+        """restic dump of one stored stream → consumer's stdin."""
+        with self.password.as_file() as (password_file, fds), \
+                run.prepared(consumer) as (consumer_argv, consumer_env, consumer_fds):
+            env = args.base_env(self.repo_string, self.cache_dir, password_file)
+            result = run.pipeline(
+                args.dump_args(snapshot_id, path), consumer_argv, producer_env=env,
+                consumer_env=consumer_env, producer_pass_fds=fds,
+                consumer_pass_fds=consumer_fds, check=False, tap=tap,
             )
-        return summary
+        if result.producer.returncode != 0:
+            raise args.classify_failure(
+                self.repository_name, self.url, result.producer.returncode,
+                result.producer.stderr,
+            )
+        if result.consumer.returncode != 0:
+            raise run.CommandError(
+                consumer_argv, result.consumer.returncode, _tail(result.consumer.stderr)
+            )
 
     def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]:
         return args.parse_snapshots(self._run(args.snapshots_args(tags)).stdout)
@@ -274,6 +298,10 @@ class _BackupOutput:
             raise EngineError("restic finished without reporting a snapshot")
         self.summary.unreadable = self.unreadable
         return self.summary
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def live_restic_on(repo_string: str) -> int | None:

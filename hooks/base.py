@@ -1,0 +1,111 @@
+"""What every data-source hook provides, and the small types hooks and the service share.
+
+A hook turns its config into dump commands whose stdout streams into the engine,
+and into restore commands that read the stream back on stdin. Hooks build argv;
+orchestrator.run starts the processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from orchestrator.errors import StrongroomError
+from orchestrator.run import SECRET_FD, Command
+
+__all__ = ["SECRET_FD", "Command"]
+
+class HookError(StrongroomError):
+    """A hook cannot do its work: unreachable server, bad credentials, refused restore."""
+
+
+class HookModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class DumpPlan:
+    """One stream part of a set: which hook dumps which database to which logical path."""
+
+    hook: str
+    service: str
+    index: int
+    database: str
+    logical: str
+    format: str
+    command: Command
+
+
+@dataclass(frozen=True)
+class RestoreTarget:
+    """Where a stream goes back: the database (or file) name and what is there now."""
+
+    database: str
+    exists: bool
+    empty: bool
+
+
+@dataclass(frozen=True)
+class HookContext:
+    """What a hook may need beyond its own config."""
+
+    base_dir: Path
+
+    def path(self, value: Path) -> Path:
+        """A config path; relative ones are relative to the profile's folder."""
+        return value if value.is_absolute() else self.base_dir / value
+
+
+class Hook(Protocol):
+    """A kind of data source. Implementations are registered in hooks.HOOKS."""
+
+    @property
+    def config_model(self) -> type[HookModel]: ...
+
+    def describe(self, config: HookModel) -> str: ...
+
+    def check(self, config: HookModel, ctx: HookContext) -> None:
+        """Connect once before dumping; raise HookError with a plain message."""
+        ...
+
+    def plan_dumps(
+        self, config: HookModel, ctx: HookContext, service: str, index: int, schema_only: bool
+    ) -> list[DumpPlan]: ...
+
+    def inspect_target(
+        self, config: HookModel, ctx: HookContext, plan: RestorePlanInput
+    ) -> RestoreTarget: ...
+
+    def restore(self, config: HookModel, ctx: HookContext, plan: RestorePlanInput) -> Command:
+        """Create what is missing and return the command that reads the dump on stdin."""
+        ...
+
+    def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
+        """Put the restored result in place, or clean up after a failure."""
+        ...
+
+
+@dataclass(frozen=True)
+class RestorePlanInput:
+    """A stored stream to restore, as the manifest describes it, and where to."""
+
+    database: str
+    target: str
+    format: str
+    logical: str
+    force: bool = False
+
+
+def read_secret(path: Path | None, what: str) -> str | None:
+    """A password file's first line, or None; a clear error when it cannot be read."""
+    if path is None:
+        return None
+    try:
+        return path.read_text().splitlines()[0] if path.stat().st_size else ""
+    except OSError as exc:
+        raise HookError(f"{what}: cannot read password_file {path}: {exc.strerror}") from None
+    except IndexError:
+        return ""

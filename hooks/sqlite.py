@@ -1,0 +1,90 @@
+"""SQLite: the sqlite3 shell's `.dump`, which reads under one transaction, streamed.
+
+Restore replays the SQL into a new file next to the target and renames it into
+place, so an existing database is replaced whole (with force) or not at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from hooks.base import (
+    Command,
+    DumpPlan,
+    HookContext,
+    HookError,
+    HookModel,
+    RestorePlanInput,
+    RestoreTarget,
+)
+
+STAGING_SUFFIX = ".strongroom-restore"
+
+
+class SqliteConfig(HookModel):
+    type: Literal["sqlite"]
+    path: Path
+    name: str | None = Field(default=None, description="logical name; default: the file stem")
+    sqlite3: str = "sqlite3"
+    schema_in_config: bool = False
+
+
+def dump_argv(config: SqliteConfig, path: Path, schema_only: bool) -> list[str]:
+    return [config.sqlite3, "-readonly", "-batch", str(path),
+            ".schema" if schema_only else ".dump"]
+
+
+def restore_argv(config: SqliteConfig, staging: Path) -> list[str]:
+    return [config.sqlite3, "-bail", "-batch", str(staging)]
+
+
+def staging_path(target: Path) -> Path:
+    return target.with_name(target.name + STAGING_SUFFIX)
+
+
+class SqliteHook:
+    config_model = SqliteConfig
+
+    def describe(self, config: HookModel) -> str:
+        assert isinstance(config, SqliteConfig)
+        return f"sqlite {config.path}"
+
+    def check(self, config: HookModel, ctx: HookContext) -> None:
+        assert isinstance(config, SqliteConfig)
+        path = ctx.path(config.path)
+        if not path.is_file():
+            raise HookError(f"sqlite database {path} does not exist")
+
+    def plan_dumps(self, config: HookModel, ctx: HookContext, service: str, index: int,
+                   schema_only: bool) -> list[DumpPlan]:
+        assert isinstance(config, SqliteConfig)
+        path = ctx.path(config.path)
+        name = config.name or path.stem
+        return [DumpPlan("sqlite", service, index, str(path), f"services/{service}/{name}.sql",
+                         "sql", Command(tuple(dump_argv(config, path, schema_only))))]
+
+    def inspect_target(self, config: HookModel, ctx: HookContext,
+                       plan: RestorePlanInput) -> RestoreTarget:
+        target = Path(plan.target)
+        exists = target.exists()
+        return RestoreTarget(plan.target, exists=exists,
+                             empty=not exists or target.stat().st_size == 0)
+
+    def restore(self, config: HookModel, ctx: HookContext, plan: RestorePlanInput) -> Command:
+        assert isinstance(config, SqliteConfig)
+        target = Path(plan.target)
+        staging = staging_path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.unlink(missing_ok=True)
+        return Command(tuple(restore_argv(config, staging)))
+
+    def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
+        target = Path(plan.target)
+        staging = staging_path(target)
+        if succeeded:
+            staging.replace(target)
+        else:
+            staging.unlink(missing_ok=True)
