@@ -113,9 +113,8 @@ def make_set(
         if request.verify:
             _verify(engine, name, summary.snapshot_id, staging, manifest)
             verified = True
-        record.status, record.snapshot_id, record.bytes = "complete", summary.snapshot_id, (
-            summary.total_bytes
-        )
+        record.status, record.snapshot_id = "complete", summary.snapshot_id
+        record.bytes = summary.total_bytes + sum(stream.bytes for stream in streams)
         session.state.save_run(record)
     except BaseException as exc:
         record.status = "failed"

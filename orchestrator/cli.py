@@ -143,10 +143,49 @@ def backup_files(
     console.emit(result, as_json, console.render_created)
 
 
+@main.command("backup-database")
+@click.option("--service", metavar="NAME", help="Dump this service's database hooks.")
+@click.option("--database", "databases", multiple=True, metavar="NAME",
+              help="Only this database (repeatable); with --type, the database to dump "
+              "(a file path for sqlite).")
+@click.option("--type", "db_type",
+              type=click.Choice(["postgresql", "mysql", "mariadb", "sqlite", "mongodb"]),
+              help="Dump a database the profile does not name.")
+@click.option("--host", help="With --type: server host.")
+@click.option("--port", type=int, help="With --type: server port.")
+@click.option("--username", help="With --type: user name.")
+@click.option("--password-file", metavar="FILE",
+              help="With --type: file holding the password (for mongodb: the connection URI).")
+@click.option("--name", help="Set name (default: SERVICE-db).")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--verify/--no-verify", default=True, show_default=True)
+@common
+@guarded
+def backup_database(
+    service: str | None, databases: tuple[str, ...], db_type: str | None, host: str | None,
+    port: int | None, username: str | None, password_file: str | None, name: str | None,
+    destination: str | None, verify: bool, profile_ref: str | None, as_json: bool,
+    verbose: int,
+) -> None:
+    """Dump databases straight into the repository as a set of their own."""
+    from orchestrator import console
+    from orchestrator import service as ops
+    from orchestrator.models import BackupDatabaseRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(
+        BackupDatabaseRequest, service=service, database=list(databases), type=db_type,
+        host=host, port=port, username=username, password_file=password_file, name=name,
+        destination=destination, verify=verify,
+    )
+    result = ops.backup_database(session, request)
+    console.emit(result, as_json, console.render_created)
+
+
 @main.command("list-backups")
 @click.option("--destination", "-d", metavar="REPO")
 @click.option("--name", help="Only sets of this name.")
-@click.option("--type", "backup_type", type=click.Choice(TYPES))
+@click.option("--type", "backup_type", type=click.Choice([*TYPES, "files", "database"]))
 @click.option("--service", help="Only sets holding this service.")
 @click.option("--since", metavar="TIME", help="ISO 8601; a time without zone is local.")
 @click.option("--until", metavar="TIME", help="ISO 8601; a time without zone is local.")
@@ -184,12 +223,20 @@ def list_backups(
 @click.option("--destination", "-d", metavar="REPO", help="Repository to restore from.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @click.option("--verify", is_flag=True, help="Compare restored files with the backup.")
-@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--force", is_flag=True,
+              help="Overwrite existing files and restore into non-empty databases.")
+@click.option("--database", "databases", multiple=True, metavar="NAME",
+              help="Only this database (repeatable).")
+@click.option("--as-database", multiple=True, metavar="[OLD=]NEW",
+              help="Restore a database under another name.")
+@click.option("--with-globals", is_flag=True,
+              help="Restore PostgreSQL roles and tablespaces (pg_dumpall --globals-only) first.")
 @common
 @guarded
 def restore_backup(
     backup: str | None, timestamp: str | None, mode: str, services: tuple[str, ...],
     target: str | None, destination: str | None, dry_run: bool, verify: bool, force: bool,
+    databases: tuple[str, ...], as_database: tuple[str, ...], with_globals: bool,
     profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
     """Restore a backup set, by name or by time. Never overwrites without --force."""
@@ -201,7 +248,8 @@ def restore_backup(
     request = console.build(
         RestoreBackupRequest, backup=backup, timestamp=timestamp, mode=mode,
         services=split_list(services), target=target, destination=destination,
-        dry_run=dry_run, verify=verify, force=force,
+        dry_run=dry_run, verify=verify, force=force, databases=list(databases),
+        as_database=list(as_database), with_globals=with_globals,
     )
     with console.spinner(as_json, "restoring"):
         result = restore(session, request)

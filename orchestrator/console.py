@@ -134,6 +134,10 @@ def render_restore(result: RestoreResult) -> str:
     verb = "would restore" if result.dry_run else "restored"
     lines = [f"{verb} {result.set} (id {result.id}, {result.mode}) to {result.target}:"]
     for entry in result.plan:
+        if entry.kind == "database":
+            lines.append(f"  {entry.logical}: database {entry.source} -> {entry.target} "
+                         f"({human_bytes(entry.bytes)})")
+            continue
         lines.append(f"  {entry.logical}: {entry.source} -> {entry.target} "
                      f"({entry.files} files, {human_bytes(entry.bytes)})")
     lines.append(f"  total: {result.files} files, {human_bytes(result.bytes)}")

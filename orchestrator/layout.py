@@ -127,7 +127,8 @@ def check_sources_exist(sources: Sequence[SourcePath]) -> None:
 
 
 def select_for_restore(
-    sources: Sequence[SourcePath], mode: str, services: Sequence[str] = ()
+    sources: Sequence[SourcePath], mode: str, services: Sequence[str] = (),
+    check_services: bool = True,
 ) -> list[SourcePath]:
     """The parts of a set that a restore mode brings back."""
     chosen = list(sources)
@@ -138,7 +139,7 @@ def select_for_restore(
     if services:
         present = {item.service for item in sources if item.service}
         unknown = [name for name in services if name not in present]
-        if unknown:
+        if unknown and check_services:
             raise UsageError(
                 f"the backup holds no service named {', '.join(unknown)} "
                 f"(it has: {', '.join(sorted(present)) or 'none'})"

@@ -49,6 +49,20 @@ class BackupFilesRequest(Model):
     verify: bool = True
 
 
+class BackupDatabaseRequest(Model):
+    service: str | None = None
+    database: list[str] = Field(default_factory=list)
+    type: Literal["postgresql", "mysql", "mariadb", "sqlite", "mongodb"] | None = None
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    password_file: str | None = None
+    path: str | None = None
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    destination: str | None = None
+    verify: bool = True
+
+
 class PartResult(Model):
     part: str
     snapshot_id: str
@@ -76,10 +90,13 @@ class CreateBackupResult(Model):
     verified: bool
 
 
+SetType = Literal["config", "full", "service", "disaster-recovery", "files", "database"]
+
+
 class ListBackupsRequest(Model):
     destination: str | None = None
     name: str | None = None
-    type: BackupType | None = None
+    type: SetType | None = None
     service: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -119,9 +136,13 @@ class RestoreBackupRequest(Model):
     dry_run: bool = Field(default=False, alias="dryRun")
     verify: bool = False
     force: bool = False
+    databases: list[str] = Field(default_factory=list)
+    as_database: list[str] = Field(default_factory=list, alias="asDatabase")
+    with_globals: bool = Field(default=False, alias="withGlobals")
 
 
 class RestorePlanEntry(Model):
+    kind: Literal["files", "database"] = "files"
     part: str
     logical: str
     source: str

@@ -11,11 +11,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from orchestrator.dumps import conflicts_of, restore_plans, restore_streams
 from orchestrator.engines.base import Node
 from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.layout import SourcePath, select_for_restore
-from orchestrator.manifest import read_manifest
+from orchestrator.manifest import Manifest, ManifestStream, read_manifest
 from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
 from orchestrator.service import Session, load_sets
 from orchestrator.sets import BackupSet, parse_timestamp, select_set
@@ -34,34 +35,94 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     assert final is not None  # select_set returns complete sets only
     clock = time.monotonic()
     manifest = read_manifest(engine, final, chosen.base)
-    sources = select_for_restore(manifest.sources(), request.mode, request.services)
-    if not sources:
+    _check_services(manifest, request.services)
+    sources = [] if request.databases else select_for_restore(
+        manifest.sources(), request.mode, request.services, check_services=False)
+    stream_plans = restore_plans(
+        session.profile, select_streams(manifest.streams, request),
+        parse_as_database(request.as_database, manifest.streams, request), request.force,
+    )
+    if not sources and not stream_plans:
         raise UsageError(f"backup {chosen.name} holds nothing for --mode {request.mode}")
     target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
-    nodes = engine.ls(final.id, [item.source for item in sources])
-    plan = _plan(sources, nodes, target_root)
+    nodes = engine.ls(final.id, [item.source for item in sources]) if sources else []
+    plan = _plan(sources, nodes, target_root) + [
+        RestorePlanEntry(part=item.stream.logical, logical=item.stream.logical,
+                         source=item.stream.database, target=item.plan.target, files=1,
+                         bytes=item.stream.bytes, kind="database")
+        for item in stream_plans
+    ]
     conflicts = find_conflicts(nodes, sources, target_root)
+    conflicts += conflicts_of(session.profile, stream_plans)
     result = RestoreResult(
         set=chosen.name, id=chosen.id, time=chosen.time, mode=request.mode,
         target=str(target_root), dry_run=request.dry_run, plan=plan, conflicts=conflicts,
-        files=sum(entry.files for entry in plan), bytes=sum(entry.bytes for entry in plan),
-        restored=False, verified=False, duration=0.0,
+        files=sum(entry.files for entry in plan if entry.kind == "files"),
+        bytes=sum(entry.bytes for entry in plan), restored=False, verified=False, duration=0.0,
     )
     if request.dry_run:
         return result
     if conflicts and not request.force:
         raise ConflictError(_conflict_message(chosen, conflicts))
-    _check_target(target_root)
-    if conflicts:
-        clear_for_overwrite(nodes, sources, target_root)
-    engine.restore(
-        final.id, target_root, includes=[escape_pattern(item.source) for item in sources],
-        verify=request.verify,
-    )
+    if sources:
+        _check_target(target_root)
+        if conflicts:
+            clear_for_overwrite(nodes, sources, target_root)
+        engine.restore(
+            final.id, target_root, includes=[escape_pattern(item.source) for item in sources],
+            verify=request.verify,
+        )
+    restore_streams(engine, session.profile, stream_plans)
     result.restored = True
     result.verified = request.verify
     result.duration = round(time.monotonic() - clock, 3)
     return result
+
+
+def _check_services(manifest: Manifest, services: Sequence[str]) -> None:
+    present = {item.service for item in manifest.sources() if item.service}
+    present |= {stream.service for stream in manifest.streams}
+    unknown = [name for name in services if name not in present]
+    if unknown:
+        raise UsageError(
+            f"the backup holds no service named {', '.join(unknown)} "
+            f"(it has: {', '.join(sorted(present)) or 'none'})"
+        )
+
+
+def select_streams(
+    streams: Sequence[ManifestStream], request: RestoreBackupRequest
+) -> list[ManifestStream]:
+    """The dumps a restore brings back: none for config-only; globals only when asked."""
+    if request.mode == "config-only":
+        return []
+    chosen = [s for s in streams if not request.services or s.service in request.services]
+    if request.databases:
+        chosen = [s for s in chosen if s.database in request.databases or s.format == "globals"]
+    # Roles and tablespaces go first, and only when asked for.
+    globals_first = [s for s in chosen if s.format == "globals" and request.with_globals]
+    return globals_first + [s for s in chosen if s.format != "globals"]
+
+
+def parse_as_database(
+    values: Sequence[str], streams: Sequence[ManifestStream], request: RestoreBackupRequest
+) -> dict[str, str]:
+    """`--as-database NEW` (one database restored) or `--as-database OLD=NEW` (any)."""
+    mapping: dict[str, str] = {}
+    chosen = [s for s in select_streams(streams, request) if s.format != "globals"]
+    for value in values:
+        old, sep, new = value.partition("=")
+        if sep:
+            if not any(s.database == old for s in chosen):
+                raise UsageError(f"--as-database {value}: the restore holds no database {old!r}")
+            mapping[old] = new
+        elif len(chosen) == 1:
+            mapping[chosen[0].database] = value
+        else:
+            names = ", ".join(s.database for s in chosen) or "none"
+            raise UsageError(f"--as-database {value}: the restore holds {len(chosen)} databases "
+                             f"({names}); say which with --as-database OLD=NEW")
+    return mapping
 
 
 def _plan(

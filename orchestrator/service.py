@@ -11,6 +11,9 @@ import socket
 from datetime import datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from hooks import hook_for, parse_config
 from hooks.base import DumpPlan
 from orchestrator.engines import open_engine
 from orchestrator.engines.base import Engine, ProgressCallback
@@ -18,6 +21,7 @@ from orchestrator.errors import UsageError
 from orchestrator.layout import SourcePath, anchored_excludes, plan_sources
 from orchestrator.manifest import read_manifest
 from orchestrator.models import (
+    BackupDatabaseRequest,
     BackupFilesRequest,
     BackupSetInfo,
     CreateBackupRequest,
@@ -34,7 +38,7 @@ from orchestrator.state import StateDir, state_dir
 log = logging.getLogger("strongroom")
 # Imported after Session's dependencies: backup.py refers back to Session for typing only.
 from orchestrator.backup import make_set  # noqa: E402
-from orchestrator.dumps import plan_streams  # noqa: E402
+from orchestrator.dumps import HookRef, context_for, hook_refs, plan_streams  # noqa: E402
 
 
 class Session:
@@ -99,6 +103,70 @@ def backup_files(
     )
     return make_set(session, create, create.name or "files", sources, [], on_progress,
                      set_type="files")
+
+
+def backup_database(
+    session: Session, request: BackupDatabaseRequest, on_progress: ProgressCallback | None = None
+) -> CreateBackupResult:
+    """A set of just database dumps: a service's hooks, or one database named ad hoc."""
+    profile = session.profile
+    if request.service:
+        if request.service not in profile.services:
+            have = ", ".join(profile.services) or "none"
+            raise UsageError(f"unknown service {request.service!r} (profile has: {have})")
+        refs = hook_refs(profile, [request.service])
+        if not refs:
+            raise UsageError(f"service {request.service!r} has no database hooks")
+        service = request.service
+    elif request.type:
+        if not request.database:
+            raise UsageError("--type needs --database NAME (a file path for sqlite)")
+        service = "databases"
+        refs = [_adhoc_hook(request)]
+    else:
+        raise UsageError("say what to dump: --service NAME, or --type TYPE --database NAME")
+    wanted = set(request.database) if request.service else set()
+
+    def plan() -> list[DumpPlan]:
+        ctx = context_for(profile)
+        plans: list[DumpPlan] = []
+        for ref in refs:
+            ref.hook.check(ref.config, ctx)
+            plans += ref.hook.plan_dumps(ref.config, ctx, service, ref.index, False)
+        chosen = [p for p in plans if not wanted or p.database in wanted]
+        missing = wanted - {p.database for p in chosen}
+        if missing:
+            raise UsageError(f"no such database in service {service}: {', '.join(sorted(missing))}")
+        return chosen
+
+    base = request.name or f"{service}-db"
+    create = CreateBackupRequest(type="service", name=base, destination=request.destination,
+                                 verify=request.verify)
+    return make_set(session, create, base, [], [service], on_progress, set_type="database",
+                    plan_dumps=plan)
+
+
+def _adhoc_hook(request: BackupDatabaseRequest) -> HookRef:
+    entry: dict[str, object] = {"type": request.type}
+    if request.type == "sqlite":
+        if len(request.database) != 1:
+            raise UsageError("--type sqlite takes one --database PATH")
+        entry["path"] = str(Path(request.database[0]).expanduser().absolute())
+    else:
+        entry["databases"] = list(request.database)
+    for key in ("host", "port", "username", "password_file"):
+        value = getattr(request, key)
+        if value is not None:
+            entry[key] = value
+    if request.type == "mongodb":
+        entry = {"type": "mongodb", "databases": list(request.database),
+                 "uri_file": request.password_file}
+    try:
+        config = parse_config(entry)
+    except ValidationError as exc:
+        raise UsageError(f"--type {request.type}: {exc.errors()[0]['msg']}") from None
+    kind = str(request.type)
+    return HookRef("databases", 0, kind, hook_for(kind), config)
 
 
 def _files_logical(paths: list[Path]) -> list[str]:
