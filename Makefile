@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the suite runs for real.
-APT_PACKAGES := restic
+APT_PACKAGES := restic sqlite3 postgresql-client mariadb-client
 
 .PHONY: demo test unit integration lint bootstrap system-deps clean bench
 

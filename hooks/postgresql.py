@@ -186,8 +186,9 @@ class PostgresqlHook:
         assert isinstance(config, PostgresqlConfig)
         if plan.format == "globals":
             return RestoreTarget(plan.target, exists=True, empty=True)
+        name = quote_literal(plan.target)
         found = self._query(config, ctx, "postgres",
-                            f"SELECT 1 FROM pg_database WHERE datname = {quote_literal(plan.target)}")
+                            f"SELECT 1 FROM pg_database WHERE datname = {name}")
         if not found:
             return RestoreTarget(plan.target, exists=False, empty=True)
         count = int(self._query(config, ctx, plan.target, COUNT_RELATIONS) or 0)
