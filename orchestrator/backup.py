@@ -80,11 +80,12 @@ def make_set(
         for item in sources:
             log.info("  %s -> %s", item.source, item.logical)
         compression = "auto" if request.compress else "off"
-        streams = run_streams(
+        stored = run_streams(
             engine, plans,
             lambda plan: set_tags(name, plan.logical, kind, profile.profile_name, [plan.service]),
             time=started, host=session.host, compression=compression,
         )
+        streams = [stream for stream, _ in stored]
         manifest = Manifest(
             set=name, name=base, type=kind, profile=profile.profile_name, host=session.host,
             started=started, services=services, include_data=request.include_data,
@@ -127,12 +128,12 @@ def make_set(
         set=name, id=summary.snapshot_id[:8], type=kind, profile=profile.profile_name,
         destination=repo_name, time=started, services=services, paths=len(sources),
         parts=[PartResult(part=stream.part, snapshot_id=stream.snapshot_id, files=1,
-                          bytes=stream.bytes, bytes_added=0) for stream in streams]
+                          bytes=stream.bytes, bytes_added=added) for stream, added in stored]
         + [PartResult(part=FILES_PART, snapshot_id=summary.snapshot_id,
                       files=summary.total_files, bytes=summary.total_bytes,
                       bytes_added=summary.data_added)],
         files=summary.total_files, bytes=summary.total_bytes + sum(s.bytes for s in streams),
-        bytes_added=summary.data_added,
+        bytes_added=summary.data_added + sum(added for _, added in stored),
         duration=round(time.monotonic() - clock, 3), encrypted=True,
         compressed=request.compress, verified=verified,
     )

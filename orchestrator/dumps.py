@@ -85,9 +85,10 @@ def run_streams(
     time: datetime,
     host: str,
     compression: str,
-) -> list[ManifestStream]:
-    """Back up every dump; on a failure forget the parts already stored, then raise."""
-    done: list[ManifestStream] = []
+) -> list[tuple[ManifestStream, int]]:
+    """Back up every dump: (manifest entry, bytes the repository grew by) for each.
+    On a failure the parts already stored are forgotten before the error is raised."""
+    done: list[tuple[ManifestStream, int]] = []
     try:
         for plan in plans:
             log.info("dump %s (%s %s)", plan.logical, plan.hook, plan.database)
@@ -103,16 +104,16 @@ def run_streams(
                     f"with exit code {exc.returncode}; the part was discarded:\n"
                     f"{_indent(exc.stderr_tail)}"
                 ) from None
-            done.append(ManifestStream(
+            done.append((ManifestStream(
                 part=plan.logical, logical=plan.logical, snapshot_id=summary.snapshot_id,
                 bytes=tap.bytes, digest=tap.label, hook=plan.hook, service=plan.service,
                 index=plan.index, database=plan.database, format=plan.format,
-            ))
+            ), summary.data_added))
             log.info("  %s: %d bytes, %s", plan.logical, tap.bytes, tap.label)
     except BaseException:
         if done:
             try:
-                engine.forget([stream.snapshot_id for stream in done])
+                engine.forget([stream.snapshot_id for stream, _ in done])
             except StrongroomError as cleanup:
                 log.warning("could not forget the stored parts of the failed set: %s", cleanup)
         raise
