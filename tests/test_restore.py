@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.engines.base import Node
+from orchestrator.errors import UsageError
+from orchestrator.layout import SourcePath
+from orchestrator.manifest import ManifestStream
+from orchestrator.models import RestoreBackupRequest
+from orchestrator.restore import find_conflicts, parse_as_database, retarget, select_streams
+
+
+def stream(service: str, database: str, fmt: str = "custom") -> ManifestStream:
+    return ManifestStream(part=f"services/{service}/{database}", logical=f"services/{service}/"
+                          f"{database}", snapshot_id="ab" * 32, bytes=1, hook="postgresql",
+                          service=service, database=database, format=fmt)
+
+
+STREAMS = [stream("nc", "postgresql-globals", "globals"), stream("nc", "nextcloud"),
+           stream("git", "gitlab")]
+
+
+def request(**values: object) -> RestoreBackupRequest:
+    return RestoreBackupRequest.model_validate({"backup": "x", **values})
+
+
+def test_select_streams_by_mode_service_and_globals() -> None:
+    assert select_streams(STREAMS, request(mode="config-only")) == []
+    assert [s.database for s in select_streams(STREAMS, request())] == ["nextcloud", "gitlab"]
+    assert [s.database for s in select_streams(STREAMS, request(with_globals=True,
+                                                                services=["nc"]))] == [
+        "postgresql-globals", "nextcloud"]
+    assert [s.database for s in select_streams(STREAMS, request(databases=["gitlab"]))] == [
+        "gitlab"]
+
+
+def test_as_database_takes_new_for_one_database_or_old_equals_new() -> None:
+    assert parse_as_database(["copy"], STREAMS, request(services=["nc"])) == {"nextcloud": "copy"}
+    assert parse_as_database(["gitlab=g2", "nextcloud=n2"], STREAMS, request()) == {
+        "gitlab": "g2", "nextcloud": "n2"}
+    with pytest.raises(UsageError, match="holds 2 databases"):
+        parse_as_database(["copy"], STREAMS, request())
+    with pytest.raises(UsageError, match="no database 'nope'"):
+        parse_as_database(["nope=x"], STREAMS, request())
+
+
+def test_retarget_keeps_absolute_paths_under_the_target() -> None:
+    assert retarget("/srv/data/a", Path("/")) == Path("/srv/data/a")
+    assert retarget("/srv/data/a", Path("/mnt/r")) == Path("/mnt/r/srv/data/a")
+
+
+def test_conflicts_are_existing_files_not_existing_directories(tmp_path: Path) -> None:
+    root = tmp_path / "srv"
+    (root / "dir").mkdir(parents=True)
+    (root / "file").write_text("x")
+    (root / "link").symlink_to("file")
+    nodes = [Node(str(root), "dir", 0, 0, ""), Node(str(root / "dir"), "dir", 0, 0, ""),
+             Node(str(root / "file"), "file", 1, 0, ""), Node(str(root / "link"), "symlink", 0, 0, ""),
+             Node(str(root / "new"), "file", 1, 0, ""), Node("/elsewhere/x", "file", 1, 0, "")]
+    sources = [SourcePath(str(root), "config/x", "config", "x")]
+    assert find_conflicts(nodes, sources, Path("/")) == [str(root / "file"), str(root / "link")]
