@@ -7,6 +7,7 @@ orchestrator.run starts the processes.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -56,7 +57,7 @@ class HookContext:
 
     def path(self, value: Path) -> Path:
         """A config path; relative ones are relative to the profile's folder."""
-        return value if value.is_absolute() else self.base_dir / value
+        return Path(os.path.normpath(value if value.is_absolute() else self.base_dir / value))
 
 
 class Hook(Protocol):

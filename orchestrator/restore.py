@@ -38,13 +38,16 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     _check_services(manifest, request.services)
     sources = [] if request.databases else select_for_restore(
         manifest.sources(), request.mode, request.services, check_services=False)
-    stream_plans = restore_plans(
-        session.profile, select_streams(manifest.streams, request),
-        parse_as_database(request.as_database, manifest.streams, request), request.force,
-    )
+    target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
+    renames = parse_as_database(request.as_database, manifest.streams, request)
+    for item in select_streams(manifest.streams, request):
+        if item.hook == "sqlite" and item.database not in renames:
+            # A database file follows --target like every other file.
+            renames[item.database] = str(retarget(item.database, target_root))
+    stream_plans = restore_plans(session.profile, select_streams(manifest.streams, request),
+                                 renames, request.force)
     if not sources and not stream_plans:
         raise UsageError(f"backup {chosen.name} holds nothing for --mode {request.mode}")
-    target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
     nodes = engine.ls(final.id, [item.source for item in sources]) if sources else []
     plan = _plan(sources, nodes, target_root) + [
         RestorePlanEntry(part=item.stream.logical, logical=item.stream.logical,

@@ -28,6 +28,8 @@ printf "<?php\n\$CONFIG = array('instanceid' => 'demo');\n" > "$h/var/www/nextcl
 head -c 2000000 /dev/urandom > "$h/srv/nextcloud/data/alice/files/Photos/holiday café.jpg"
 printf 'notes\n' > "$h/srv/nextcloud/data/bob/files/todo list.txt"
 : > "$h/srv/nextcloud/data/bob/files/empty"
+sqlite3 "$h/srv/nextcloud/nextcloud.db" "CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT);
+  INSERT INTO files (path) VALUES ('alice/files/Photos/holiday café.jpg'), ('bob/files/todo list.txt');"
 printf "external_url 'https://git.example.org'\n" > "$h/etc/gitlab/gitlab.rb"
 printf 'ref: refs/heads/main\n' > "$h/srv/gitlab/repositories/infra.git/HEAD"
 printf 'network:\n  version: 2\n' > "$h/etc/netplan/01-netcfg.yaml"
@@ -44,8 +46,14 @@ step $S restore-backup -p $P --backup demo-full --target "$D/restore" --verify
 # The restored tree sits under the target at the original absolute paths.
 restored="$D/restore$(cd "$h" && pwd)"
 echo
-if diff -r --no-dereference --exclude .terraform "$h" "$restored"; then
-  echo "demo: the restored tree matches the original (the excluded .terraform folder aside)"
+# The database came back through its dump: compare its rows, not its bytes.
+rows() { sqlite3 "$1" "SELECT * FROM files ORDER BY id"; }
+if [ "$(rows "$h/srv/nextcloud/nextcloud.db")" != "$(rows "$restored/srv/nextcloud/nextcloud.db")" ]; then
+  echo "demo: the restored database differs from the original" >&2
+  exit 1
+fi
+if diff -r --no-dereference --exclude .terraform --exclude nextcloud.db "$h" "$restored"; then
+  echo "demo: the restored tree and database match the original (the excluded .terraform folder aside)"
 else
   echo "demo: the restored tree differs from the original" >&2
   exit 1
