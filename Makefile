@@ -3,8 +3,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Debian packages the suite runs for real.
-APT_PACKAGES := restic sqlite3 postgresql-client mariadb-client
+# Programs the suite runs for real, as PROGRAM:DEBIAN-PACKAGE.
+APT_PACKAGES := restic:restic sqlite3:sqlite3 pg_dump:postgresql-client pgbench:postgresql-client mariadb-dump:mariadb-client
 
 .PHONY: demo test unit integration lint bootstrap system-deps clean bench
 

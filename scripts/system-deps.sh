@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages strongroom's suite needs, when they are missing.
-# As root it runs apt-get; otherwise it prints the exact command and fails.
+# Installs the Debian packages strongroom's suite needs, when their programs are missing.
+# Arguments are PROGRAM:PACKAGE pairs. As root it runs apt-get; otherwise it prints
+# the exact command and fails.
 set -euo pipefail
 missing=()
-for pkg in "$@"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+for pair in "$@"; do
+  program=${pair%%:*}
+  package=${pair#*:}
+  command -v "$program" >/dev/null 2>&1 || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
