@@ -58,7 +58,8 @@ def main() -> None:
         path = Path(folder) / "bench.db"
         make_database(path, options.rows)
         size = path.stat().st_size / (1 << 20)
-        shell, python = [], []
+        shell: list[float] = []
+        python: list[float] = []
         for round_index in range(options.rounds):
             order = [(shell, shell_dump), (python, python_dump)]
             for times, dump in order if round_index % 2 == 0 else reversed(order):
