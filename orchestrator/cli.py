@@ -231,12 +231,17 @@ def list_backups(
               help="Restore a database under another name.")
 @click.option("--with-globals", is_flag=True,
               help="Restore PostgreSQL roles and tablespaces (pg_dumpall --globals-only) first.")
+@click.option("--from-archive", metavar="FILE",
+              help="Restore from an export made by download-backup instead of a repository.")
+@click.option("--password-file", metavar="FILE", help="With --from-archive: its password.")
+@click.option("--password-env", metavar="VAR", help="With --from-archive: its password.")
 @common
 @guarded
 def restore_backup(
     backup: str | None, timestamp: str | None, mode: str, services: tuple[str, ...],
     target: str | None, destination: str | None, dry_run: bool, verify: bool, force: bool,
     databases: tuple[str, ...], as_database: tuple[str, ...], with_globals: bool,
+    from_archive: str | None, password_file: str | None, password_env: str | None,
     profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
     """Restore a backup set, by name or by time. Never overwrites without --force."""
@@ -249,11 +254,94 @@ def restore_backup(
         RestoreBackupRequest, backup=backup, timestamp=timestamp, mode=mode,
         services=split_list(services), target=target, destination=destination,
         dry_run=dry_run, verify=verify, force=force, databases=list(databases),
-        as_database=list(as_database), with_globals=with_globals,
+        as_database=list(as_database), with_globals=with_globals, from_archive=from_archive,
+        archive_password=console.read_password(
+            bool(password_file or password_env), password_file, password_env, confirm=False),
     )
     with console.spinner(as_json, "restoring"):
         result = restore(session, request)
     console.emit(result, as_json, console.render_restore)
+
+
+@main.command("download-backup")
+@click.option("--backup", default="latest", show_default=True, metavar="NAME|ID|latest")
+@click.option("--format", "fmt", type=click.Choice(["zip", "tar.gz", "tar.xz"]), default="zip",
+              show_default=True)
+@click.option("--encrypt", is_flag=True, help="zip: AES-256 (WinZip AE-2; opens in 7-Zip, not "
+              "in plain unzip). tar: an AES-256-GCM envelope, opened by `strongroom decrypt`.")
+@click.option("--password-file", metavar="FILE", help="Encryption password from a file.")
+@click.option("--password-env", metavar="VAR", help="Encryption password from a variable.")
+@click.option("--output", "-o", metavar="PATH|-|s3://BUCKET/KEY",
+              help="Default: ./SET.EXT. '-' is stdout. s3:// uploads (AWS environment).")
+@click.option("--services", multiple=True, metavar="A,B", help="Only these services.")
+@click.option("--presign", type=int, metavar="SECONDS",
+              help="With s3://: print an HTTPS download link valid this long.")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@common
+@guarded
+def download_backup(
+    backup: str, fmt: str, encrypt: bool, password_file: str | None, password_env: str | None,
+    output: str | None, services: tuple[str, ...], presign: int | None,
+    destination: str | None, force: bool, profile_ref: str | None, as_json: bool, verbose: int,
+) -> None:
+    """Export a backup set as one archive in its logical layout (metadata.json first)."""
+    from orchestrator import console
+    from orchestrator.export.download import download_backup as download
+    from orchestrator.models import DownloadBackupRequest
+
+    session = console.open_session(profile_ref, verbose)
+    password = console.read_password(encrypt, password_file, password_env, confirm=True)
+    request = console.build(
+        DownloadBackupRequest, backup=backup, format=fmt, encrypt=encrypt, password=password,
+        output=output, services=split_list(services), presign=presign,
+        destination=destination, force=force,
+    )
+    with console.spinner(as_json or output == "-", "exporting"):
+        result = download(session, request)
+    console.emit(result, as_json, console.render_download)
+
+
+@main.command("backup-migrate")
+@click.option("--backup", default="latest", show_default=True, metavar="NAME|ID|latest")
+@click.option("--to-format", "fmt", type=click.Choice(["zip", "tar.gz", "tar.xz"]),
+              required=True)
+@click.option("--output", "-o", metavar="PATH|-|s3://BUCKET/KEY")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--force", is_flag=True)
+@common
+@guarded
+def backup_migrate(
+    backup: str, fmt: str, output: str | None, destination: str | None, force: bool,
+    profile_ref: str | None, as_json: bool, verbose: int,
+) -> None:
+    """Convert a backup set to an archive format (the same conversion as download-backup)."""
+    from orchestrator import console
+    from orchestrator.export.download import download_backup as download
+    from orchestrator.models import DownloadBackupRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(DownloadBackupRequest, backup=backup, format=fmt, output=output,
+                            destination=destination, force=force)
+    console.emit(download(session, request), as_json, console.render_download)
+
+
+@main.command("decrypt")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", metavar="PATH|-", help="Default: FILE without .enc.")
+@click.option("--password-file", metavar="FILE")
+@click.option("--password-env", metavar="VAR")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@guarded
+def decrypt(file: str, output: str | None, password_file: str | None,
+            password_env: str | None, force: bool) -> None:
+    """Open an encrypted tar export (.tar.gz.enc, .tar.xz.enc)."""
+    from orchestrator import console
+    from orchestrator.export.unpack import decrypt_file
+
+    password = console.read_password(True, password_file, password_env, confirm=False)
+    assert password is not None
+    decrypt_file(file, output, password.encode(), force)
 
 
 @main.group()

@@ -96,6 +96,46 @@ def human_bytes(count: int | None) -> str:
     return f"{count} B"
 
 
+def read_password(wanted: bool, password_file: str | None, password_env: str | None,
+                  confirm: bool) -> str | None:
+    """An archive password from a file, a variable or the terminal; never from argv."""
+    import os
+    from pathlib import Path
+
+    if not wanted:
+        if password_file or password_env:
+            raise UsageError("--password-file/--password-env go with --encrypt")
+        return None
+    if password_file and password_env:
+        raise UsageError("give --password-file or --password-env, not both")
+    if password_file:
+        try:
+            lines = Path(password_file).read_text().splitlines()
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read --password-file {password_file}: {exc.strerror}") from None
+        secret = lines[0] if lines else ""
+    elif password_env:
+        secret = os.environ.get(password_env, "")
+        if not secret:
+            raise UsageError(f"environment variable {password_env} is not set")
+    else:
+        if not sys.stdin.isatty():
+            raise UsageError("no password: give --password-file or --password-env")
+        secret = click.prompt("Password", hide_input=True, confirmation_prompt=confirm,
+                              err=True)
+    if not secret:
+        raise UsageError("the password is empty")
+    return secret
+
+
+def render_download(result: Any) -> str:
+    line = (f"exported {result.set} as {result.format}{' (encrypted)' if result.encrypted else ''}"
+            f" to {result.output}: {result.entries} entries, {human_bytes(result.bytes)}, "
+            f"{result.duration:.1f} s")
+    return line + (f"\ndownload link: {result.url}" if result.url else "")
+
+
 def render_init(results: Sequence[InitResult]) -> str:
     return "\n".join(
         f"{r.destination}: {'created' if r.created else 'exists, password ok'} ({r.url})"
@@ -132,7 +172,8 @@ def render_list(result: ListBackupsResult) -> str:
 
 def render_restore(result: RestoreResult) -> str:
     verb = "would restore" if result.dry_run else "restored"
-    lines = [f"{verb} {result.set} (id {result.id}, {result.mode}) to {result.target}:"]
+    origin = f"id {result.id}, " if result.id else ""
+    lines = [f"{verb} {result.set} ({origin}{result.mode}) to {result.target}:"]
     for entry in result.plan:
         if entry.kind == "database":
             lines.append(f"  {entry.logical}: database {entry.source} -> {entry.target} "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from orchestrator.profile import NAME_PATTERN, BackupType
 
@@ -139,6 +139,8 @@ class RestoreBackupRequest(Model):
     databases: list[str] = Field(default_factory=list)
     as_database: list[str] = Field(default_factory=list, alias="asDatabase")
     with_globals: bool = Field(default=False, alias="withGlobals")
+    from_archive: str | None = Field(default=None, alias="fromArchive")
+    archive_password: SecretStr | None = Field(default=None, alias="archivePassword")
 
 
 class RestorePlanEntry(Model):
@@ -164,4 +166,30 @@ class RestoreResult(Model):
     bytes: int
     restored: bool
     verified: bool
+    duration: float
+
+
+ExportFormat = Literal["zip", "tar.gz", "tar.xz"]
+
+
+class DownloadBackupRequest(Model):
+    backup: str = Field(default="latest", alias="backupName")
+    format: ExportFormat = "zip"
+    encrypt: bool = False
+    password: SecretStr | None = None
+    output: str | None = Field(default=None, alias="downloadPath")
+    services: list[str] = Field(default_factory=list)
+    presign: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    destination: str | None = None
+    force: bool = False
+
+
+class DownloadBackupResult(Model):
+    set: str
+    format: ExportFormat
+    output: str
+    entries: int
+    bytes: int
+    encrypted: bool
+    url: str | None = None
     duration: float

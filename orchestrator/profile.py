@@ -119,6 +119,22 @@ class Schedule(Strict):
         return value
 
 
+OutputKind = Literal["file", "stdout", "s3"]
+OUTPUT_KINDS: tuple[OutputKind, ...] = ("file", "stdout", "s3")
+
+
+class DownloadPolicy(Strict):
+    """Limits on download-backup (exports)."""
+
+    max_bytes: int | None = Field(default=None, ge=1)
+    require_encryption: bool = False
+    allowed_outputs: list[OutputKind] = Field(default_factory=lambda: list(OUTPUT_KINDS))
+
+
+class Access(Strict):
+    download: DownloadPolicy = Field(default_factory=DownloadPolicy)
+
+
 class Profile(Strict):
     """A whole host or site. `extends` is resolved before validation."""
 
@@ -130,6 +146,7 @@ class Profile(Strict):
     services: dict[str, Service] = Field(default_factory=dict)
     infrastructure: Infrastructure = Field(default_factory=Infrastructure)
     schedules: dict[str, Schedule] = Field(default_factory=dict)
+    access: Access = Field(default_factory=Access)
 
     # Where the profile came from: the file and every file it extends (not part of the TOML).
     source_files: list[Path] = Field(default_factory=list, exclude=True)

@@ -25,6 +25,12 @@ SHOWN_CONFLICTS = 20
 
 
 def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreResult:
+    if request.from_archive is not None:
+        if request.backup is not None or request.timestamp is not None:
+            raise UsageError("--from-archive restores the archive's set: drop --backup/--timestamp")
+        from orchestrator.export.from_archive import restore_from_archive
+
+        return restore_from_archive(session, request)
     if request.backup is None and request.timestamp is None:
         raise UsageError("say which backup: --backup NAME|latest|ID or --timestamp TIME")
     moment = parse_timestamp(request.timestamp) if request.timestamp else None

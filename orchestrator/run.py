@@ -446,6 +446,59 @@ def secret_fd(secret: bytes) -> Iterator[int]:
         os.close(read_end)
 
 
+@contextmanager
+def reading(
+    argv: Sequence[str], *, env: Env | None = None, pass_fds: Sequence[int] = ()
+) -> Iterator[IO[bytes]]:
+    """A child's stdout to read from. Leaving the block waits for the child and raises
+    CommandError for a non-zero exit; leaving it early (or on error) terminates it."""
+    proc = _spawn(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                  pass_fds=pass_fds, cwd=None)
+    tail = _StderrTail()
+    reader = threading.Thread(target=tail.drain, args=(proc.stderr,), daemon=True)
+    reader.start()
+    assert proc.stdout is not None
+    with _supervised(proc, argv, None):
+        try:
+            yield proc.stdout
+        except BaseException:
+            terminate_tree(proc, grace=2.0)
+            raise
+        finally:
+            proc.stdout.close()
+        proc.wait()
+        reader.join()
+    if proc.returncode != 0:
+        raise CommandError(argv, proc.returncode, tail.text())
+
+
+@contextmanager
+def feeding(
+    argv: Sequence[str], *, env: Env | None = None, pass_fds: Sequence[int] = ()
+) -> Iterator[IO[bytes]]:
+    """A child's stdin to write to. Leaving the block closes it, waits for the child and
+    raises CommandError for a non-zero exit; an error inside terminates the child."""
+    proc = _spawn(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                  pass_fds=pass_fds, cwd=None)
+    tail = _StderrTail()
+    reader = threading.Thread(target=tail.drain, args=(proc.stderr,), daemon=True)
+    reader.start()
+    assert proc.stdin is not None
+    with _supervised(proc, argv, None):
+        try:
+            yield proc.stdin
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the child stopped reading; its exit code tells why
+        except BaseException:
+            terminate_tree(proc, grace=2.0)
+            raise
+        proc.wait()
+        reader.join()
+    if proc.returncode != 0:
+        raise CommandError(argv, proc.returncode, tail.text())
+
+
 SECRET_FD = "{secret_fd}"
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from orchestrator.errors import StrongroomError
 from orchestrator.run import Command, Tap
@@ -149,6 +150,10 @@ class Engine(Protocol):
     ) -> None: ...
 
     def dump(self, snapshot_id: str, path: str) -> bytes: ...
+
+    def open_dump(
+        self, snapshot_id: str, path: str, archive: bool = False
+    ) -> AbstractContextManager[IO[bytes]]: ...
 
     def forget(self, snapshot_ids: Sequence[str]) -> None: ...
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from orchestrator import run
 from orchestrator.engines import restic_args as args
@@ -228,6 +228,22 @@ class ResticEngine:
             raise run.CommandError(
                 consumer_argv, result.consumer.returncode, _tail(result.consumer.stderr)
             )
+
+    @contextmanager
+    def open_dump(self, snapshot_id: str, path: str, archive: bool = False) -> Iterator[IO[bytes]]:
+        """A stored file (or, with archive, a tar of a folder) to read as a stream."""
+        argv = args.dump_args(snapshot_id, path)
+        if archive:
+            argv[2:2] = ["--archive", "tar"]
+        with self.password.as_file() as (password_file, fds):
+            env = args.base_env(self.repo_string, self.cache_dir, password_file)
+            try:
+                with run.reading(argv, env=env, pass_fds=fds) as stream:
+                    yield stream
+            except run.CommandError as exc:
+                raise args.classify_failure(
+                    self.repository_name, self.url, exc.returncode, exc.stderr_tail
+                ) from None
 
     def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]:
         return args.parse_snapshots(self._run(args.snapshots_args(tags)).stdout)

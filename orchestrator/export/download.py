@@ -1,0 +1,66 @@
+"""download-backup: a set, in its logical layout, as one archive streamed to its output."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from orchestrator.errors import AccessDenied, UsageError
+from orchestrator.export.entries import set_entries
+from orchestrator.export.targets import open_output, parse_output, presign
+from orchestrator.export.writers import extension, open_writer
+from orchestrator.manifest import MANIFEST_FILE, Manifest, manifest_dir_in
+from orchestrator.models import DownloadBackupRequest, DownloadBackupResult
+from orchestrator.service import Session, load_sets
+from orchestrator.sets import select_set
+
+
+def download_backup(session: Session, request: DownloadBackupRequest) -> DownloadBackupResult:
+    policy = session.profile.access.download
+    if policy.require_encryption and not request.encrypt:
+        raise AccessDenied("this profile requires downloads to be encrypted "
+                           "([access.download] require_encryption); add --encrypt")
+    if request.encrypt and request.password is None:
+        raise UsageError("--encrypt needs a password (--password-file, --password-env, or the "
+                         "prompt)")
+    if request.presign is not None and not (request.output or "").startswith("s3://"):
+        raise UsageError("--presign needs --output s3://bucket/key")
+    repo_name, engine = session.engine(request.destination)
+    url = session.profile.repositories[repo_name].url
+    chosen = select_set(load_sets(session, engine, url), request.backup)
+    final = chosen.final
+    assert final is not None
+    suffix = extension(request.format, request.encrypt)
+    output = parse_output(request.output, f"{chosen.name}.{suffix}")
+    if output.kind not in policy.allowed_outputs:
+        raise AccessDenied(f"downloads to {output.kind} are not allowed by this profile "
+                           f"([access.download] allowed_outputs = {policy.allowed_outputs})")
+    clock = time.monotonic()
+    raw = engine.dump(final.id, f"{manifest_dir_in(final, chosen.base)}/{MANIFEST_FILE}")
+    manifest = Manifest.model_validate(json.loads(raw))
+    _check_services(manifest, request.services)
+    password = request.password.get_secret_value().encode() if request.password else None
+    entries = 0
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress") as pool, \
+            open_output(output, request.force, policy.max_bytes) as sink:
+        writer = open_writer(request.format, sink, pool, password)  # type: ignore[arg-type]
+        for entry in set_entries(engine, final, manifest, raw, request.services):
+            writer.add(entry)
+            entries += 1
+        writer.close()
+        written = sink.count
+    link = presign(output, request.presign) if request.presign else None
+    return DownloadBackupResult(
+        set=chosen.name, format=request.format, output=str(output), entries=entries,
+        bytes=written, encrypted=request.encrypt, url=link,
+        duration=round(time.monotonic() - clock, 3),
+    )
+
+
+def _check_services(manifest: Manifest, services: list[str]) -> None:
+    present = set(manifest.services) | {s.service for s in manifest.streams}
+    unknown = [name for name in services if name not in present]
+    if unknown:
+        raise UsageError(f"the backup holds no service named {', '.join(unknown)} "
+                         f"(it has: {', '.join(sorted(present)) or 'none'})")

@@ -1,0 +1,124 @@
+"""A backup set as a stream of archive entries in its logical layout.
+
+metadata.json comes first, then the file parts (read from one `restic dump
+--archive tar` of the final snapshot, re-rooted from their source paths to their
+logical prefixes), then the dumps, then logs/. Nothing is staged on disk: each
+file's data is handed on in chunks as restic writes it.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Literal
+
+from orchestrator.digest import StreamDigest
+from orchestrator.engines.base import Engine, Snapshot
+from orchestrator.errors import StrongroomError
+from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, Manifest, manifest_dir_in
+
+CHUNK = 1 << 20
+
+
+@dataclass
+class Entry:
+    name: str
+    kind: Literal["file", "dir", "symlink"]
+    mode: int
+    mtime: float
+    size: int = 0
+    link: str | None = None
+    chunks: Iterator[bytes] = field(default_factory=lambda: iter(()))
+
+
+def logical_name(path: str, prefixes: Sequence[tuple[str, str]]) -> str | None:
+    """The logical name of an absolute path, by the longest source prefix that holds it."""
+    for source, logical in prefixes:
+        if path == source:
+            return logical
+        if path.startswith(source + "/"):
+            return logical + path[len(source):]
+    return None
+
+
+def _read_chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def set_entries(
+    engine: Engine,
+    final: Snapshot,
+    manifest: Manifest,
+    manifest_bytes: bytes,
+    services: Sequence[str] = (),
+) -> Iterator[Entry]:
+    started = manifest.started.timestamp()
+    yield Entry(MANIFEST_FILE, "file", 0o644, started, len(manifest_bytes),
+                chunks=iter([manifest_bytes]))
+    paths = [p for p in manifest.paths
+             if not services or (p.kind.startswith("service") and p.owner in services)]
+    staging = manifest_dir_in(final, manifest.name)
+    prefixes = sorted(((p.source.rstrip("/") or "/", p.logical) for p in paths),
+                      key=lambda pair: len(pair[0]), reverse=True)
+    logs: list[Entry] = []
+    if paths or not services:
+        with engine.open_dump(final.id, "/", archive=True) as stream:
+            archive = tarfile.open(fileobj=stream, mode="r|")
+            for member in archive:
+                path = "/" + member.name.strip("/")
+                if path.startswith(staging + "/"):
+                    logs += _staged_log(archive, member, path[len(staging) + 1:])
+                    continue
+                name = logical_name(path, prefixes)
+                if name is None:
+                    continue
+                yield _entry(archive, member, name)
+    for item in manifest.streams:
+        if services and item.service not in services:
+            continue
+        yield Entry(item.logical, "file", 0o600, started, item.bytes,
+                    chunks=_stream_chunks(engine, item.snapshot_id, item.logical, item.digest,
+                                          item.bytes))
+    yield from logs
+
+
+def _entry(archive: tarfile.TarFile, member: tarfile.TarInfo, name: str) -> Entry:
+    mode = member.mode & 0o7777
+    if member.isdir():
+        return Entry(name, "dir", mode, member.mtime)
+    if member.issym():
+        return Entry(name, "symlink", 0o777, member.mtime, link=member.linkname)
+    if member.isfile():
+        reader = archive.extractfile(member)
+        assert reader is not None
+        return Entry(name, "file", mode, member.mtime, member.size, chunks=_read_chunks(reader))
+    raise StrongroomError(f"{name}: cannot export a {member.type!r} entry (device or fifo)")
+
+
+def _staged_log(archive: tarfile.TarFile, member: tarfile.TarInfo, relative: str) -> list[Entry]:
+    if relative != LOG_FILE or not member.isfile():
+        return []
+    reader = archive.extractfile(member)
+    assert reader is not None
+    data = reader.read()  # the run's own log: small
+    return [Entry(LOG_FILE, "file", 0o644, member.mtime, len(data), chunks=iter([data]))]
+
+
+def _stream_chunks(
+    engine: Engine, snapshot_id: str, logical: str, digest: str | None, size: int
+) -> Iterator[bytes]:
+    tap = StreamDigest()
+    with engine.open_dump(snapshot_id, "/" + logical) as stream:
+        for chunk in _read_chunks(stream):
+            tap.update(memoryview(chunk))
+            yield chunk
+    if tap.bytes != size or (digest and tap.label != digest):
+        raise StrongroomError(
+            f"{logical}: the stored stream does not match its manifest entry "
+            f"({tap.bytes} bytes, {tap.label}; expected {size} bytes, {digest})"
+        )

@@ -1,0 +1,160 @@
+"""Archive writers: tar.gz, tar.xz (optionally inside the encrypted envelope), ZIP, AES ZIP."""
+
+from __future__ import annotations
+
+import stat
+import tarfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, BinaryIO, Literal, Protocol
+
+from orchestrator.export.compress import ParallelGzipWriter, ParallelXzWriter
+from orchestrator.export.entries import Entry
+from orchestrator.export.envelope import EnvelopeWriter
+from orchestrator.export.zipstream import ZipStreamWriter
+
+Format = Literal["zip", "tar.gz", "tar.xz"]
+EXTENSIONS: dict[str, str] = {"zip": "zip", "tar.gz": "tar.gz", "tar.xz": "tar.xz"}
+
+
+def extension(fmt: str, encrypted: bool) -> str:
+    return EXTENSIONS[fmt] + (".enc" if encrypted and fmt != "zip" else "")
+
+
+class ArchiveWriter(Protocol):
+    def add(self, entry: Entry) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _ChunkReader:
+    """A read(n) view of a chunk iterator, for tarfile.addfile."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.pending = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self.pending) < size:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.pending += chunk
+        if size < 0:
+            size = len(self.pending)
+        out, self.pending = self.pending[:size], self.pending[size:]
+        return out
+
+
+class TarWriter:
+    def __init__(self, sink: BinaryIO, fmt: Format, pool: ThreadPoolExecutor,
+                 password: bytes | None) -> None:
+        self.layers: list[Any] = []
+        target: Any = sink
+        if password is not None:
+            target = EnvelopeWriter(sink, password)
+            self.layers.append(target)
+        target = ParallelGzipWriter(target, pool) if fmt == "tar.gz" else ParallelXzWriter(
+            target, pool)
+        self.layers.append(target)
+        self.tar = tarfile.open(fileobj=target, mode="w|", format=tarfile.PAX_FORMAT)
+
+    def add(self, entry: Entry) -> None:
+        info = tarfile.TarInfo(entry.name)
+        info.mode = entry.mode
+        info.mtime = int(entry.mtime)
+        if entry.kind == "dir":
+            info.type = tarfile.DIRTYPE
+            self.tar.addfile(info)
+        elif entry.kind == "symlink":
+            info.type = tarfile.SYMTYPE
+            info.linkname = entry.link or ""
+            self.tar.addfile(info)
+        else:
+            info.size = entry.size
+            self.tar.addfile(info, _ChunkReader(entry.chunks))
+
+    def close(self) -> None:
+        self.tar.close()
+        for layer in reversed(self.layers):
+            layer.close()
+
+
+class ZipWriter:
+    def __init__(self, sink: BinaryIO, pool: ThreadPoolExecutor) -> None:
+        self.zip = ZipStreamWriter(sink, pool)
+
+    def add(self, entry: Entry) -> None:
+        if entry.kind == "dir":
+            self.zip.add_dir(entry.name, entry.mode, entry.mtime)
+        elif entry.kind == "symlink":
+            self.zip.add_symlink(entry.name, entry.link or "", entry.mtime)
+        else:
+            self.zip.add_file(entry.name, entry.mode, entry.mtime, entry.size, entry.chunks)
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+class AesZipWriter:
+    """WinZip AE-2 (AES-256) through pyzipper: opens in 7-Zip, not in plain unzip."""
+
+    def __init__(self, sink: BinaryIO, password: bytes) -> None:
+        import pyzipper
+
+        self.pyzipper = pyzipper
+        self.zip = pyzipper.AESZipFile(_Counting(sink), "w", compression=pyzipper.ZIP_DEFLATED,
+                                       encryption=pyzipper.WZ_AES)
+        self.zip.setpassword(password)
+
+    def add(self, entry: Entry) -> None:
+        from pyzipper.zipfile_aes import AESZipInfo
+
+        name = entry.name + ("/" if entry.kind == "dir" else "")
+        info = AESZipInfo(name, date_time=time.localtime(max(entry.mtime, 315532800))[:6])
+        kind = {"dir": stat.S_IFDIR, "symlink": stat.S_IFLNK, "file": stat.S_IFREG}[entry.kind]
+        info.external_attr = (kind | (entry.mode & 0o7777)) << 16
+        if entry.kind == "dir":
+            info.external_attr |= 0x10
+            self.zip.writestr(info, b"")
+            return
+        info.compress_type = self.pyzipper.ZIP_DEFLATED
+        if entry.kind == "symlink":
+            self.zip.writestr(info, (entry.link or "").encode())
+            return
+        with self.zip.open(info, "w", force_zip64=entry.size >= 0xFFFFFFFF - (1 << 20)) as out:
+            for chunk in entry.chunks:
+                out.write(chunk)
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+class _Counting:
+    """pyzipper asks an unseekable output for tell(): give it the bytes written so far."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self.sink = sink
+        self.position = 0
+
+    def write(self, data: bytes) -> int:
+        self.sink.write(data)
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        return None
+
+
+def open_writer(fmt: Format, sink: BinaryIO, pool: ThreadPoolExecutor,
+                password: bytes | None) -> ArchiveWriter:
+    if fmt == "zip":
+        return AesZipWriter(sink, password) if password is not None else ZipWriter(sink, pool)
+    return TarWriter(sink, fmt, pool, password)
