@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import filecmp
 import json
 import os
-import stat
 import subprocess
 import time
 from collections.abc import Callable
@@ -14,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import Site
+from integration.conftest import Site, compare_trees
 
 
 def snapshot_paths(site: Site, set_name: str) -> list[str]:
@@ -27,29 +25,6 @@ def snapshot_paths(site: Site, set_name: str) -> list[str]:
     tags = set(snaps[0]["tags"])
     assert {"strongroom", f"set={set_name}", "part=files", "profile=site"} <= tags
     return list(snaps[0]["paths"])
-
-
-def compare_trees(original: Path, restored: Path, skip: tuple[str, ...] = ()) -> int:
-    """Byte-for-byte: contents, modes, mtimes, symlink targets, empty dirs. Returns entries."""
-    seen = 0
-    for dirpath, dirnames, filenames in os.walk(original):
-        rel = Path(dirpath).relative_to(original)
-        dirnames[:] = [d for d in dirnames if d not in skip]
-        for name in dirnames + filenames:
-            src, dst = Path(dirpath) / name, restored / rel / name
-            a, b = os.lstat(src), os.lstat(dst)
-            assert stat.S_IFMT(a.st_mode) == stat.S_IFMT(b.st_mode), dst
-            assert stat.S_IMODE(a.st_mode) == stat.S_IMODE(b.st_mode), dst
-            if stat.S_ISLNK(a.st_mode):
-                assert os.readlink(src) == os.readlink(dst), dst
-            else:
-                assert a.st_mtime_ns == b.st_mtime_ns, dst
-            if stat.S_ISREG(a.st_mode):
-                assert filecmp.cmp(src, dst, shallow=False), dst
-            seen += 1
-        for name in os.listdir(restored / rel):
-            assert name in dirnames + filenames or name in skip, f"extra {restored / rel / name}"
-    return seen
 
 
 def test_each_backup_type_holds_its_paths(site: Site) -> None:

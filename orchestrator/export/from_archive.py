@@ -58,17 +58,25 @@ def _inside(path: Path, root: Path) -> bool:
     return real == real_root or real.startswith(real_root.rstrip("/") + "/")
 
 
-def _check_member(member: Member, place: Placement) -> None:
+def _check_member(member: Member, place: Placement, links: set[Path]) -> None:
+    """Refuse what could write outside its part's root. Absolute symlinks are kept as the
+    data they are (restic restores them too), but nothing is ever written through one."""
     if member.kind == "other":
         raise HostileArchive(f"archive entry {member.name!r} is a hard link or device; "
                              "refused, nothing was written")
+    for parent in place.destination.parents:
+        if parent in links:
+            raise HostileArchive(f"archive entry {member.name!r} would be written through the "
+                                 f"symlink {parent}; refused, nothing was written")
     if member.kind == "symlink":
-        link = Path(member.link)
-        pointed = link if link.is_absolute() else place.destination.parent / link
-        normal = posixpath.normpath(str(pointed))
-        if normal != str(place.root) and not normal.startswith(str(place.root).rstrip("/") + "/"):
-            raise HostileArchive(f"archive entry {member.name!r} is a symlink pointing out of "
-                                 f"{place.root} ({member.link}); nothing was written")
+        links.add(place.destination)
+        if not Path(member.link).is_absolute():
+            pointed = posixpath.normpath(str(place.destination.parent / member.link))
+            root = str(place.root)
+            if pointed != root and not pointed.startswith(root.rstrip("/") + "/"):
+                raise HostileArchive(
+                    f"archive entry {member.name!r} is a symlink climbing out of {place.root} "
+                    f"({member.link}); refused, nothing was written")
 
 
 def restore_from_archive(session: Session, request: RestoreBackupRequest) -> RestoreResult:
@@ -119,6 +127,7 @@ def _plan(
     streams: Mapping[str, object], manifest: Manifest,
 ) -> tuple[dict[str, Placement], list[str], list[RestorePlanEntry]]:
     placements: dict[str, Placement] = {}
+    links: set[Path] = set()
     conflicts: list[str] = []
     counts: dict[str, list[int]] = {p.logical: [0, 0] for p in paths}
     with open_members(archive, password) as members:
@@ -130,7 +139,7 @@ def _plan(
                 if not any(member.name == s.logical for s in manifest.streams):
                     _place(member.name, [], target_root)  # still refuse hostile names
                 continue
-            _check_member(member, place)
+            _check_member(member, place, links)
             placements[member.name] = place
             exists = os.path.lexists(place.destination)
             if exists and not (member.kind == "dir" and place.destination.is_dir()
