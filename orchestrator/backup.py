@@ -80,29 +80,44 @@ def make_set(
         for item in sources:
             log.info("  %s -> %s", item.source, item.logical)
         compression = "auto" if request.compress else "off"
-        stored = run_streams(
-            engine, plans,
-            lambda plan: set_tags(name, plan.logical, kind, profile.profile_name, [plan.service]),
-            time=started, host=session.host, compression=compression,
-        )
+        staging = session.state.staging(base)
+        final_tags = set_tags(name, FILES_PART, kind, profile.profile_name, services,
+                              streams=len(plans))
+        # A set of dumps alone keeps its manifest in a stdin snapshot whose restic process
+        # opens the repository (key derivation, index) while the dumps run.
+        pending = None if sources else engine.start_stream_backup(
+            f"{str(staging).lstrip('/')}/{MANIFEST_FILE}", tags=final_tags, time=started,
+            host=session.host, compression=compression)
+        try:
+            stored = run_streams(
+                engine, plans,
+                lambda plan: set_tags(name, plan.logical, kind, profile.profile_name,
+                                      [plan.service]),
+                time=started, host=session.host, compression=compression,
+            )
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
         streams = [stream for stream, _ in stored]
         manifest = Manifest(
             set=name, name=base, type=kind, profile=profile.profile_name, host=session.host,
             started=started, services=services, include_data=request.include_data,
             compress=request.compress, paths=paths_from(sources), streams=streams,
             tools={"strongroom": __version__, "engine": str(engine.version())},
+            log=run_log.lines if pending is not None else [],
         )
-        staging = session.state.staging(base)
         write_atomic(staging / MANIFEST_FILE, manifest.to_bytes())
-        write_atomic(staging / LOG_FILE, ("\n".join(run_log.lines) + "\n").encode())
-        excludes = [pattern for item in sources for pattern in item.excludes]
-        summary = engine.backup_paths(
-            [item.source for item in sources] + [str(staging)],
-            tags=set_tags(name, FILES_PART, kind, profile.profile_name, services,
-                          streams=len(streams)),
-            time=started, host=session.host, excludes=excludes, compression=compression,
-            on_progress=on_progress,
-        )
+        if pending is not None:
+            summary = pending.finish(manifest.to_bytes())
+        else:
+            write_atomic(staging / LOG_FILE, ("\n".join(run_log.lines) + "\n").encode())
+            excludes = [pattern for item in sources for pattern in item.excludes]
+            summary = engine.backup_paths(
+                [item.source for item in sources] + [str(staging)], tags=final_tags,
+                time=started, host=session.host, excludes=excludes, compression=compression,
+                on_progress=on_progress,
+            )
         if summary.unreadable:
             engine.add_tags([summary.snapshot_id], ["status=incomplete"])
             shown = "\n".join(f"  {line}" for line in summary.unreadable[:20])

@@ -60,6 +60,7 @@ class Manifest(ManifestModel):
     paths: list[ManifestPath]
     streams: list[ManifestStream] = []
     tools: dict[str, str] = {}
+    log: list[str] = []  # the run's log, for sets of dumps alone (no logs/backup.log file)
 
     def to_bytes(self) -> bytes:
         return (self.model_dump_json(indent=2) + "\n").encode()
@@ -83,6 +84,8 @@ def manifest_dir_in(final: Snapshot, base: str) -> str:
     for path in final.paths:
         if path.rstrip("/").endswith(f"/sets/{base}"):
             return path.rstrip("/")
+        if path.endswith(f"/sets/{base}/{MANIFEST_FILE}"):  # a set of dumps alone
+            return path[: -len(MANIFEST_FILE) - 1]
     raise StrongroomError(f"snapshot {final.short_id} holds no strongroom manifest")
 
 

@@ -499,6 +499,55 @@ def feeding(
         raise CommandError(argv, proc.returncode, tail.text())
 
 
+class Background:
+    """A child started now and fed later: its stdin is written in one go by finish().
+
+    Used to let restic open a repository (key derivation, index) while other work runs.
+    A thread collects stdout lines so the child never blocks on a full pipe.
+    """
+
+    def __init__(self, argv: Sequence[str], *, env: Env | None = None,
+                 pass_fds: Sequence[int] = ()) -> None:
+        self.argv = list(argv)
+        self.proc = _spawn(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           pass_fds=pass_fds, cwd=None)
+        self.tail = _StderrTail()
+        self.lines: list[str] = []
+        self.threads = [
+            threading.Thread(target=self.tail.drain, args=(self.proc.stderr,), daemon=True),
+            threading.Thread(target=self._collect, daemon=True),
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _collect(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in iter(self.proc.stdout.readline, b""):
+            self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def finish(self, data: bytes, ok_codes: Sequence[int] = (0,)) -> list[str]:
+        """Write `data`, close stdin, wait; the stdout lines, or CommandError."""
+        assert self.proc.stdin is not None
+        with _supervised(self.proc, self.argv, None):
+            try:
+                self.proc.stdin.write(data)
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            self.proc.wait()
+            for thread in self.threads:
+                thread.join()
+        if self.proc.returncode not in ok_codes:
+            raise CommandError(self.argv, self.proc.returncode, self.tail.text())
+        return self.lines
+
+    def cancel(self) -> None:
+        if self.proc.poll() is None:
+            terminate_tree(self.proc, grace=5.0)
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+
 SECRET_FD = "{secret_fd}"
 
 

@@ -96,6 +96,14 @@ class EngineVersion:
         return f"{self.name} {'.'.join(map(str, self.version))}"
 
 
+class PendingBackup(Protocol):
+    """A stream backup whose engine process already runs; finish() hands over the data."""
+
+    def finish(self, data: bytes) -> BackupSummary: ...
+
+    def cancel(self) -> None: ...
+
+
 class Engine(Protocol):
     """What strongroom needs of a deduplicating, encrypting backup engine."""
 
@@ -130,6 +138,16 @@ class Engine(Protocol):
         compression: str = "auto",
         tap: Tap | None = None,
     ) -> BackupSummary: ...
+
+    def start_stream_backup(
+        self,
+        filename: str,
+        *,
+        tags: Sequence[str],
+        time: datetime,
+        host: str,
+        compression: str = "auto",
+    ) -> PendingBackup: ...
 
     def restore_stream(
         self, snapshot_id: str, path: str, consumer: Command, tap: Tap | None = None

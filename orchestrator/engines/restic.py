@@ -207,6 +207,24 @@ class ResticEngine:
             )
         return reader.result()
 
+    def start_stream_backup(
+        self,
+        filename: str,
+        *,
+        tags: Sequence[str],
+        time: datetime,
+        host: str,
+        compression: str = "auto",
+    ) -> PendingStream:
+        """A `restic backup --stdin` started now, so the repository opens meanwhile; its
+        data is given later by finish()."""
+        argv = args.stream_backup_args(
+            filename, tags=tags, time=time, host=host, compression=compression
+        )
+        with self.password.as_file() as (password_file, fds):
+            env = args.base_env(self.repo_string, self.cache_dir, password_file)
+            return PendingStream(self, run.Background(argv, env=env, pass_fds=fds))
+
     def restore_stream(
         self, snapshot_id: str, path: str, consumer: run.Command, tap: run.Tap | None = None
     ) -> None:
@@ -282,6 +300,27 @@ class ResticEngine:
 
     def add_tags(self, snapshot_ids: Sequence[str], tags: Sequence[str]) -> None:
         self._run(args.tag_add_args(snapshot_ids, tags))
+
+
+class PendingStream:
+    def __init__(self, engine: ResticEngine, handle: run.Background) -> None:
+        self.engine = engine
+        self.handle = handle
+
+    def finish(self, data: bytes) -> BackupSummary:
+        try:
+            lines = self.handle.finish(data)
+        except run.CommandError as exc:
+            raise args.classify_failure(
+                self.engine.repository_name, self.engine.url, exc.returncode, exc.stderr_tail
+            ) from None
+        reader = _BackupOutput(None)
+        for line in lines:
+            reader.feed(line)
+        return reader.result()
+
+    def cancel(self) -> None:
+        self.handle.cancel()
 
 
 class _BackupOutput:

@@ -66,7 +66,7 @@ def set_entries(
     prefixes = sorted(((p.source.rstrip("/") or "/", p.logical) for p in paths),
                       key=lambda pair: len(pair[0]), reverse=True)
     logs: list[Entry] = []
-    if paths or not services:
+    if manifest.paths and (paths or not services):
         with engine.open_dump(final.id, "/", archive=True) as stream:
             archive = tarfile.open(fileobj=stream, mode="r|")
             for member in archive:
@@ -84,6 +84,9 @@ def set_entries(
         yield Entry(item.logical, "file", 0o600, started, item.bytes,
                     chunks=_stream_chunks(engine, item.snapshot_id, item.logical, item.digest,
                                           item.bytes))
+    if not logs and manifest.log:
+        data = ("\n".join(manifest.log) + "\n").encode()
+        logs.append(Entry(LOG_FILE, "file", 0o644, started, len(data), chunks=iter([data])))
     yield from logs
 
 
