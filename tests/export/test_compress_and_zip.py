@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import gzip
+import io
+import lzma
+import os
+import stat
+import zipfile
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from orchestrator.export.compress import (
+    DEFLATE_BLOCK,
+    Deflater,
+    ParallelGzipWriter,
+    ParallelXzWriter,
+    rechunk,
+)
+from orchestrator.export.zipstream import ZipStreamWriter
+
+
+class Unseekable(io.RawIOBase):
+    """An output that cannot seek or tell, like a pipe."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, b: Any) -> int:
+        self.data += b
+        return len(b)
+
+    def writable(self) -> bool:
+        return True
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(2) as executor:
+        yield executor
+
+
+def payload(size: int) -> bytes:
+    text = b"the quick brown fox jumps over the lazy dog " * (size // 44 + 1)
+    mixed = bytearray(text[:size])
+    for offset in range(0, size, 7919):
+        mixed[offset:offset + 64] = os.urandom(min(64, size - offset))
+    return bytes(mixed)
+
+
+@pytest.mark.parametrize("size", [0, 1, DEFLATE_BLOCK - 1, DEFLATE_BLOCK, 3 * DEFLATE_BLOCK + 5])
+def test_parallel_gzip_is_one_valid_member(pool: ThreadPoolExecutor, size: int) -> None:
+    data = payload(size)
+    sink = Unseekable()
+    writer = ParallelGzipWriter(sink, pool)  # type: ignore[arg-type]
+    for start in range(0, len(data), 100_003):
+        writer.write(data[start:start + 100_003])
+    writer.close()
+    assert gzip.decompress(bytes(sink.data)) == data
+    assert len(sink.data) < max(len(data), 100)
+
+
+@pytest.mark.parametrize("size", [0, 10, 9 * (1 << 20) + 3])
+def test_parallel_xz_streams_concatenate_into_one_file(pool: ThreadPoolExecutor,
+                                                       size: int) -> None:
+    data = payload(size)
+    sink = Unseekable()
+    writer = ParallelXzWriter(sink, pool)  # type: ignore[arg-type]
+    writer.write(data)
+    writer.close()
+    assert lzma.decompress(bytes(sink.data)) == data
+
+
+def test_deflater_tracks_crc_and_sizes(pool: ThreadPoolExecutor) -> None:
+    data = payload(2 * DEFLATE_BLOCK + 77)
+    deflater = Deflater(pool)
+    out = b"".join(deflater.stream(rechunk([data], 65536)))
+    assert zlib.decompress(out, -15) == data
+    assert (deflater.crc, deflater.size, deflater.compressed) == (zlib.crc32(data), len(data),
+                                                                  len(out))
+
+
+def test_rechunk_sizes() -> None:
+    assert [len(c) for c in rechunk([b"a" * 5, b"b" * 7, b"c"], 4)] == [4, 4, 4, 1]
+
+
+def test_zip_stream_writer_is_read_by_zipfile(pool: ThreadPoolExecutor) -> None:
+    sink = Unseekable()
+    writer = ZipStreamWriter(sink, pool)  # type: ignore[arg-type]
+    big = payload(2 * DEFLATE_BLOCK + 9)
+    writer.add_dir("config", 0o750, 1_600_000_000)
+    writer.add_file("config/ünïcødé ✓.txt", 0o640, 1_600_000_001, len(big), rechunk([big], 50000))
+    writer.add_file("config/empty", 0o600, 1_600_000_002, 0, [])
+    writer.add_symlink("config/link", "ünïcødé ✓.txt", 1_600_000_003)
+    writer.close()
+    with zipfile.ZipFile(io.BytesIO(bytes(sink.data))) as archive:
+        assert archive.testzip() is None
+        infos = {info.filename: info for info in archive.infolist()}
+        assert list(infos) == ["config/", "config/ünïcødé ✓.txt", "config/empty", "config/link"]
+        assert archive.read("config/ünïcødé ✓.txt") == big
+        assert stat.S_IMODE(infos["config/ünïcødé ✓.txt"].external_attr >> 16) == 0o640
+        assert stat.S_ISLNK(infos["config/link"].external_attr >> 16)
+        assert archive.read("config/link") == "ünïcødé ✓.txt".encode()
+        assert stat.S_ISDIR(infos["config/"].external_attr >> 16)
