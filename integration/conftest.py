@@ -54,7 +54,7 @@ class Site:
         full_env = {**os.environ, "STRONGROOM_STATE_DIR": str(self.state), **(env or {})}
         full_env.pop("STRONGROOM_PROFILE_DIR", None)
         proc = subprocess.run(
-            [*STRONGROOM, *args[:1], "-p", str(self.profile), *args[1:]],
+            [*STRONGROOM, *args, "-p", str(self.profile)],
             capture_output=True, text=True, env=full_env, cwd=self.root, timeout=600, check=False,
         )
         result = Result(proc.returncode, proc.stdout, proc.stderr)

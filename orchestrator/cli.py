@@ -59,7 +59,9 @@ def guarded(fn: F) -> F:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="strongroom", prog_name="strongroom")
-def main() -> None:
+@click.option("--role", envvar="STRONGROOM_ROLE", metavar="NAME",
+              help="Act in this [access.roles] role: its tool and profile limits apply.")
+def main(role: str | None) -> None:
     """Backup and disaster recovery for self-hosted infrastructure.
 
     One TOML profile describes the host: configuration files, services and their
@@ -104,7 +106,7 @@ def create_backup(
     schedule: str | None, profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
     """Back up the profile: one run makes one backup set."""
-    from orchestrator import console, service
+    from orchestrator import console
     from orchestrator.models import CreateBackupRequest
 
     session = console.open_session(profile_ref, verbose)
@@ -114,7 +116,7 @@ def create_backup(
         encrypt=encrypt, schedule=schedule,
     )
     with console.backup_progress(as_json) as on_progress:
-        result = service.create_backup(session, request, on_progress)
+        result = console.call(session, "create-backup", request, on_progress)
     console.emit(result, as_json, console.render_created)
 
 
@@ -132,14 +134,14 @@ def backup_files(
     verify: bool, profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
     """Back up ad-hoc files and directories as a set of their own."""
-    from orchestrator import console, service
+    from orchestrator import console
     from orchestrator.models import BackupFilesRequest
 
     session = console.open_session(profile_ref, verbose)
     request = console.build(BackupFilesRequest, paths=list(paths), exclude=list(exclude),
                             name=name, destination=destination, verify=verify)
     with console.backup_progress(as_json) as on_progress:
-        result = service.backup_files(session, request, on_progress)
+        result = console.call(session, "backup-files", request, on_progress)
     console.emit(result, as_json, console.render_created)
 
 
@@ -169,7 +171,6 @@ def backup_database(
 ) -> None:
     """Dump databases straight into the repository as a set of their own."""
     from orchestrator import console
-    from orchestrator import service as ops
     from orchestrator.models import BackupDatabaseRequest
 
     session = console.open_session(profile_ref, verbose)
@@ -178,7 +179,7 @@ def backup_database(
         host=host, port=port, username=username, password_file=password_file, name=name,
         destination=destination, verify=verify,
     )
-    result = ops.backup_database(session, request)
+    result = console.call(session, "backup-database", request)
     console.emit(result, as_json, console.render_created)
 
 
@@ -199,7 +200,6 @@ def list_backups(
 ) -> None:
     """Show the backup sets in a repository."""
     from orchestrator import console
-    from orchestrator import service as ops
     from orchestrator.models import ListBackupsRequest
     from orchestrator.sets import parse_timestamp
 
@@ -209,7 +209,7 @@ def list_backups(
         service=service, since=parse_timestamp(since) if since else None,
         until=parse_timestamp(until) if until else None, all=show_all,
     )
-    console.emit(ops.list_backups(session, request), as_json, console.render_list)
+    console.emit(console.call(session, "list-backups", request), as_json, console.render_list)
 
 
 @main.command("restore-backup")
@@ -247,19 +247,18 @@ def restore_backup(
     """Restore a backup set, by name or by time. Never overwrites without --force."""
     from orchestrator import console
     from orchestrator.models import RestoreBackupRequest
-    from orchestrator.restore import restore_backup as restore
 
     session = console.open_session(profile_ref, verbose)
     request = console.build(
         RestoreBackupRequest, backup=backup, timestamp=timestamp, mode=mode,
         services=split_list(services), target=target, destination=destination,
-        dry_run=dry_run, verify=verify, force=force, databases=list(databases),
+        dry_run=dry_run, verify=verify, force=force, databases=list(databases), confirm=True,
         as_database=list(as_database), with_globals=with_globals, from_archive=from_archive,
         archive_password=console.read_password(
             bool(password_file or password_env), password_file, password_env, confirm=False),
     )
     with console.spinner(as_json, "restoring"):
-        result = restore(session, request)
+        result = console.call(session, "restore-backup", request)
     console.emit(result, as_json, console.render_restore)
 
 
@@ -287,7 +286,6 @@ def download_backup(
 ) -> None:
     """Export a backup set as one archive in its logical layout (metadata.json first)."""
     from orchestrator import console
-    from orchestrator.export.download import download_backup as download
     from orchestrator.models import DownloadBackupRequest
 
     session = console.open_session(profile_ref, verbose)
@@ -298,7 +296,7 @@ def download_backup(
         destination=destination, force=force,
     )
     with console.spinner(as_json or output == "-", "exporting"):
-        result = download(session, request)
+        result = console.call(session, "download-backup", request)
     console.emit(result, as_json, console.render_download)
 
 
@@ -317,13 +315,13 @@ def backup_migrate(
 ) -> None:
     """Convert a backup set to an archive format (the same conversion as download-backup)."""
     from orchestrator import console
-    from orchestrator.export.download import download_backup as download
-    from orchestrator.models import DownloadBackupRequest
+    from orchestrator.models import BackupMigrateRequest
 
     session = console.open_session(profile_ref, verbose)
-    request = console.build(DownloadBackupRequest, backup=backup, format=fmt, output=output,
+    request = console.build(BackupMigrateRequest, backup=backup, to_format=fmt, output=output,
                             destination=destination, force=force)
-    console.emit(download(session, request), as_json, console.render_download)
+    console.emit(console.call(session, "backup-migrate", request), as_json,
+                 console.render_download)
 
 
 @main.command("decrypt")
@@ -342,6 +340,72 @@ def decrypt(file: str, output: str | None, password_file: str | None,
     password = console.read_password(True, password_file, password_env, confirm=False)
     assert password is not None
     decrypt_file(file, output, password.encode(), force)
+
+
+@main.command("mcp")
+@click.option("-p", "--profile", "profile_ref", metavar="NAME|PATH", envvar="STRONGROOM_PROFILE")
+@click.option("-v", "--verbose", count=True, help="Log detail to stderr.")
+@guarded
+def mcp(profile_ref: str | None, verbose: int) -> None:
+    """Serve the tools over MCP on stdio (logs go to stderr)."""
+    from orchestrator import console
+    from orchestrator.mcp_server import serve_stdio
+
+    session = console.open_session(profile_ref, verbose)
+    serve_stdio(session, click.get_current_context().find_root().params.get("role"))
+
+
+@main.group()
+def audit() -> None:
+    """Show and verify the audit log (hash-chained JSON lines in the state directory)."""
+
+
+@audit.command("verify")
+@common
+@guarded
+def audit_verify(profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """Check the chain: an edited, deleted, inserted or reordered line is named."""
+    import json
+
+    from orchestrator import audit as log
+    from orchestrator import console
+
+    session = console.open_session(profile_ref, verbose)
+    count, problems = log.verify(session.state.root)
+    if as_json:
+        click.echo(json.dumps({"lines": count, "ok": not problems,
+                               "problems": [p.render() for p in problems]}, indent=2))
+    elif problems:
+        for problem in problems:
+            click.echo(f"audit log: {problem.render()}", err=True)
+    else:
+        click.echo(f"audit log ok: {count} line(s), chain intact")
+    if problems:
+        sys.exit(1)
+
+
+@audit.command("show")
+@click.option("--since", metavar="TIME", help="ISO 8601; a time without zone is local.")
+@common
+@guarded
+def audit_show(since: str | None, profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """The audit log's entries."""
+    import json
+
+    from orchestrator import audit as log
+    from orchestrator import console
+    from orchestrator.sets import parse_timestamp
+
+    session = console.open_session(profile_ref, verbose)
+    entries = log.read(session.state.root, parse_timestamp(since) if since else None)
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for entry in entries:
+        what = entry.get("set") or entry.get("error") or ""
+        click.echo(f"{entry.get('time', '')[:19]}  {entry.get('user', '')}  "
+                   f"{entry.get('origin', '')}  {entry.get('role') or '-'}  "
+                   f"{entry.get('tool', '')}  {entry.get('result', '')}  {what}".rstrip())
 
 
 @main.group()

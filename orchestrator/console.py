@@ -47,6 +47,15 @@ def open_session(profile_ref: str | None, verbose: int) -> Any:
     return Session(load_profile(find_profile(profile_ref)))
 
 
+def call(session: Any, tool: str, request: BaseModel,
+         progress: ProgressCallback | None = None) -> Any:
+    """Run a tool as the CLI: the --role given to `strongroom` applies, and it is audited."""
+    from orchestrator.tools import invoke
+
+    role = click.get_current_context().find_root().params.get("role")
+    return invoke(session, tool, request, role=role, origin="cli", progress=progress)
+
+
 def build(model: type[M], **values: Any) -> M:
     """A request model from CLI values; a validation error is a usage error."""
     try:

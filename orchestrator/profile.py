@@ -131,8 +131,18 @@ class DownloadPolicy(Strict):
     allowed_outputs: list[OutputKind] = Field(default_factory=lambda: list(OUTPUT_KINDS))
 
 
+class Role(Strict):
+    """What a caller acting in this role may do (`--role NAME` on the CLI or the MCP server)."""
+
+    tools: list[str] = Field(default_factory=lambda: ["*"], description="tool names, or *")
+    profiles: list[str] = Field(default_factory=lambda: ["*"], description="profile names, or *")
+    unattended_restore: bool = Field(
+        default=False, description="restore-backup without confirm: true")
+
+
 class Access(Strict):
     download: DownloadPolicy = Field(default_factory=DownloadPolicy)
+    roles: dict[str, Role] = Field(default_factory=dict)
 
 
 class Profile(Strict):

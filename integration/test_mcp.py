@@ -1,0 +1,201 @@
+"""`strongroom mcp` driven by the MCP SDK's stdio client, as an assistant would."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zipfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from integration.conftest import Site, compare_trees
+
+TOOL_NAMES = {
+    "create-backup", "list-backups", "restore-backup", "verify-backup", "download-backup",
+    "schedule-backup", "backup-database", "backup-files", "backup-containers",
+    "backup-vm-snapshot", "backup-compare", "backup-migrate", "backup-encrypt", "backup-sync",
+}
+
+Body = Callable[[Any], Awaitable[None]]
+
+
+def with_client(site: Site, body: Body, role: str | None = None) -> None:
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    args = ["-m", "orchestrator", *(["--role", role] if role else []), "mcp", "-p",
+            str(site.profile)]
+    params = StdioServerParameters(command=sys.executable, args=args, cwd=str(site.root),
+                                   env={"STRONGROOM_STATE_DIR": str(site.state),
+                                        "PATH": os.environ["PATH"]})
+
+    async def main() -> None:
+        with open(site.root / "mcp-stderr.log", "w") as errlog:
+            async with stdio_client(params, errlog=errlog) as (read, write), \
+                    ClientSession(read, write) as session:
+                await session.initialize()
+                await body(session)
+
+    anyio.run(main)
+
+
+def structured(result: Any) -> dict[str, Any]:
+    assert not result.is_error, result.content[0].text
+    return dict(result.structured_content)
+
+
+def error_text(result: Any) -> str:
+    assert result.is_error
+    return str(result.content[0].text)
+
+
+def test_tools_and_a_full_round_trip(site: Site) -> None:
+    out = site.root / "export.zip"
+    target = site.root / "restored"
+    seen: dict[str, Any] = {}
+
+    async def body(session: Any) -> None:
+        listed = await session.list_tools()
+        tools = {tool.name: tool for tool in listed.tools}
+        assert set(tools) == TOOL_NAMES
+        create_props = tools["create-backup"].input_schema["properties"]
+        assert {"type", "name", "services", "includeData", "destination", "encrypt",
+                "compress", "verify"} <= set(create_props)
+        assert {"backupName", "format", "encrypt", "password", "downloadPath"} <= set(
+            tools["download-backup"].input_schema["properties"])
+        assert {"name", "schedule", "backupType", "services", "destination", "retention",
+                "encrypt"} <= set(tools["schedule-backup"].input_schema["properties"])
+
+        progress: list[float] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            progress.append(done)
+
+        made = structured(await session.call_tool(
+            "create-backup", {"type": "full", "name": "assistant", "includeData": True},
+            progress_callback=on_progress))
+        seen["made"] = made
+        backups = structured(await session.call_tool("list-backups", {}))["backups"]
+        assert [b["set"] for b in backups] == [made["set"]]
+        exported = structured(await session.call_tool(
+            "download-backup", {"backupName": made["set"], "format": "zip",
+                                "downloadPath": str(out)}))
+        assert exported["output"] == str(out)
+        refused = await session.call_tool("restore-backup", {"backup": made["set"],
+                                                             "target": str(target)})
+        assert "confirm: true" in error_text(refused)
+        restored = structured(await session.call_tool(
+            "restore-backup", {"backup": made["set"], "target": str(target), "confirm": True}))
+        assert restored["restored"] is True
+        pending = await session.call_tool("verify-backup", {"backup": made["set"]})
+        assert "not available in this version" in error_text(pending)
+
+    with_client(site, body)
+    host = site.root / "host"
+    compare_trees(host, target / str(host).lstrip("/"), skip=(".terraform",))
+    with zipfile.ZipFile(out) as archive:
+        assert archive.namelist()[0] == "metadata.json"
+    entries = [json.loads(line) for line in (site.state / "audit.log").read_text().splitlines()]
+    assert [(e["tool"], e["result"], e["origin"]) for e in entries] == [
+        ("create-backup", "ok", "mcp"), ("download-backup", "ok", "mcp"),
+        ("restore-backup", "denied", "mcp"), ("restore-backup", "ok", "mcp"),
+        ("verify-backup", "error", "mcp")]
+    assert entries[0]["set"] == seen["made"]["set"]
+    assert site.run("audit", "verify").returncode == 0
+
+
+def test_malformed_calls_are_tool_errors_and_the_server_keeps_serving(site: Site) -> None:
+    async def body(session: Any) -> None:
+        wrong_type = await session.call_tool("create-backup", {"type": "everything"})
+        assert "type" in error_text(wrong_type)
+        unknown_field = await session.call_tool("list-backups", {"colour": "blue"})
+        assert "colour" in error_text(unknown_field)
+        bad_name = await session.call_tool("create-backup", {"name": "a b"})
+        assert "name" in error_text(bad_name)
+        missing = await session.call_tool("restore-backup", {"backup": "no-such-set",
+                                                             "confirm": True})
+        assert "no complete backup" in error_text(missing)
+        no_tool = await session.call_tool("format-disk", {})
+        assert "no tool named" in error_text(no_tool)
+        bad_cron = await session.call_tool("schedule-backup", {
+            "name": "x", "schedule": "every day", "destination": "local", "retention": "30d"})
+        assert bad_cron.is_error
+        # Still serving:
+        assert structured(await session.call_tool("list-backups", {}))["backups"] == []
+
+    with_client(site, body)
+
+
+def test_a_role_without_restore_is_denied_and_audited(site: Site) -> None:
+    site.profile.write_text(site.profile.read_text() + """
+[access.roles.assistant]
+tools = ["create-backup", "list-backups", "download-backup"]
+
+[access.download]
+require_encryption = true
+""")
+    secret_password = "do-not-log-this-pw"
+
+    async def body(session: Any) -> None:
+        made = structured(await session.call_tool("create-backup", {}))
+        denied = await session.call_tool("restore-backup", {"backup": made["set"],
+                                                            "confirm": True})
+        assert "may not use restore-backup" in error_text(denied)
+        plain = await session.call_tool("download-backup", {"backupName": made["set"]})
+        assert "require_encryption" in error_text(plain)
+        encrypted = structured(await session.call_tool("download-backup", {
+            "backupName": made["set"], "encrypt": True, "password": secret_password,
+            "downloadPath": str(site.root / "secret.zip")}))
+        assert encrypted["encrypted"] is True
+
+    with_client(site, body, role="assistant")
+    log_text = (site.state / "audit.log").read_text()
+    entries = [json.loads(line) for line in log_text.splitlines()]
+    assert [(e["tool"], e["result"], e["role"]) for e in entries] == [
+        ("create-backup", "ok", "assistant"), ("restore-backup", "denied", "assistant"),
+        ("download-backup", "denied", "assistant"), ("download-backup", "ok", "assistant")]
+    everything = log_text + (site.root / "mcp-stderr.log").read_text()
+    everything += "".join(p.read_text(errors="replace") for p in site.state.rglob("*.log"))
+    assert secret_password not in everything
+    cli = site.run("--role", "assistant", "restore-backup", "--backup", "latest", check=False)
+    assert cli.returncode == 4 and "may not use restore-backup" in cli.stderr
+
+
+@pytest.mark.parametrize("tamper", ["edit", "delete", "insert", "reorder", "edit-last",
+                                    "truncate"])
+def test_audit_verify_names_the_tampered_line(site: Site, tamper: str) -> None:
+    for name in ("one", "two", "three", "four"):
+        site.run("backup-files", "--path", str(site.path("etc/netplan")), "--name", name)
+    log = site.state / "audit.log"
+    lines = log.read_text().splitlines()
+    assert len(lines) == 4 and site.run("audit", "verify").returncode == 0
+    if tamper == "edit":
+        lines[1] = lines[1].replace('"ok"', '"error"')
+    elif tamper == "delete":
+        del lines[1]
+    elif tamper == "insert":
+        lines.insert(2, lines[1])
+    elif tamper == "reorder":
+        lines[1], lines[2] = lines[2], lines[1]
+    elif tamper == "edit-last":
+        lines[3] = lines[3].replace('"ok"', '"error"')
+    else:
+        lines = lines[:3]
+    log.write_text("\n".join(lines) + "\n")
+    result = site.run("audit", "verify", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    expected_line = {"edit": "line 2", "delete": "line 2", "insert": "line 3",
+                     "reorder": "line 2", "edit-last": "line 4", "truncate": "line 3"}[tamper]
+    assert expected_line in result.stderr, result.stderr
+
+
+def test_audit_show(site: Site, tmp_path: Path) -> None:
+    site.run("create-backup")
+    shown = site.run("audit", "show", "--json").json()
+    assert [e["tool"] for e in shown] == ["create-backup"] and shown[0]["origin"] == "cli"
+    assert "create-backup" in site.run("audit", "show").stdout
