@@ -199,3 +199,60 @@ def test_audit_show(site: Site, tmp_path: Path) -> None:
     shown = site.run("audit", "show", "--json").json()
     assert [e["tool"] for e in shown] == ["create-backup"] and shown[0]["origin"] == "cli"
     assert "create-backup" in site.run("audit", "show").stdout
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_streamable_http_needs_the_bearer_token(site: Site) -> None:
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    token = "t0ken-" + "x" * 20
+    token_file = site.root / "token"
+    token_file.write_text(token + "\n")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "mcp", "-p", str(site.profile), "--http",
+         f"127.0.0.1:{port}", "--token-file", str(token_file)],
+        env={**os.environ, "STRONGROOM_STATE_DIR": str(site.state)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)  # noqa: S310
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+
+        import httpx2
+        from mcp.client.session import ClientSession
+        from mcp.client.streamable_http import streamable_http_client
+
+        async def main() -> None:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx2.AsyncClient(headers=headers, timeout=60) as http, \
+                    streamable_http_client(url, http_client=http) as (read, write), \
+                    ClientSession(read, write) as session:
+                await session.initialize()
+                listed = await session.list_tools()
+                assert {tool.name for tool in listed.tools} == TOOL_NAMES
+                made = structured(await session.call_tool("create-backup", {}))
+                assert made["set"].startswith("config-")
+
+        anyio.run(main)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

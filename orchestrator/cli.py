@@ -345,14 +345,27 @@ def decrypt(file: str, output: str | None, password_file: str | None,
 @main.command("mcp")
 @click.option("-p", "--profile", "profile_ref", metavar="NAME|PATH", envvar="STRONGROOM_PROFILE")
 @click.option("-v", "--verbose", count=True, help="Log detail to stderr.")
+@click.option("--http", "address", metavar="HOST:PORT",
+              help="Serve streamable HTTP at /mcp instead of stdio (needs --token-file).")
+@click.option("--token-file", metavar="FILE", help="With --http: the bearer token clients send.")
 @guarded
-def mcp(profile_ref: str | None, verbose: int) -> None:
-    """Serve the tools over MCP on stdio (logs go to stderr)."""
+def mcp(profile_ref: str | None, verbose: int, address: str | None,
+        token_file: str | None) -> None:
+    """Serve the tools over MCP on stdio (logs go to stderr), or over HTTP."""
     from orchestrator import console
-    from orchestrator.mcp_server import serve_stdio
 
     session = console.open_session(profile_ref, verbose)
-    serve_stdio(session, click.get_current_context().find_root().params.get("role"))
+    role = click.get_current_context().find_root().params.get("role")
+    if address is None:
+        from orchestrator.mcp_server import serve_stdio
+
+        serve_stdio(session, role)
+        return
+    if not token_file:
+        raise click.UsageError("--http needs --token-file FILE holding the bearer token")
+    from orchestrator.mcp_server import serve_http
+
+    serve_http(session, role, address, token_file)
 
 
 @main.group()

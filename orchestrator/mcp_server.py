@@ -88,3 +88,47 @@ def serve_stdio(session: Session, role: str | None) -> None:
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
     anyio.run(main)
+
+
+class BearerToken:
+    """ASGI middleware: every HTTP request needs `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        import hmac
+
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"text/plain"),
+                                        (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": b"a bearer token is required\n"})
+                return
+        await self.app(scope, receive, send)
+
+
+def read_token(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise StrongroomError(f"cannot read --token-file {path}: {exc.strerror}") from None
+    if len(token) < 16:
+        raise StrongroomError(f"the token in {path} is too short: use at least 16 characters")
+    return token
+
+
+def serve_http(session: Session, role: str | None, address: str, token_file: str) -> None:
+    import uvicorn
+
+    host, _, port_text = address.rpartition(":")
+    if not host or not port_text.isdigit():
+        raise StrongroomError(f"--http takes HOST:PORT, e.g. 127.0.0.1:8765 (got {address!r})")
+    token = read_token(token_file)
+    app = build_server(session, role).streamable_http_app(host=host)
+    uvicorn.run(BearerToken(app, token), host=host, port=int(port_text), log_level="warning")
