@@ -55,6 +55,10 @@ def error_text(result: Any) -> str:
 
 
 def test_tools_and_a_full_round_trip(site: Site) -> None:
+    # Large enough that restic reports progress while it works.
+    with open(site.path("srv/data/progress.bin"), "wb") as handle:
+        for _ in range(200):
+            handle.write(os.urandom(1 << 20))
     out = site.root / "export.zip"
     target = site.root / "restored"
     seen: dict[str, Any] = {}
@@ -80,6 +84,7 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
             "create-backup", {"type": "full", "name": "assistant", "includeData": True},
             progress_callback=on_progress))
         seen["made"] = made
+        assert progress and progress == sorted(progress)
         backups = structured(await session.call_tool("list-backups", {}))["backups"]
         assert [b["set"] for b in backups] == [made["set"]]
         exported = structured(await session.call_tool(
