@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from orchestrator.dumps import conflicts_of, restore_plans, restore_streams
@@ -160,22 +160,28 @@ def retarget(source: str, target_root: Path) -> Path:
     return target_root / source.lstrip("/") if str(target_root) != "/" else Path(source)
 
 
-def find_conflicts(
+def _existing(
     nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
-) -> list[str]:
-    """Existing things a restore would replace: any non-directory, or a directory's clash."""
-    conflicts = []
+) -> Iterator[tuple[Node, Path, bool]]:
+    """(node, its target, whether that target is a real directory) for each node of the
+    chosen parts whose target exists and is not a directory meeting a directory."""
     for node in nodes:
         if not any(_within(node.path, item.source) for item in sources):
             continue
         target = retarget(node.path, target_root)
         if not os.path.lexists(target):
             continue
-        is_dir = target.is_dir() and not target.is_symlink()
-        if node.type == "dir" and is_dir:
+        existing_is_dir = target.is_dir() and not target.is_symlink()
+        if node.type == "dir" and existing_is_dir:
             continue
-        conflicts.append(str(target))
-    return conflicts
+        yield node, target, existing_is_dir
+
+
+def find_conflicts(
+    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+) -> list[str]:
+    """Existing things a restore would replace: any non-directory, or a directory's clash."""
+    return [str(target) for _node, target, _is_dir in _existing(nodes, sources, target_root)]
 
 
 def clear_for_overwrite(
@@ -188,15 +194,7 @@ def clear_for_overwrite(
     """
     import shutil
 
-    for node in nodes:
-        if not any(_within(node.path, item.source) for item in sources):
-            continue
-        target = retarget(node.path, target_root)
-        if not os.path.lexists(target):
-            continue
-        existing_is_dir = target.is_dir() and not target.is_symlink()
-        if node.type == "dir" and existing_is_dir:
-            continue
+    for node, target, existing_is_dir in _existing(nodes, sources, target_root):
         if node.type == "file" and target.is_file() and not target.is_symlink():
             continue
         if existing_is_dir:
