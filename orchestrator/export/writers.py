@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import struct
 import tarfile
 import time
 from collections.abc import Iterator
@@ -109,10 +110,10 @@ class AesZipWriter:
         self.zip.setpassword(password)
 
     def add(self, entry: Entry) -> None:
-        from pyzipper.zipfile_aes import AESZipInfo
-
         name = entry.name + ("/" if entry.kind == "dir" else "")
-        info = AESZipInfo(name, date_time=time.localtime(max(entry.mtime, 315532800))[:6])
+        info = _timestamped_info()(name,
+                                   date_time=time.localtime(max(entry.mtime, 315532800))[:6])
+        info.exact_mtime = int(entry.mtime) & 0xFFFFFFFF
         kind = {"dir": stat.S_IFDIR, "symlink": stat.S_IFLNK, "file": stat.S_IFREG}[entry.kind]
         info.external_attr = (kind | (entry.mode & 0o7777)) << 16
         if entry.kind == "dir":
@@ -129,6 +130,27 @@ class AesZipWriter:
 
     def close(self) -> None:
         self.zip.close()
+
+
+def _timestamped_info() -> Any:
+    """pyzipper's AES ZipInfo, plus the extended timestamp (0x5455) in both headers:
+    DOS times have two-second steps, and the restored mtime should be exact."""
+    from pyzipper.zipfile_aes import AESZipInfo
+
+    class TimestampedInfo(AESZipInfo):  # type: ignore[misc]
+        exact_mtime = 0
+
+        def _timestamp(self) -> bytes:
+            return struct.pack("<HHBI", 0x5455, 5, 1, self.exact_mtime)
+
+        def encode_local_header(self, *, extra: bytes, **fields: Any) -> bytes:
+            return bytes(super().encode_local_header(extra=extra + self._timestamp(), **fields))
+
+        def encode_central_directory(self, *, extra_data: bytes, **fields: Any) -> Any:
+            return super().encode_central_directory(
+                extra_data=extra_data + self._timestamp(), **fields)
+
+    return TimestampedInfo
 
 
 class _Counting:
