@@ -289,3 +289,17 @@ def test_export_is_valid_zip_for_the_standard_library(site: Site) -> None:
     with zipfile.ZipFile(out) as archive:
         assert archive.testzip() is None
         assert archive.namelist()[0] == "metadata.json"
+
+
+def test_a_tampered_local_manifest_stops_the_export(site: Site) -> None:
+    made = site.run("create-backup", "--type", "full", "--json").json()
+    staged = site.state / "sets" / "full" / "metadata.json"
+    staged.write_text(staged.read_text().replace('"include_data": false',
+                                                 '"include_data": true'))
+    out = site.root / "x.zip"
+    result = site.run("download-backup", "--backup", made["set"], "-o", str(out), check=False)
+    assert result.returncode != 0 and "differs from the one in the repository" in result.stderr
+    assert not out.exists() and not list(site.root.glob(".x.zip.partial"))
+    staged.unlink()  # without a local copy the manifest comes from the repository
+    site.run("download-backup", "--backup", made["set"], "-o", str(out))
+    assert zipfile.ZipFile(out).namelist()[0] == "metadata.json"

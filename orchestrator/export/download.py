@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
+from orchestrator.engines.base import Engine, Snapshot
 from orchestrator.errors import AccessDenied, UsageError
-from orchestrator.export.entries import set_entries
+from orchestrator.export.entries import has_file_parts, set_entries
 from orchestrator.export.targets import open_output, parse_output, presign
 from orchestrator.export.writers import extension, open_writer
 from orchestrator.manifest import MANIFEST_FILE, Manifest, manifest_dir_in
@@ -37,15 +39,18 @@ def download_backup(session: Session, request: DownloadBackupRequest) -> Downloa
         raise AccessDenied(f"downloads to {output.kind} are not allowed by this profile "
                            f"([access.download] allowed_outputs = {policy.allowed_outputs})")
     clock = time.monotonic()
-    raw = engine.dump(final.id, f"{manifest_dir_in(final, chosen.base)}/{MANIFEST_FILE}")
-    manifest = Manifest.model_validate(json.loads(raw))
-    _check_services(manifest, request.services)
     password = request.password.get_secret_value().encode() if request.password else None
     entries = 0
+    wants_files = has_file_parts(final, chosen.base)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress") as pool, \
-            open_output(output, request.force, policy.max_bytes) as sink:
+            open_output(output, request.force, policy.max_bytes) as sink, \
+            (engine.open_dump(final.id, "/", archive=True) if wants_files
+             else nullcontext(None)) as tar_stream:
+        raw = _manifest_bytes(session, engine, final, chosen.base, chosen.name, wants_files)
+        manifest = Manifest.model_validate(json.loads(raw))
+        _check_services(manifest, request.services)
         writer = open_writer(request.format, sink, pool, password)  # type: ignore[arg-type]
-        for entry in set_entries(engine, final, manifest, raw, request.services):
+        for entry in set_entries(engine, final, manifest, raw, request.services, tar_stream):
             writer.add(entry)
             entries += 1
         writer.close()
@@ -56,6 +61,22 @@ def download_backup(session: Session, request: DownloadBackupRequest) -> Downloa
         bytes=written, encrypted=request.encrypt, url=link,
         duration=round(time.monotonic() - clock, 3),
     )
+
+
+def _manifest_bytes(session: Session, engine: Engine, final: Snapshot, base: str, name: str,
+                    checked_in_stream: bool) -> bytes:
+    """The set's manifest. The copy staged on this host saves a restic process when the
+    tar stream will carry the stored one to compare against; else it is read from the
+    repository (while the tar dump's restic opens the repository)."""
+    staged = session.state.staging(base) / MANIFEST_FILE
+    if checked_in_stream and staged.is_file():
+        data = staged.read_bytes()
+        try:
+            if json.loads(data).get("set") == name:
+                return data
+        except ValueError:
+            pass
+    return engine.dump(final.id, f"{manifest_dir_in(final, base)}/{MANIFEST_FILE}")
 
 
 def _check_services(manifest: Manifest, services: list[str]) -> None:

@@ -50,13 +50,22 @@ def _read_chunks(stream: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
+def has_file_parts(final: Snapshot, base: str) -> bool:
+    """Whether the final snapshot holds source paths besides the staged manifest."""
+    staging = manifest_dir_in(final, base)
+    return any(not (path == staging or path.startswith(staging + "/")) for path in final.paths)
+
+
 def set_entries(
     engine: Engine,
     final: Snapshot,
     manifest: Manifest,
     manifest_bytes: bytes,
     services: Sequence[str] = (),
+    tar_stream: IO[bytes] | None = None,
 ) -> Iterator[Entry]:
+    """The set's entries. `tar_stream` is the final snapshot's `restic dump --archive tar /`,
+    opened by the caller (early, so that restic opens the repository meanwhile)."""
     started = manifest.started.timestamp()
     yield Entry(MANIFEST_FILE, "file", 0o644, started, len(manifest_bytes),
                 chunks=iter([manifest_bytes]))
@@ -66,18 +75,20 @@ def set_entries(
     prefixes = sorted(((p.source.rstrip("/") or "/", p.logical) for p in paths),
                       key=lambda pair: len(pair[0]), reverse=True)
     logs: list[Entry] = []
-    if manifest.paths and (paths or not services):
-        with engine.open_dump(final.id, "/", archive=True) as stream:
-            archive = tarfile.open(fileobj=stream, mode="r|")
-            for member in archive:
-                path = "/" + member.name.strip("/")
-                if path.startswith(staging + "/"):
-                    logs += _staged_log(archive, member, path[len(staging) + 1:])
-                    continue
-                name = logical_name(path, prefixes)
-                if name is None:
-                    continue
-                yield _entry(archive, member, name)
+    if tar_stream is not None:
+        archive = tarfile.open(fileobj=tar_stream, mode="r|", bufsize=CHUNK)
+        for member in archive:
+            path = "/" + member.name.strip("/")
+            if path.startswith(staging + "/"):
+                relative = path[len(staging) + 1:]
+                if relative == MANIFEST_FILE:
+                    _same_manifest(archive, member, manifest_bytes)
+                logs += _staged_log(archive, member, relative)
+                continue
+            name = logical_name(path, prefixes)
+            if name is None:
+                continue
+            yield _entry(archive, member, name)
     for item in manifest.streams:
         if services and item.service not in services:
             continue
@@ -101,6 +112,15 @@ def _entry(archive: tarfile.TarFile, member: tarfile.TarInfo, name: str) -> Entr
         assert reader is not None
         return Entry(name, "file", mode, member.mtime, member.size, chunks=_read_chunks(reader))
     raise StrongroomError(f"{name}: cannot export a {member.type!r} entry (device or fifo)")
+
+
+def _same_manifest(archive: tarfile.TarFile, member: tarfile.TarInfo, expected: bytes) -> None:
+    """The manifest the export was built from must be the one stored in the snapshot."""
+    reader = archive.extractfile(member)
+    stored = reader.read() if reader is not None else b""
+    if stored != expected:
+        raise StrongroomError("the local copy of the set's manifest differs from the one in "
+                              "the repository; the export was stopped")
 
 
 def _staged_log(archive: tarfile.TarFile, member: tarfile.TarInfo, relative: str) -> list[Entry]:

@@ -6,10 +6,10 @@ import stat
 import struct
 import tarfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, Literal, Protocol
 
+from orchestrator.errors import StrongroomError
 from orchestrator.export.compress import ParallelGzipWriter, ParallelXzWriter
 from orchestrator.export.entries import Entry
 from orchestrator.export.envelope import EnvelopeWriter
@@ -29,26 +29,10 @@ class ArchiveWriter(Protocol):
     def close(self) -> None: ...
 
 
-class _ChunkReader:
-    """A read(n) view of a chunk iterator, for tarfile.addfile."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self.chunks = chunks
-        self.pending = b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self.pending) < size:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                break
-            self.pending += chunk
-        if size < 0:
-            size = len(self.pending)
-        out, self.pending = self.pending[:size], self.pending[size:]
-        return out
-
-
 class TarWriter:
+    """A PAX tar stream written header by header: file data goes straight from its
+    chunks to the compressor, with no intermediate copying."""
+
     def __init__(self, sink: BinaryIO, fmt: Format, pool: ThreadPoolExecutor,
                  password: bytes | None) -> None:
         self.layers: list[Any] = []
@@ -59,7 +43,12 @@ class TarWriter:
         target = ParallelGzipWriter(target, pool) if fmt == "tar.gz" else ParallelXzWriter(
             target, pool)
         self.layers.append(target)
-        self.tar = tarfile.open(fileobj=target, mode="w|", format=tarfile.PAX_FORMAT)
+        self.out = target
+        self.written = 0
+
+    def _write(self, data: bytes) -> None:
+        self.out.write(data)
+        self.written += len(data)
 
     def add(self, entry: Entry) -> None:
         info = tarfile.TarInfo(entry.name)
@@ -67,17 +56,31 @@ class TarWriter:
         info.mtime = int(entry.mtime)
         if entry.kind == "dir":
             info.type = tarfile.DIRTYPE
-            self.tar.addfile(info)
         elif entry.kind == "symlink":
             info.type = tarfile.SYMTYPE
             info.linkname = entry.link or ""
-            self.tar.addfile(info)
         else:
             info.size = entry.size
-            self.tar.addfile(info, _ChunkReader(entry.chunks))
+        self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        if entry.kind != "file":
+            return
+        count = 0
+        for chunk in entry.chunks:
+            count += len(chunk)
+            if count > entry.size:
+                raise StrongroomError(f"{entry.name}: more data than its recorded size")
+            self._write(chunk)
+        if count != entry.size:
+            raise StrongroomError(f"{entry.name}: {count} bytes read, {entry.size} expected")
+        remainder = count % tarfile.BLOCKSIZE
+        if remainder:
+            self._write(tarfile.NUL * (tarfile.BLOCKSIZE - remainder))
 
     def close(self) -> None:
-        self.tar.close()
+        self._write(tarfile.NUL * (2 * tarfile.BLOCKSIZE))
+        remainder = self.written % tarfile.RECORDSIZE
+        if remainder:
+            self._write(tarfile.NUL * (tarfile.RECORDSIZE - remainder))
         for layer in reversed(self.layers):
             layer.close()
 
