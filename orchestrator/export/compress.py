@@ -18,8 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 DEFLATE_BLOCK = 1 << 20
-XZ_BLOCK = 8 << 20
-XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": 4 << 20}]
+XZ_BLOCK = 4 << 20
+XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": 2 << 20}]
 WINDOW = 32 * 1024
 # The empty final block that ends a deflate stream.
 FINAL_BLOCK = zlib.compressobj(6, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
@@ -155,7 +155,8 @@ class ParallelXzWriter:
     def _submit(self, block: bytes) -> None:
         self.pending.append(self.pool.submit(_xz_block, block))
         self.wrote_any = True
-        while len(self.pending) > 2:
+        # Each LZMA2 encoder holds ~10x its dictionary: two at work keep memory bounded.
+        while len(self.pending) > 1:
             self.sink.write(self.pending.popleft().result())
 
     def close(self) -> None:
