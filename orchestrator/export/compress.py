@@ -46,16 +46,15 @@ def _in_order(
         yield pending.popleft().result()
 
 
-def rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """Chunks of exactly `size` bytes (the last one shorter)."""
-    buffer = bytearray()
+def gather(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """Blocks of at least `size` bytes (the last one may be shorter), each joined once."""
+    blocks = _Blocks(size)
     for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
+        block = blocks.add(chunk)
+        if block is not None:
+            yield block
+    if blocks.pending:
+        yield blocks.take()
 
 
 class Deflater:
@@ -72,7 +71,7 @@ class Deflater:
     def stream(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         def jobs() -> Iterator[Callable[[], bytes]]:
             primer = b""
-            for block in rechunk(chunks, DEFLATE_BLOCK):
+            for block in gather(chunks, DEFLATE_BLOCK):
                 self.crc = zlib.crc32(block, self.crc)
                 self.size += len(block)
                 yield lambda block=block, primer=primer: _deflate_block(  # type: ignore[misc]
@@ -86,6 +85,26 @@ class Deflater:
         yield FINAL_BLOCK
 
 
+class _Blocks:
+    """Collects written pieces and hands them on in blocks of at least `size` bytes,
+    joined once (no per-write copying, no slicing)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.pieces: list[bytes] = []
+        self.pending = 0
+
+    def add(self, data: bytes | bytearray | memoryview) -> bytes | None:
+        self.pieces.append(data if isinstance(data, bytes) else bytes(data))
+        self.pending += len(data)
+        return self.take() if self.pending >= self.size else None
+
+    def take(self) -> bytes:
+        block = b"".join(self.pieces)
+        self.pieces, self.pending = [], 0
+        return block
+
+
 class ParallelGzipWriter:
     """A write-only file object that writes one gzip member, compressed on a pool."""
 
@@ -93,8 +112,8 @@ class ParallelGzipWriter:
         self.sink = sink
         self.pool = pool
         self.level = level
-        self.pending: collections.deque[tuple[Future[bytes], int, int]] = collections.deque()
-        self.buffer = bytearray()
+        self.pending: collections.deque[Future[bytes]] = collections.deque()
+        self.blocks = _Blocks(DEFLATE_BLOCK)
         self.primer = b""
         self.crc = 0
         self.size = 0
@@ -102,27 +121,24 @@ class ParallelGzipWriter:
         sink.write(b"\x1f\x8b\x08\x00" + struct.pack("<I", mtime) + b"\x00\xff")
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        self.buffer += data
-        while len(self.buffer) >= DEFLATE_BLOCK:
-            self._submit(bytes(self.buffer[:DEFLATE_BLOCK]))
-            del self.buffer[:DEFLATE_BLOCK]
+        block = self.blocks.add(data)
+        if block is not None:
+            self._submit(block)
         return len(data)
 
     def _submit(self, block: bytes) -> None:
         self.crc = zlib.crc32(block, self.crc)
         self.size += len(block)
-        future = self.pool.submit(_deflate_block, block, self.primer, self.level)
+        self.pending.append(self.pool.submit(_deflate_block, block, self.primer, self.level))
         self.primer = block[-WINDOW:]
-        self.pending.append((future, 0, 0))
         while len(self.pending) > 4:
-            self.sink.write(self.pending.popleft()[0].result())
+            self.sink.write(self.pending.popleft().result())
 
     def close(self) -> None:
-        if self.buffer:
-            self._submit(bytes(self.buffer))
-            self.buffer.clear()
+        if self.blocks.pending:
+            self._submit(self.blocks.take())
         while self.pending:
-            self.sink.write(self.pending.popleft()[0].result())
+            self.sink.write(self.pending.popleft().result())
         self.sink.write(FINAL_BLOCK)
         self.sink.write(struct.pack("<II", self.crc, self.size & 0xFFFFFFFF))
 
@@ -141,15 +157,14 @@ class ParallelXzWriter:
     def __init__(self, sink: BinaryIO, pool: ThreadPoolExecutor) -> None:
         self.sink = sink
         self.pool = pool
-        self.buffer = bytearray()
+        self.blocks = _Blocks(XZ_BLOCK)
         self.pending: collections.deque[Future[bytes]] = collections.deque()
         self.wrote_any = False
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        self.buffer += data
-        while len(self.buffer) >= XZ_BLOCK:
-            self._submit(bytes(self.buffer[:XZ_BLOCK]))
-            del self.buffer[:XZ_BLOCK]
+        block = self.blocks.add(data)
+        if block is not None:
+            self._submit(block)
         return len(data)
 
     def _submit(self, block: bytes) -> None:
@@ -160,9 +175,8 @@ class ParallelXzWriter:
             self.sink.write(self.pending.popleft().result())
 
     def close(self) -> None:
-        if self.buffer or not self.wrote_any:
-            self._submit(bytes(self.buffer))
-            self.buffer.clear()
+        if self.blocks.pending or not self.wrote_any:
+            self._submit(self.blocks.take())
         while self.pending:
             self.sink.write(self.pending.popleft().result())
 

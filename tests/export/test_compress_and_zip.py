@@ -18,7 +18,7 @@ from orchestrator.export.compress import (
     Deflater,
     ParallelGzipWriter,
     ParallelXzWriter,
-    rechunk,
+    gather,
 )
 from orchestrator.export.zipstream import ZipStreamWriter
 
@@ -77,14 +77,16 @@ def test_parallel_xz_streams_concatenate_into_one_file(pool: ThreadPoolExecutor,
 def test_deflater_tracks_crc_and_sizes(pool: ThreadPoolExecutor) -> None:
     data = payload(2 * DEFLATE_BLOCK + 77)
     deflater = Deflater(pool)
-    out = b"".join(deflater.stream(rechunk([data], 65536)))
+    out = b"".join(deflater.stream(gather([data[i:i + 65536] for i in range(0, len(data), 65536)], DEFLATE_BLOCK)))
     assert zlib.decompress(out, -15) == data
     assert (deflater.crc, deflater.size, deflater.compressed) == (zlib.crc32(data), len(data),
                                                                   len(out))
 
 
-def test_rechunk_sizes() -> None:
-    assert [len(c) for c in rechunk([b"a" * 5, b"b" * 7, b"c"], 4)] == [4, 4, 4, 1]
+def test_gather_joins_pieces_into_blocks_of_at_least_the_size() -> None:
+    blocks = list(gather([b"a" * 5, b"b" * 2, b"c" * 2, b"d"], 4))
+    assert [len(b) for b in blocks] == [5, 4, 1]
+    assert b"".join(blocks) == b"a" * 5 + b"b" * 2 + b"c" * 2 + b"d"
 
 
 def test_zip_stream_writer_is_read_by_zipfile(pool: ThreadPoolExecutor) -> None:
@@ -92,7 +94,7 @@ def test_zip_stream_writer_is_read_by_zipfile(pool: ThreadPoolExecutor) -> None:
     writer = ZipStreamWriter(sink, pool)  # type: ignore[arg-type]
     big = payload(2 * DEFLATE_BLOCK + 9)
     writer.add_dir("config", 0o750, 1_600_000_000)
-    writer.add_file("config/ünïcødé ✓.txt", 0o640, 1_600_000_001, len(big), rechunk([big], 50000))
+    writer.add_file("config/ünïcødé ✓.txt", 0o640, 1_600_000_001, len(big), [big[i:i + 50000] for i in range(0, len(big), 50000)])
     writer.add_file("config/empty", 0o600, 1_600_000_002, 0, [])
     writer.add_symlink("config/link", "ünïcødé ✓.txt", 1_600_000_003)
     writer.close()
