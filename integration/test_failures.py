@@ -80,6 +80,16 @@ def test_broken_profile_is_located(site: Site) -> None:
     assert f"{site.profile}:5" in result.stderr and "password_file" in result.stderr
 
 
+def start_full_backup(site: Site, capture: bool = True) -> subprocess.Popen[str]:
+    """`strongroom create-backup --type full` running in the background."""
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
+        [*STRONGROOM, "create-backup", "-p", str(site.profile), "--type", "full"],
+        stdout=output, stderr=output, text=True,
+        env={**os.environ, "STRONGROOM_STATE_DIR": str(site.state)},
+    )
+
+
 def restic_child(parent: subprocess.Popen[str], timeout: float = 30) -> psutil.Process:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -92,11 +102,7 @@ def restic_child(parent: subprocess.Popen[str], timeout: float = 30) -> psutil.P
 
 def test_restic_killed_mid_backup_leaves_an_incomplete_set(make_site: Callable[..., Site]) -> None:
     site = make_site(large_bytes=400 * 1024 * 1024)
-    env = {**os.environ, "STRONGROOM_STATE_DIR": str(site.state)}
-    proc = subprocess.Popen(
-        [*STRONGROOM, "create-backup", "-p", str(site.profile), "--type", "full"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    proc = start_full_backup(site)
     try:
         restic = restic_child(proc)
         time.sleep(1.0)
@@ -135,11 +141,7 @@ def test_a_crash_mid_backup_is_shown_as_interrupted(site: Site) -> None:
     big = site.path("srv/data/big2.bin")
     with open(big, "wb") as handle:
         handle.writelines(os.urandom(1 << 20) for _ in range(300))
-    env = {**os.environ, "STRONGROOM_STATE_DIR": str(site.state)}
-    proc = subprocess.Popen(
-        [*STRONGROOM, "create-backup", "-p", str(site.profile), "--type", "full"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, env=env,
-    )
+    proc = start_full_backup(site, capture=False)
     restic = restic_child(proc)
     proc.send_signal(signal.SIGKILL)
     restic.send_signal(signal.SIGKILL)
@@ -152,11 +154,7 @@ def test_a_crash_mid_backup_is_shown_as_interrupted(site: Site) -> None:
 
 def test_ctrl_c_stops_restic_and_marks_the_set(make_site: Callable[..., Site]) -> None:
     site = make_site(large_bytes=300 * 1024 * 1024)
-    env = {**os.environ, "STRONGROOM_STATE_DIR": str(site.state)}
-    proc = subprocess.Popen(
-        [*STRONGROOM, "create-backup", "-p", str(site.profile), "--type", "full"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    proc = start_full_backup(site)
     try:
         restic = restic_child(proc)
         time.sleep(0.5)
