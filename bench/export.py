@@ -40,6 +40,7 @@ non-zero only when a command fails.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -86,6 +87,16 @@ QUIET_CPUS = 0.25  # the host counts as quiet below this many busy CPUs
 PROFILE_NAME = "bench"
 SET_NAME = "bench"
 FORMATS = ("tar.gz", "zip", "tar.xz")
+
+
+def source_fingerprint() -> str:
+    """A hash of the product's Python sources as they are on disk (committed or not)."""
+    digest = hashlib.sha256()
+    for folder in ("orchestrator", "hooks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def log(message: str) -> None:
@@ -147,7 +158,8 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         try:
             target = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
+            own_argv = target.cmdline()
+        except psutil.Error:
             return
         while not self.halt.is_set():
             try:
@@ -170,11 +182,13 @@ class Sampler(threading.Thread):
             for child in children:
                 if child.pid in self.seen:
                     continue
-                self.seen.add(child.pid)
                 try:
                     argv = child.cmdline()
                 except psutil.Error:
-                    argv = ["?"]
+                    continue  # gone, or not readable yet: look again next time
+                if argv == own_argv:
+                    continue  # forked but not yet exec'd: still a copy of strongroom
+                self.seen.add(child.pid)
                 foot.children.append((now, _short(argv)))
             self.halt.wait(SAMPLE_INTERVAL)
 
@@ -656,8 +670,10 @@ def _bench(opts: argparse.Namespace, work: Path) -> int:
         ran = run_timed(argv, env, " ".join(argv))
         return ((ran.stdout.strip() or ran.stderr.strip()).splitlines() or ["?"])[0]
 
+    fingerprint = source_fingerprint()
     versions = "; ".join([
-        version([str(STRONGROOM), "--version"]) + f" ({source_revision()})",
+        version([str(STRONGROOM), "--version"])
+        + f" ({source_revision()}; sources {fingerprint})",
         version([restic, "version"]), version(["pigz", "--version"]),
         version(["gzip", "--version"]), version(["xz", "--version"]),
     ])
@@ -700,6 +716,11 @@ def _bench(opts: argparse.Namespace, work: Path) -> int:
     print("strongroom export benchmark (download-backup vs restic dump --archive tar | "
           "compressor)")
     print(f"  {versions}")
+    changed = source_fingerprint() != fingerprint
+    if changed:
+        print(f"  WARNING: strongroom's sources changed during the run (now "
+              f"{source_revision()}; sources {source_fingerprint()}): runs measured "
+              "different code")
     print(f"  python {platform.python_version()}, {os.cpu_count()} CPU(s), "
           f"{platform.system()} {platform.release()}, "
           f"{human(psutil.virtual_memory().total)} RAM")
@@ -802,6 +823,8 @@ def _bench(opts: argparse.Namespace, work: Path) -> int:
     for label, figure, goal, ok in summary:
         mark = "" if ok is None else verdict(ok)
         print(f"  {label:<{width}}  {figure:<{fig}}  goal {goal:<13} {mark}".rstrip())
+    if changed:
+        print("  WARNING: the sources changed during the run; these figures mix versions")
     noisy = max(r.foreign for r in everything)
     if noisy > 0.10:
         print(f"  note: other processes kept up to {noisy:.2f} of {os.cpu_count()} CPUs busy "
