@@ -13,6 +13,7 @@ import lzma
 import struct
 import time
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
@@ -105,7 +106,25 @@ class _Blocks:
         return block
 
 
-class ParallelGzipWriter:
+class _PooledWriter(ABC):
+    """A write-only file object that collects blocks and hands each to `_submit`."""
+
+    blocks: _Blocks
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        block = self.blocks.add(data)
+        if block is not None:
+            self._submit(block)
+        return len(data)
+
+    @abstractmethod
+    def _submit(self, block: bytes) -> None: ...
+
+    def flush(self) -> None:
+        return None
+
+
+class ParallelGzipWriter(_PooledWriter):
     """A write-only file object that writes one gzip member, compressed on a pool."""
 
     def __init__(self, sink: BinaryIO, pool: ThreadPoolExecutor, level: int = 6) -> None:
@@ -119,12 +138,6 @@ class ParallelGzipWriter:
         self.size = 0
         mtime = int(time.time())
         sink.write(b"\x1f\x8b\x08\x00" + struct.pack("<I", mtime) + b"\x00\xff")
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        block = self.blocks.add(data)
-        if block is not None:
-            self._submit(block)
-        return len(data)
 
     def _submit(self, block: bytes) -> None:
         self.crc = zlib.crc32(block, self.crc)
@@ -142,16 +155,13 @@ class ParallelGzipWriter:
         self.sink.write(FINAL_BLOCK)
         self.sink.write(struct.pack("<II", self.crc, self.size & 0xFFFFFFFF))
 
-    def flush(self) -> None:
-        return None
-
 
 def _xz_block(data: bytes) -> bytes:
     return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
                          filters=XZ_FILTERS)
 
 
-class ParallelXzWriter:
+class ParallelXzWriter(_PooledWriter):
     """A write-only file object that writes concatenated .xz streams from a pool."""
 
     def __init__(self, sink: BinaryIO, pool: ThreadPoolExecutor) -> None:
@@ -160,12 +170,6 @@ class ParallelXzWriter:
         self.blocks = _Blocks(XZ_BLOCK)
         self.pending: collections.deque[Future[bytes]] = collections.deque()
         self.wrote_any = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        block = self.blocks.add(data)
-        if block is not None:
-            self._submit(block)
-        return len(data)
 
     def _submit(self, block: bytes) -> None:
         self.pending.append(self.pool.submit(_xz_block, block))
@@ -179,6 +183,3 @@ class ParallelXzWriter:
             self._submit(self.blocks.take())
         while self.pending:
             self.sink.write(self.pending.popleft().result())
-
-    def flush(self) -> None:
-        return None

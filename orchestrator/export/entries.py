@@ -42,7 +42,8 @@ def logical_name(path: str, prefixes: Sequence[tuple[str, str]]) -> str | None:
     return None
 
 
-def _read_chunks(stream: IO[bytes]) -> Iterator[bytes]:
+def read_chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    """A stream's data in chunks of up to 1 MiB."""
     while True:
         chunk = stream.read(CHUNK)
         if not chunk:
@@ -110,7 +111,7 @@ def _entry(archive: tarfile.TarFile, member: tarfile.TarInfo, name: str) -> Entr
     if member.isfile():
         reader = archive.extractfile(member)
         assert reader is not None
-        return Entry(name, "file", mode, member.mtime, member.size, chunks=_read_chunks(reader))
+        return Entry(name, "file", mode, member.mtime, member.size, chunks=read_chunks(reader))
     raise StrongroomError(f"{name}: cannot export a {member.type!r} entry (device or fifo)")
 
 
@@ -137,7 +138,7 @@ def _stream_chunks(
 ) -> Iterator[bytes]:
     tap = StreamDigest()
     with engine.open_dump(snapshot_id, "/" + logical) as stream:
-        for chunk in _read_chunks(stream):
+        for chunk in read_chunks(stream):
             tap.update(memoryview(chunk))
             yield chunk
     if tap.bytes != size or (digest and tap.label != digest):

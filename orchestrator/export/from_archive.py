@@ -13,13 +13,13 @@ from orchestrator import run
 from orchestrator.digest import StreamDigest
 from orchestrator.dumps import conflicts_of, context_for, restore_plans
 from orchestrator.errors import ConflictError, StrongroomError
+from orchestrator.export.entries import read_chunks
 from orchestrator.export.unpack import (
     SKIPPED,
     HostileArchive,
     Member,
     open_members,
     read_archive_manifest,
-    read_chunks,
 )
 from orchestrator.layout import select_for_restore
 from orchestrator.manifest import Manifest, ManifestPath, ManifestStream

@@ -22,8 +22,6 @@ from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.export.envelope import HEADER_SIZE, decrypt_stream, is_envelope
 from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, Manifest
 
-CHUNK = 1 << 20
-
 
 class HostileArchive(StrongroomError):
     exit_code = 2
@@ -153,14 +151,6 @@ def open_members(path: Path, password: bytes | None) -> Any:
     with open(path, "rb") as handle:
         is_zip = handle.read(4) == b"PK\x03\x04"
     return _zip_members(path, password) if is_zip else _tar_members(path, password)
-
-
-def read_chunks(reader: IO[bytes]) -> Iterator[bytes]:
-    while True:
-        chunk = reader.read(CHUNK)
-        if not chunk:
-            return
-        yield chunk
 
 
 def read_archive_manifest(path: Path, password: bytes | None) -> Manifest:
