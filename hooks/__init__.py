@@ -11,10 +11,12 @@ from hooks.base import Hook, HookError, HookModel
 
 def _registry() -> dict[str, Hook]:
     from hooks.command import CommandHook
+    from hooks.containers import ContainersHook
     from hooks.mongodb import MongodbHook
     from hooks.mysql import MysqlHook
     from hooks.postgresql import PostgresqlHook
     from hooks.sqlite import SqliteHook
+    from hooks.vm import VmHook
 
     mysql = MysqlHook()
     return {
@@ -24,6 +26,8 @@ def _registry() -> dict[str, Hook]:
         "sqlite": SqliteHook(),
         "mongodb": MongodbHook(),
         "command": CommandHook(),
+        "containers": ContainersHook(),
+        "vm": VmHook(),
     }
 
 

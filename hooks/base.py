@@ -8,7 +8,9 @@ orchestrator.run starts the processes.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -26,10 +28,32 @@ class HookError(StrongroomError):
 class HookModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    def config_files(self) -> list[Path]:
+        """Files the hook's source is defined by (compose files): backed up as the
+        service's configuration."""
+        return []
+
+
+Details = dict[str, str | int]
+
+
+@dataclass(frozen=True)
+class PreparedDump:
+    """The command that reads a consistent source, and what the manifest should record."""
+
+    command: Command
+    details: Details = field(default_factory=dict)
+
+
+# Given the set's name, makes the source consistent (stops containers, takes a disk
+# snapshot), yields what reads it, and undoes the preparation on exit, failure included.
+Prepare = Callable[[str], AbstractContextManager[PreparedDump]]
+
 
 @dataclass(frozen=True)
 class DumpPlan:
-    """One stream part of a set: which hook dumps which database to which logical path."""
+    """One stream part of a set: which hook dumps which source to which logical path.
+    `database` names the source: a database, a file, an image, a volume or a disk."""
 
     hook: str
     service: str
@@ -38,6 +62,8 @@ class DumpPlan:
     logical: str
     format: str
     command: Command
+    details: Details = field(default_factory=dict)
+    prepare: Prepare | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +73,7 @@ class RestoreTarget:
     database: str
     exists: bool
     empty: bool
+    conflict: str | None = None  # what a refusal says; default: "<hook> database X is not empty"
 
 
 @dataclass(frozen=True)
@@ -98,6 +125,7 @@ class RestorePlanInput:
     format: str
     logical: str
     force: bool = False
+    details: Details = field(default_factory=dict)
 
 
 def read_secret(path: Path | None, what: str) -> str | None:

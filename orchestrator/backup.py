@@ -93,7 +93,8 @@ def make_set(
                 engine, plans,
                 lambda plan: set_tags(name, plan.logical, kind, profile.profile_name,
                                       [plan.service]),
-                time=started, host=session.host, compression=compression,
+                time=started, host=session.host, compression=compression, set_name=name,
+                before_cleanup=pending.cancel if pending is not None else None,
             )
         except BaseException:
             if pending is not None:

@@ -185,7 +185,8 @@ def backup_database(
 @main.command("list-backups")
 @click.option("--destination", "-d", metavar="REPO")
 @click.option("--name", help="Only sets of this name.")
-@click.option("--type", "backup_type", type=click.Choice([*TYPES, "files", "database"]))
+@click.option("--type", "backup_type",
+              type=click.Choice([*TYPES, "files", "database", "containers", "vm"]))
 @click.option("--service", help="Only sets holding this service.")
 @click.option("--since", metavar="TIME", help="ISO 8601; a time without zone is local.")
 @click.option("--until", metavar="TIME", help="ISO 8601; a time without zone is local.")
@@ -341,5 +342,6 @@ def decrypt(file: str, output: str | None, password_file: str | None,
     decrypt_file(file, output, password.encode(), force)
 
 
-# The administrative commands (mcp, audit, profile) live in cli_admin and register on main.
-from orchestrator import cli_admin  # noqa: E402, F401
+# The administrative commands (mcp, audit, profile) and the container and VM commands
+# live in cli_admin and cli_infra and register on main.
+from orchestrator import cli_admin, cli_infra  # noqa: E402, F401

@@ -8,21 +8,32 @@ staged on disk.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from hooks import hook_for, parse_config
-from hooks.base import DumpPlan, Hook, HookContext, HookError, HookModel, RestorePlanInput
+from hooks.base import (
+    DumpPlan,
+    Hook,
+    HookContext,
+    HookError,
+    HookModel,
+    PreparedDump,
+    RestorePlanInput,
+)
 from orchestrator.digest import StreamDigest
-from orchestrator.engines.base import Engine
+from orchestrator.engines.base import Engine, ProducerFailed
 from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.manifest import ManifestStream
 from orchestrator.profile import Profile
 from orchestrator.run import CommandError
 
 log = logging.getLogger("strongroom")
+# Hooks whose restore target is a file path: it follows --target like restored files.
+FILE_TARGET_HOOKS = frozenset({"sqlite", "vm"})
 
 
 @dataclass(frozen=True)
@@ -85,20 +96,27 @@ def run_streams(
     time: datetime,
     host: str,
     compression: str,
+    set_name: str,
+    before_cleanup: Callable[[], None] | None = None,
 ) -> list[tuple[ManifestStream, int]]:
     """Back up every dump: (manifest entry, bytes the repository grew by) for each.
-    On a failure the parts already stored are forgotten before the error is raised."""
+    On a failure the parts already stored are forgotten before the error is raised;
+    `before_cleanup` first ends what would hold the repository's lock meanwhile."""
     done: list[tuple[ManifestStream, int]] = []
+    partial: list[str] = []
     try:
         for plan in plans:
             log.info("dump %s (%s %s)", plan.logical, plan.hook, plan.database)
             tap = StreamDigest()
             try:
-                summary = engine.backup_stream(
-                    plan.command, plan.logical, tags=tags_for(plan), time=time, host=host,
-                    compression=compression, tap=tap,
-                )
+                with _prepared(plan, set_name) as prepared:
+                    summary = engine.backup_stream(
+                        prepared.command, plan.logical, tags=tags_for(plan), time=time,
+                        host=host, compression=compression, tap=tap,
+                    )
             except CommandError as exc:
+                if isinstance(exc, ProducerFailed) and exc.partial_snapshot:
+                    partial.append(exc.partial_snapshot)
                 raise StrongroomError(
                     f"dump of {plan.database} ({plan.hook}, service {plan.service}) failed "
                     f"with exit code {exc.returncode}; the part was discarded:\n"
@@ -108,16 +126,28 @@ def run_streams(
                 part=plan.logical, logical=plan.logical, snapshot_id=summary.snapshot_id,
                 bytes=tap.bytes, digest=tap.label, hook=plan.hook, service=plan.service,
                 index=plan.index, database=plan.database, format=plan.format,
+                details={**plan.details, **prepared.details},
             ), summary.data_added))
             log.info("  %s: %d bytes, %s", plan.logical, tap.bytes, tap.label)
     except BaseException:
-        if done:
+        if before_cleanup is not None:
+            before_cleanup()
+        if done or partial:
             try:
-                engine.forget([stream.snapshot_id for stream, _ in done])
+                engine.forget([stream.snapshot_id for stream, _ in done] + partial)
             except StrongroomError as cleanup:
                 log.warning("could not forget the stored parts of the failed set: %s", cleanup)
         raise
     return done
+
+
+@contextmanager
+def _prepared(plan: DumpPlan, set_name: str) -> Iterator[PreparedDump]:
+    if plan.prepare is None:
+        yield PreparedDump(plan.command)
+        return
+    with plan.prepare(set_name) as prepared:
+        yield prepared
 
 
 def _indent(text: str) -> str:
@@ -145,7 +175,7 @@ def restore_plans(
         target = as_database.get(stream.database, stream.database)
         result.append(StreamRestore(stream, ref, RestorePlanInput(
             database=stream.database, target=target, format=stream.format,
-            logical=stream.logical, force=force)))
+            logical=stream.logical, force=force, details=dict(stream.details))))
     return result
 
 
@@ -159,6 +189,8 @@ def _ref_for(profile: Profile, stream: ManifestStream) -> HookRef:
         entry = {"type": stream.hook}
         if stream.hook == "sqlite":
             entry["path"] = stream.database
+        if stream.hook == "vm":
+            entry["disks"] = [stream.database]
     try:
         config = parse_config(entry)
     except ValueError as exc:
@@ -175,7 +207,8 @@ def conflicts_of(profile: Profile, plans: Sequence[StreamRestore]) -> list[str]:
     for item in plans:
         target = item.ref.hook.inspect_target(item.ref.config, ctx, item.plan)
         if target.exists and not target.empty:
-            found.append(f"{item.stream.hook} database {target.database} is not empty")
+            found.append(target.conflict
+                         or f"{item.stream.hook} database {target.database} is not empty")
     return found
 
 

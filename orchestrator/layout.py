@@ -96,7 +96,8 @@ def plan_sources(
             sources += _group(f"config/{group}", spec.paths, "config", group, spec.exclude)
     for name in chosen:
         svc = profile.services[name]
-        sources += _group(f"services/{name}/config", svc.config, "service-config", name,
+        config = svc.config + [p for p in _hook_config_files(profile, name) if p not in svc.config]
+        sources += _group(f"services/{name}/config", config, "service-config", name,
                           svc.exclude)
         if with_data:
             sources += _group(f"services/{name}/data", svc.data, "service-data", name,
@@ -107,6 +108,18 @@ def plan_sources(
     if backup_type == "disaster-recovery":
         sources += _group("strongroom/profiles", profile.source_files, "profile", "profile")
     return _first_of_each(sources)
+
+
+def _hook_config_files(profile: Profile, service: str) -> list[Path]:
+    """Files that define a hook's source (compose files), relative to the profile's folder."""
+    from hooks import parse_config
+
+    base = profile.source_files[0].parent if profile.source_files else Path.cwd()
+    files = []
+    for entry in profile.services[service].hooks:
+        for path in parse_config(entry.model_dump()).config_files():
+            files.append(path if path.is_absolute() else base / path)
+    return files
 
 
 def _first_of_each(sources: list[SourcePath]) -> list[SourcePath]:

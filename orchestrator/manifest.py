@@ -44,6 +44,8 @@ class ManifestStream(ManifestModel):
     index: int = 0
     database: str
     format: str
+    # What a hook records beyond the stream itself, e.g. a disk's format and virtual size.
+    details: dict[str, str | int] = {}
 
 
 class Manifest(ManifestModel):

@@ -90,7 +90,8 @@ class CreateBackupResult(Model):
     verified: bool
 
 
-SetType = Literal["config", "full", "service", "disaster-recovery", "files", "database"]
+SetType = Literal["config", "full", "service", "disaster-recovery", "files", "database",
+                  "containers", "vm"]
 
 
 class ListBackupsRequest(Model):
@@ -222,12 +223,16 @@ class BackupContainersRequest(Model):
     image: list[str] = Field(default_factory=list)
     volume: list[str] = Field(default_factory=list)
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    destination: str | None = None
+    verify: bool = True
 
 
 class BackupVmSnapshotRequest(Model):
     disk: str | None = None
     vm: str | None = None
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    destination: str | None = None
+    verify: bool = True
 
 
 class BackupCompareRequest(Model):

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 RETENTION_PATTERN = r"^[1-9][0-9]*[hdwmy]$"
-HOOK_TYPES = ("postgresql", "mysql", "mariadb", "sqlite", "mongodb", "command")
+HOOK_TYPES = ("postgresql", "mysql", "mariadb", "sqlite", "mongodb", "command", "containers",
+              "vm")
 
 
 class Strict(BaseModel):
@@ -75,7 +76,8 @@ class HookEntry(BaseModel):
     """A data-source hook; its options are checked by the hook's own model in hooks/."""
 
     model_config = ConfigDict(extra="allow")
-    type: Literal["postgresql", "mysql", "mariadb", "sqlite", "mongodb", "command"]
+    type: Literal["postgresql", "mysql", "mariadb", "sqlite", "mongodb", "command", "containers",
+                  "vm"]
 
 
 class Service(Strict):

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from orchestrator.dumps import conflicts_of, restore_plans, restore_streams
+from orchestrator.dumps import FILE_TARGET_HOOKS, conflicts_of, restore_plans, restore_streams
 from orchestrator.engines.base import Node
 from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import ConflictError, StrongroomError, UsageError
@@ -47,8 +47,8 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
     renames = parse_as_database(request.as_database, manifest.streams, request)
     for item in select_streams(manifest.streams, request):
-        if item.hook == "sqlite" and item.database not in renames:
-            # A database file follows --target like every other file.
+        if item.hook in FILE_TARGET_HOOKS and item.database not in renames:
+            # A database file or a disk follows --target like every other file.
             renames[item.database] = str(retarget(item.database, target_root))
     stream_plans = restore_plans(session.profile, select_streams(manifest.streams, request),
                                  renames, request.force)

@@ -79,6 +79,18 @@ def _files(session: Session, request: Any, progress: ProgressCallback | None) ->
     return backup_files(session, request, progress)
 
 
+def _containers(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.infra_backup import backup_containers
+
+    return backup_containers(session, request, progress)
+
+
+def _vm(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.infra_backup import backup_vm_snapshot
+
+    return backup_vm_snapshot(session, request, progress)
+
+
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
          "disaster-recovery).", models.CreateBackupRequest, _create),
@@ -94,10 +106,10 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          models.BackupDatabaseRequest, _database),
     Tool("backup-files", "Back up ad-hoc files and directories as a set.",
          models.BackupFilesRequest, _files),
-    Tool("backup-containers", "Back up container images and volumes.",
-         models.BackupContainersRequest, None),
-    Tool("backup-vm-snapshot", "Snapshot VM disks into the repository.",
-         models.BackupVmSnapshotRequest, None),
+    Tool("backup-containers", "Back up container images and volumes (podman or docker) as "
+         "a set.", models.BackupContainersRequest, _containers),
+    Tool("backup-vm-snapshot", "Snapshot VM disks (qcow2, raw, …) into the repository as a "
+         "set of raw images.", models.BackupVmSnapshotRequest, _vm),
     Tool("backup-compare", "Compare two backup sets.", models.BackupCompareRequest, None),
     Tool("backup-migrate", "Convert a backup set to an archive format.",
          models.BackupMigrateRequest, _migrate),

@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from orchestrator.errors import StrongroomError
-from orchestrator.run import Command, Tap
+from orchestrator.run import Command, CommandError, Tap
 
 
 class EngineError(StrongroomError):
     """The engine failed for a reason strongroom cannot name more precisely."""
+
+
+class ProducerFailed(CommandError):
+    """A stream part's producer failed. The engine may have saved the partial stream as a
+    snapshot; the caller forgets it once nothing else holds the repository's lock."""
+
+    def __init__(self, error: CommandError, partial_snapshot: str | None) -> None:
+        super().__init__(error.argv, error.returncode, error.stderr_tail)
+        self.partial_snapshot = partial_snapshot
 
 
 class RepositoryMissing(EngineError):

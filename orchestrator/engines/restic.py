@@ -19,6 +19,7 @@ from orchestrator.engines.base import (
     EngineError,
     EngineVersion,
     Node,
+    ProducerFailed,
     ProgressCallback,
     RepositoryLocked,
     Snapshot,
@@ -180,8 +181,8 @@ class ResticEngine:
         compression: str = "auto",
         tap: run.Tap | None = None,
     ) -> BackupSummary:
-        """producer's stdout → restic backup --stdin. A failed producer fails the part, and
-        the snapshot restic saved of the partial stream is forgotten."""
+        """producer's stdout → restic backup --stdin. A failed producer fails the part with
+        ProducerFailed, which names the snapshot restic saved of the partial stream."""
         reader = _BackupOutput(None)
         consumer = args.stream_backup_args(
             filename, tags=tags, time=time, host=host, compression=compression
@@ -195,11 +196,10 @@ class ResticEngine:
                 check=False, tap=tap,
             )
         if result.producer.returncode != 0:
-            if reader.summary is not None and reader.summary.snapshot_id:
-                self.forget([reader.summary.snapshot_id])
-            raise run.CommandError(
+            partial = reader.summary.snapshot_id if reader.summary is not None else None
+            raise ProducerFailed(run.CommandError(
                 producer_argv, result.producer.returncode, _tail(result.producer.stderr)
-            )
+            ), partial or None)
         if result.consumer.returncode != 0:
             raise args.classify_failure(
                 self.repository_name, self.url, result.consumer.returncode,

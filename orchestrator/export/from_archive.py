@@ -11,7 +11,7 @@ from pathlib import Path
 
 from orchestrator import run
 from orchestrator.digest import StreamDigest
-from orchestrator.dumps import conflicts_of, context_for, restore_plans
+from orchestrator.dumps import FILE_TARGET_HOOKS, conflicts_of, context_for, restore_plans
 from orchestrator.errors import ConflictError, StrongroomError
 from orchestrator.export.entries import read_chunks
 from orchestrator.export.unpack import (
@@ -93,7 +93,7 @@ def restore_from_archive(session: Session, request: RestoreBackupRequest) -> Res
     streams = select_streams(manifest.streams, request)
     renames = parse_as_database(request.as_database, manifest.streams, request)
     for item in streams:
-        if item.hook == "sqlite" and item.database not in renames:
+        if item.hook in FILE_TARGET_HOOKS and item.database not in renames:
             renames[item.database] = str(retarget(item.database, target_root))
     stream_plans = restore_plans(session.profile, streams, renames, request.force)
     by_logical = {item.stream.logical: item for item in stream_plans}

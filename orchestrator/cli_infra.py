@@ -1,0 +1,59 @@
+"""`strongroom backup-containers` and `strongroom backup-vm-snapshot`: registered on main."""
+
+from __future__ import annotations
+
+import click
+
+from orchestrator.cli import common, guarded, main
+
+
+@main.command("backup-containers")
+@click.option("--service", metavar="NAME", help="Only this service's containers hooks.")
+@click.option("--image", "images", multiple=True, metavar="NAME",
+              help="Save this image (repeatable) instead of the profile's.")
+@click.option("--volume", "volumes", multiple=True, metavar="NAME",
+              help="Export this volume (repeatable) instead of the profile's.")
+@click.option("--name", help="Set name (default: containers).")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--verify/--no-verify", default=True, show_default=True)
+@common
+@guarded
+def backup_containers(
+    service: str | None, images: tuple[str, ...], volumes: tuple[str, ...], name: str | None,
+    destination: str | None, verify: bool, profile_ref: str | None, as_json: bool,
+    verbose: int,
+) -> None:
+    """Save container images and export volumes into the repository as a set."""
+    from orchestrator import console
+    from orchestrator.models import BackupContainersRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(
+        BackupContainersRequest, service=service, image=list(images), volume=list(volumes),
+        name=name, destination=destination, verify=verify,
+    )
+    result = console.call(session, "backup-containers", request)
+    console.emit(result, as_json, console.render_created)
+
+
+@main.command("backup-vm-snapshot")
+@click.option("--disk", metavar="PATH", help="A disk image (qcow2, raw, …).")
+@click.option("--vm", metavar="NAME", help="A VM the profile declares (all its disks).")
+@click.option("--name", help="Set name (default: vm-NAME).")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--verify/--no-verify", default=True, show_default=True)
+@common
+@guarded
+def backup_vm_snapshot(
+    disk: str | None, vm: str | None, name: str | None, destination: str | None,
+    verify: bool, profile_ref: str | None, as_json: bool, verbose: int,
+) -> None:
+    """Snapshot VM disks and stream them into the repository as raw images."""
+    from orchestrator import console
+    from orchestrator.models import BackupVmSnapshotRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(BackupVmSnapshotRequest, disk=disk, vm=vm, name=name,
+                            destination=destination, verify=verify)
+    result = console.call(session, "backup-vm-snapshot", request)
+    console.emit(result, as_json, console.render_created)
