@@ -1,4 +1,5 @@
-"""`strongroom backup-containers` and `strongroom backup-vm-snapshot`: registered on main."""
+"""`strongroom backup-containers`, `backup-vm-snapshot` and `backup-compare`: registered
+on main."""
 
 from __future__ import annotations
 
@@ -57,3 +58,24 @@ def backup_vm_snapshot(
                             destination=destination, verify=verify)
     result = console.call(session, "backup-vm-snapshot", request)
     console.emit(result, as_json, console.render_created)
+
+
+@main.command("backup-compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--files", "show_files", is_flag=True, help="List every changed file.")
+@common
+@guarded
+def backup_compare(a: str, b: str, destination: str | None, show_files: bool,
+                   profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """Compare two backup sets (names, ids or latest) part by part."""
+    from functools import partial
+
+    from orchestrator import console
+    from orchestrator.models import BackupCompareRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(BackupCompareRequest, a=a, b=b, destination=destination)
+    result = console.call(session, "backup-compare", request)
+    console.emit(result, as_json, partial(console.render_compare, show_files=show_files))

@@ -19,7 +19,13 @@ from pydantic import BaseModel, ValidationError
 
 from orchestrator.engines.base import Progress, ProgressCallback
 from orchestrator.errors import StrongroomError, UsageError
-from orchestrator.models import CreateBackupResult, InitResult, ListBackupsResult, RestoreResult
+from orchestrator.models import (
+    CompareResult,
+    CreateBackupResult,
+    InitResult,
+    ListBackupsResult,
+    RestoreResult,
+)
 
 M = TypeVar("M", bound=BaseModel)
 PLAIN_PROGRESS_EVERY = 10.0
@@ -176,6 +182,29 @@ def render_list(result: ListBackupsResult) -> str:
     for b in result.backups:
         if b.problem:
             lines.append(f"  {b.set}: incomplete: {b.problem}")
+    return "\n".join(lines)
+
+
+def render_compare(result: CompareResult, show_files: bool = False) -> str:
+    lines = [f"A {result.a}", f"B {result.b}"]
+    for part in result.parts:
+        if part.status in ("only-in-a", "only-in-b"):
+            detail = part.status.replace("-", " ")
+        elif part.kind == "stream":
+            size = f"{human_bytes(part.size_a)} -> {human_bytes(part.size_b)}"
+            detail = f"{part.status}: {size}" + (", digest changed"
+                                                 if part.digest_a != part.digest_b else "")
+        elif part.status == "same":
+            detail = "same"
+        else:
+            detail = (f"+{part.added} ({human_bytes(part.bytes_added)}), -{part.removed} "
+                      f"({human_bytes(part.bytes_removed)}), ~{part.modified} "
+                      f"({human_bytes(part.bytes_modified)})")
+        lines.append(f"  {part.part}: {detail}")
+        if show_files:
+            marks = {"added": "+", "removed": "-", "modified": "M"}
+            lines += [f"      {marks[c.change]} {c.path}" for c in part.changes]
+    lines.append(result.summary)
     return "\n".join(lines)
 
 

@@ -238,6 +238,44 @@ class BackupVmSnapshotRequest(Model):
 class BackupCompareRequest(Model):
     a: str
     b: str
+    destination: str | None = None
+
+
+ChangeKind = Literal["added", "removed", "modified"]
+PartStatus = Literal["only-in-a", "only-in-b", "changed", "same"]
+
+
+class FileChange(Model):
+    path: str
+    change: ChangeKind
+    bytes: int
+
+
+class PartComparison(Model):
+    """One logical part of two sets: file counts and bytes for files, size and digest
+    for a stream."""
+
+    part: str
+    kind: Literal["files", "stream"]
+    status: PartStatus
+    added: int = 0
+    removed: int = 0
+    modified: int = 0
+    bytes_added: int = 0
+    bytes_removed: int = 0
+    bytes_modified: int = 0
+    size_a: int | None = None
+    size_b: int | None = None
+    digest_a: str | None = None
+    digest_b: str | None = None
+    changes: list[FileChange] = Field(default_factory=list)
+
+
+class CompareResult(Model):
+    a: str
+    b: str
+    parts: list[PartComparison]
+    summary: str
 
 
 class BackupEncryptRequest(Model):

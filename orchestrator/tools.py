@@ -91,6 +91,12 @@ def _vm(session: Session, request: Any, progress: ProgressCallback | None) -> Ba
     return backup_vm_snapshot(session, request, progress)
 
 
+def _compare(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.compare import backup_compare
+
+    return backup_compare(session, request)
+
+
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
          "disaster-recovery).", models.CreateBackupRequest, _create),
@@ -110,7 +116,9 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          "a set.", models.BackupContainersRequest, _containers),
     Tool("backup-vm-snapshot", "Snapshot VM disks (qcow2, raw, …) into the repository as a "
          "set of raw images.", models.BackupVmSnapshotRequest, _vm),
-    Tool("backup-compare", "Compare two backup sets.", models.BackupCompareRequest, None),
+    Tool("backup-compare", "Compare two backup sets part by part: files added, removed and "
+         "modified, streams whose digest changed.", models.BackupCompareRequest, _compare,
+         audited=False),
     Tool("backup-migrate", "Convert a backup set to an archive format.",
          models.BackupMigrateRequest, _migrate),
     Tool("backup-encrypt", "Encrypt an existing backup.", models.BackupEncryptRequest, None),

@@ -97,6 +97,15 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Change:
+    """One difference between two snapshots: `+` added, `-` removed, `M` content changed,
+    `T` type changed. Directories end with a slash."""
+
+    path: str
+    modifier: str
+
+
+@dataclass(frozen=True)
 class EngineVersion:
     name: str
     version: tuple[int, int, int]
@@ -165,6 +174,8 @@ class Engine(Protocol):
     def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]: ...
 
     def ls(self, snapshot_id: str, paths: Sequence[str] = ()) -> list[Node]: ...
+
+    def diff(self, snapshot_a: str, snapshot_b: str) -> list[Change]: ...
 
     def restore(
         self,

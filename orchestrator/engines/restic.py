@@ -16,6 +16,7 @@ from orchestrator import run
 from orchestrator.engines import restic_args as args
 from orchestrator.engines.base import (
     BackupSummary,
+    Change,
     EngineError,
     EngineVersion,
     Node,
@@ -268,6 +269,9 @@ class ResticEngine:
 
     def ls(self, snapshot_id: str, paths: Sequence[str] = ()) -> list[Node]:
         return args.parse_ls(self._run(args.ls_args(snapshot_id, paths)).stdout)
+
+    def diff(self, snapshot_a: str, snapshot_b: str) -> list[Change]:
+        return args.parse_diff(self._run(args.diff_args(snapshot_a, snapshot_b)).stdout)
 
     def restore(
         self,

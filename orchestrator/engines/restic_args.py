@@ -15,6 +15,7 @@ from pathlib import Path
 
 from orchestrator.engines.base import (
     BackupSummary,
+    Change,
     EngineError,
     EngineVersion,
     Node,
@@ -107,6 +108,21 @@ def snapshots_args(tags: Sequence[str]) -> list[str]:
     if tags:
         args += ["--tag", ",".join(tags)]
     return args
+
+
+def diff_args(snapshot_a: str, snapshot_b: str) -> list[str]:
+    return [RESTIC, "diff", "--json", snapshot_a, snapshot_b]
+
+
+def parse_diff(text: str) -> list[Change]:
+    changes = []
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        item = json.loads(line)
+        if item.get("message_type") == "change":
+            changes.append(Change(str(item["path"]), str(item["modifier"])))
+    return changes
 
 
 def ls_args(snapshot_id: str, paths: Sequence[str] = ()) -> list[str]:
