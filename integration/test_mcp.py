@@ -97,7 +97,10 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
         restored = structured(await session.call_tool(
             "restore-backup", {"backup": made["set"], "target": str(target), "confirm": True}))
         assert restored["restored"] is True
-        pending = await session.call_tool("verify-backup", {"backup": made["set"]})
+        verified = structured(await session.call_tool(
+            "verify-backup", {"backup": made["set"], "deepCheck": True}))
+        assert verified["ok"] is True and verified["log_part"] == "logs/verification.log"
+        pending = await session.call_tool("backup-sync", {"from": "local", "to": "local"})
         assert "not available in this version" in error_text(pending)
 
     with_client(site, body)
@@ -109,7 +112,7 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
     assert [(e["tool"], e["result"], e["origin"]) for e in entries] == [
         ("create-backup", "ok", "mcp"), ("download-backup", "ok", "mcp"),
         ("restore-backup", "denied", "mcp"), ("restore-backup", "ok", "mcp"),
-        ("verify-backup", "error", "mcp")]
+        ("verify-backup", "ok", "mcp"), ("backup-sync", "error", "mcp")]
     assert entries[0]["set"] == seen["made"]["set"]
     assert site.run("audit", "verify").returncode == 0
 

@@ -182,6 +182,31 @@ def backup_database(
     console.emit(result, as_json, console.render_created)
 
 
+@main.command("verify-backup")
+@click.option("--backup", default="latest", show_default=True, metavar="NAME|ID|latest")
+@click.option("--deep-check", is_flag=True,
+              help="Also re-read every stream against its digest and test-restore the files.")
+@click.option("--read-data-subset", metavar="N%|n/t|SIZE",
+              help="Have restic check read this much of the pack data (e.g. 5%).")
+@click.option("--destination", "-d", metavar="REPO")
+@common
+@guarded
+def verify_backup(backup: str, deep_check: bool, read_data_subset: str | None,
+                  destination: str | None, profile_ref: str | None, as_json: bool,
+                  verbose: int) -> None:
+    """Check that a set is whole and the repository sound; exit 1 when anything failed."""
+    from orchestrator import console
+    from orchestrator.models import VerifyBackupRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(VerifyBackupRequest, backup=backup, deep_check=deep_check,
+                            read_data_subset=read_data_subset, destination=destination)
+    result = console.call(session, "verify-backup", request)
+    console.emit(result, as_json, console.render_verify)
+    if not result.ok:
+        raise SystemExit(1)
+
+
 @main.command("list-backups")
 @click.option("--destination", "-d", metavar="REPO")
 @click.option("--name", help="Only sets of this name.")

@@ -25,6 +25,7 @@ from orchestrator.models import (
     InitResult,
     ListBackupsResult,
     RestoreResult,
+    VerifyResult,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -182,6 +183,18 @@ def render_list(result: ListBackupsResult) -> str:
     for b in result.backups:
         if b.problem:
             lines.append(f"  {b.set}: incomplete: {b.problem}")
+    return "\n".join(lines)
+
+
+def render_verify(result: VerifyResult) -> str:
+    lines = [f"verify {result.set}: {'passed' if result.ok else 'FAILED'}"]
+    width = max((len(check.check) for check in result.checks), default=0)
+    for check in result.checks:
+        mark = "ok    " if check.ok else "FAILED"
+        detail = check.detail.replace("\n", "\n" + " " * (width + 12))
+        lines.append(f"  {check.check.ljust(width)}  {mark}  {detail}")
+    if result.log_part:
+        lines.append(f"  (stored in the set as {result.log_part})")
     return "\n".join(lines)
 
 

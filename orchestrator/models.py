@@ -6,10 +6,11 @@ so that one model serves both faces.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from orchestrator.profile import NAME_PATTERN, BackupType
 
@@ -206,6 +207,29 @@ class VerifyBackupRequest(Model):
     backup: str = "latest"
     deep_check: bool = Field(default=False, alias="deepCheck")
     read_data_subset: str | None = Field(default=None, alias="readDataSubset")
+    destination: str | None = None
+
+    @field_validator("read_data_subset")
+    @classmethod
+    def subset_form(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d+(\.\d+)?%|\d+/\d+|\d+[kKmMgGtT]?",
+                                                  value):
+            raise ValueError(f"{value!r} is not a subset restic reads: give a percentage "
+                             "(5%), a part (1/10) or a size (500M)")
+        return value
+
+
+class VerifyCheck(Model):
+    check: str
+    ok: bool
+    detail: str
+
+
+class VerifyResult(Model):
+    set: str
+    ok: bool
+    checks: list[VerifyCheck]
+    log_part: str | None = None
 
 
 class ScheduleBackupRequest(Model):

@@ -86,7 +86,8 @@ def _problem(final: Snapshot | None, parts: dict[str, Snapshot]) -> str | None:
     if final.tag("status") == "incomplete":
         return "some source files could not be read"
     expected = int(final.tag("streams") or 0)
-    streams = len(parts) - 1
+    streams = len([name for name in parts if name != FILES_PART and not name.startswith(
+        "logs/")])
     if streams < expected:
         return f"{expected - streams} of {expected} stream part(s) are missing"
     return None

@@ -91,6 +91,12 @@ def _vm(session: Session, request: Any, progress: ProgressCallback | None) -> Ba
     return backup_vm_snapshot(session, request, progress)
 
 
+def _verify(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.verify import verify_backup
+
+    return verify_backup(session, request)
+
+
 def _compare(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
     from orchestrator.compare import backup_compare
 
@@ -104,7 +110,9 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          _list, audited=False),
     Tool("restore-backup", "Restore a backup set by name, id or time; needs confirm: true "
          "unless dryRun.", models.RestoreBackupRequest, _restore),
-    Tool("verify-backup", "Verify a backup set's integrity.", models.VerifyBackupRequest, None),
+    Tool("verify-backup", "Verify a backup set: manifest, parts and sizes, the services it "
+         "must hold, restic check; deepCheck also re-reads every part.",
+         models.VerifyBackupRequest, _verify),
     Tool("download-backup", "Export a backup set as ZIP, tar.gz or tar.xz (optionally "
          "encrypted).", models.DownloadBackupRequest, _download),
     Tool("schedule-backup", "Schedule automated backups.", models.ScheduleBackupRequest, None),

@@ -106,6 +106,12 @@ class Change:
 
 
 @dataclass(frozen=True)
+class CheckReport:
+    ok: bool
+    output: str  # the engine's own words, naming what is damaged
+
+
+@dataclass(frozen=True)
 class EngineVersion:
     name: str
     version: tuple[int, int, int]
@@ -197,6 +203,6 @@ class Engine(Protocol):
 
     def prune(self) -> None: ...
 
-    def check(self, read_data: bool = False) -> None: ...
+    def check(self, read_data_subset: str | None = None) -> CheckReport: ...
 
     def add_tags(self, snapshot_ids: Sequence[str], tags: Sequence[str]) -> None: ...

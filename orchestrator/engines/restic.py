@@ -17,6 +17,7 @@ from orchestrator.engines import restic_args as args
 from orchestrator.engines.base import (
     BackupSummary,
     Change,
+    CheckReport,
     EngineError,
     EngineVersion,
     Node,
@@ -299,8 +300,11 @@ class ResticEngine:
     def prune(self) -> None:
         self._run([args.RESTIC, "prune"])
 
-    def check(self, read_data: bool = False) -> None:
-        self._run(args.check_args(read_data))
+    def check(self, read_data_subset: str | None = None) -> CheckReport:
+        completed = self._run(args.check_args(read_data_subset), ok_codes=(0, 1))
+        output = "\n".join(part for part in (completed.stdout.strip(), completed.stderr.strip())
+                           if part)
+        return CheckReport(completed.returncode == 0, output)
 
     def add_tags(self, snapshot_ids: Sequence[str], tags: Sequence[str]) -> None:
         self._run(args.tag_add_args(snapshot_ids, tags))

@@ -164,8 +164,10 @@ def tag_add_args(snapshot_ids: Sequence[str], tags: Sequence[str]) -> list[str]:
     return args + list(snapshot_ids)
 
 
-def check_args(read_data: bool) -> list[str]:
-    return [RESTIC, "check", *(["--read-data"] if read_data else [])]
+def check_args(read_data_subset: str | None = None) -> list[str]:
+    """`restic check`; with a subset (`5%`, `1/10`, `500M`), that much pack data is read."""
+    subset = [f"--read-data-subset={read_data_subset}"] if read_data_subset else []
+    return [RESTIC, "check", *subset]
 
 
 def parse_version(text: str) -> EngineVersion:

@@ -19,6 +19,7 @@ from orchestrator.engines.restic_args import (
     INHERITED_RESTIC_VARS,
     backup_args,
     base_env,
+    check_args,
     classify_failure,
     escape_pattern,
     format_time,
@@ -386,3 +387,8 @@ def test_classify_messages_differ() -> None:
     assert len({type(err) for err in errors}) == 4  # unknown flag and generic share a type
     assert len({str(err) for err in errors}) == len(errors)
     assert all(isinstance(err, EngineError) for err in errors)
+
+
+def test_check_reads_a_subset_of_the_data_only_when_asked() -> None:
+    assert check_args() == ["restic", "check"]
+    assert check_args("5%") == ["restic", "check", "--read-data-subset=5%"]
