@@ -1,5 +1,5 @@
-"""`strongroom backup-containers`, `backup-vm-snapshot` and `backup-compare`: registered
-on main."""
+"""`strongroom backup-containers`, `backup-vm-snapshot`, `apply-retention` and
+`backup-compare`: registered on main."""
 
 from __future__ import annotations
 
@@ -58,6 +58,23 @@ def backup_vm_snapshot(
                             destination=destination, verify=verify)
     result = console.call(session, "backup-vm-snapshot", request)
     console.emit(result, as_json, console.render_created)
+
+
+@main.command("apply-retention")
+@click.option("--schedule", metavar="NAME", help="Only this schedule (default: all with rules).")
+@click.option("--dry-run", is_flag=True, help="Only show what would be kept and removed.")
+@common
+@guarded
+def apply_retention(schedule: str | None, dry_run: bool, profile_ref: str | None,
+                    as_json: bool, verbose: int) -> None:
+    """Keep what each schedule's retention keeps; forget the other sets and prune."""
+    from orchestrator import console
+    from orchestrator.models import ApplyRetentionRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(ApplyRetentionRequest, schedule=schedule, dry_run=dry_run)
+    result = console.call(session, "apply-retention", request)
+    console.emit(result, as_json, console.render_retention)
 
 
 @main.command("backup-compare")

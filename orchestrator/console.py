@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from orchestrator.engines.base import Progress, ProgressCallback
 from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.models import (
+    ApplyRetentionResult,
     CompareResult,
     CreateBackupResult,
     InitResult,
@@ -165,7 +166,23 @@ def render_created(result: CreateBackupResult) -> str:
         f"created {result.set} (id {result.id}) in {result.destination}: "
         f"{result.files} files, {human_bytes(result.bytes)}, "
         f"{human_bytes(result.bytes_added)} added, {result.duration:.1f} s, {verified}"
-    )
+    ) + (f"\nretention removed {len(result.removed_by_retention)} set(s): "
+         f"{', '.join(result.removed_by_retention)}" if result.removed_by_retention else "")
+
+
+def render_retention(result: ApplyRetentionResult) -> str:
+    if not result.sets:
+        return "no schedule with retention has sets yet"
+    verb = "would remove" if result.dry_run else "removed"
+    lines = []
+    for item in result.sets:
+        mark = "keep  " if item.keep else "REMOVE"
+        lines.append(f"{mark}  {item.set}  ({item.schedule}, {item.destination}): "
+                     f"{', '.join(item.reasons)}")
+    lines.append(f"{verb} {result.removed} set(s)" + (
+        f", forgot {result.forgotten_snapshots} snapshot(s), pruned "
+        f"{', '.join(result.pruned)}" if result.pruned else ""))
+    return "\n".join(lines)
 
 
 def render_list(result: ListBackupsResult) -> str:

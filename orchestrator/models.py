@@ -89,6 +89,7 @@ class CreateBackupResult(Model):
     encrypted: bool
     compressed: bool
     verified: bool
+    removed_by_retention: list[str] = Field(default_factory=list)
 
 
 SetType = Literal["config", "full", "service", "disaster-recovery", "files", "database",
@@ -217,6 +218,29 @@ class VerifyBackupRequest(Model):
             raise ValueError(f"{value!r} is not a subset restic reads: give a percentage "
                              "(5%), a part (1/10) or a size (500M)")
         return value
+
+
+class ApplyRetentionRequest(Model):
+    schedule: str | None = None
+    dry_run: bool = Field(default=False, alias="dryRun")
+
+
+class RetentionDecision(Model):
+    set: str
+    schedule: str
+    destination: str
+    time: datetime
+    status: Literal["complete", "incomplete"]
+    keep: bool
+    reasons: list[str]
+
+
+class ApplyRetentionResult(Model):
+    dry_run: bool
+    sets: list[RetentionDecision]
+    removed: int
+    forgotten_snapshots: int
+    pruned: list[str]
 
 
 class VerifyCheck(Model):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 RETENTION_PATTERN = r"^[1-9][0-9]*[hdwmy]$"
+RETENTION_FORMS = "a number and one unit: 48h, 30d, 12w, 12m or 1y"
 HOOK_TYPES = ("postgresql", "mysql", "mariadb", "sqlite", "mongodb", "command", "containers",
               "vm")
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from orchestrator.profile import NAME_PATTERN, RETENTION_PATTERN, Profile
+from orchestrator.profile import NAME_PATTERN, RETENTION_FORMS, RETENTION_PATTERN, Profile
 
 KeyPath = tuple[str | int, ...]
 
@@ -29,7 +29,7 @@ _SCALAR = re.compile(r"[^,\]}\n#]*")
 _PATTERN_MESSAGES = {
     NAME_PATTERN: "a name may hold only letters, digits, '.', '_' and '-' "
     "(starting with a letter or digit, at most 64 characters)",
-    RETENTION_PATTERN: "retention is a number and a unit h, d, w, m or y, e.g. '7d' or '12w'",
+    RETENTION_PATTERN: f"retention is {RETENTION_FORMS}",
 }
 _ESCAPES = {
     "b": "\b",

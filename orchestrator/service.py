@@ -85,7 +85,23 @@ def create_backup(
     def plan() -> list[DumpPlan]:
         return plan_streams(session.profile, request.type, chosen, request.include_data)
 
-    return make_set(session, request, base, sources, services, on_progress, plan_dumps=plan)
+    result = make_set(session, request, base, sources, services, on_progress, plan_dumps=plan)
+    if request.schedule is not None:
+        result.removed_by_retention = _scheduled_retention(session, request.schedule)
+    return result
+
+
+def _scheduled_retention(session: Session, schedule: str) -> list[str]:
+    """A scheduled run applies its schedule's retention once the set is safely stored."""
+    from orchestrator.retention import Policy
+    from orchestrator.retention_apply import apply_retention
+
+    if Policy.of(session.profile.schedules[schedule]).empty:
+        return []
+    from orchestrator.models import ApplyRetentionRequest
+
+    applied = apply_retention(session, ApplyRetentionRequest(schedule=schedule))
+    return [item.set for item in applied.sets if not item.keep]
 
 
 def backup_files(

@@ -97,6 +97,12 @@ def _verify(session: Session, request: Any, progress: ProgressCallback | None) -
     return verify_backup(session, request)
 
 
+def _retention(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.retention_apply import apply_retention
+
+    return apply_retention(session, request)
+
+
 def _compare(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
     from orchestrator.compare import backup_compare
 
@@ -130,6 +136,8 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("backup-migrate", "Convert a backup set to an archive format.",
          models.BackupMigrateRequest, _migrate),
     Tool("backup-encrypt", "Encrypt an existing backup.", models.BackupEncryptRequest, None),
+    Tool("apply-retention", "Apply the schedules' retention: forget the sets no rule keeps, "
+         "then prune (dryRun: only report).", models.ApplyRetentionRequest, _retention),
     Tool("backup-sync", "Copy backup sets between repositories.", models.BackupSyncRequest,
          None),
 )}

@@ -1,0 +1,81 @@
+"""apply-retention: each schedule's policy over its own sets, then forget and prune.
+
+A schedule's sets are those named after it (its `name`, else its key). Every part of a
+removed set is forgotten by snapshot id; incomplete sets older than a day go too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from orchestrator.errors import UsageError
+from orchestrator.models import ApplyRetentionRequest, ApplyRetentionResult, RetentionDecision
+from orchestrator.retention import Policy, decide
+from orchestrator.service import Session, load_sets
+from orchestrator.sets import BackupSet
+
+log = logging.getLogger("strongroom")
+INCOMPLETE_GRACE = timedelta(days=1)
+
+
+def apply_retention(session: Session, request: ApplyRetentionRequest) -> ApplyRetentionResult:
+    profile = session.profile
+    if request.schedule is not None and request.schedule not in profile.schedules:
+        have = ", ".join(profile.schedules) or "none"
+        raise UsageError(f"no schedule named {request.schedule!r} in the profile (have: {have})")
+    chosen = [request.schedule] if request.schedule else list(profile.schedules)
+    with_policy = [key for key in chosen if not Policy.of(profile.schedules[key]).empty]
+    if request.schedule and not with_policy:
+        raise UsageError(f"schedule {request.schedule!r} has no retention: set retention = "
+                         "\"30d\" or keep_daily = 7, …")
+    decisions: list[RetentionDecision] = []
+    forgotten = 0
+    pruned: list[str] = []
+    now = datetime.now(UTC)
+    for destination in sorted({profile.repository(profile.schedules[key].destination)[0]
+                               for key in with_policy}):
+        repo_name, engine = session.engine(destination)
+        sets = load_sets(session, engine, profile.repositories[repo_name].url)
+        doomed: list[str] = []
+        for key in with_policy:
+            schedule = profile.schedules[key]
+            if profile.repository(schedule.destination)[0] != repo_name:
+                continue
+            base = schedule.name or key
+            mine = [entry for entry in sets if entry.base == base]
+            for entry, keep, reasons in _judge(mine, Policy.of(schedule), now):
+                decisions.append(RetentionDecision(
+                    set=entry.name, schedule=key, destination=repo_name, time=entry.time,
+                    status="complete" if entry.complete else "incomplete", keep=keep,
+                    reasons=reasons))
+                if not keep:
+                    doomed += [snap.id for snap in entry.parts.values()]
+        if doomed and not request.dry_run:
+            engine.forget(doomed)
+            forgotten += len(doomed)
+            engine.prune()
+            pruned.append(repo_name)
+            log.info("%s: forgot %d snapshot(s) and pruned", repo_name, len(doomed))
+    return ApplyRetentionResult(
+        dry_run=request.dry_run, sets=sorted(decisions, key=lambda d: (d.schedule, d.time)),
+        removed=sum(1 for d in decisions if not d.keep), forgotten_snapshots=forgotten,
+        pruned=pruned)
+
+
+def _judge(sets: Sequence[BackupSet], policy: Policy,
+           now: datetime) -> list[tuple[BackupSet, bool, list[str]]]:
+    """(set, keep, why) for one schedule's sets: the policy over the complete ones;
+    incomplete ones are kept for a day, in case their run is still going."""
+    complete = [entry for entry in sets if entry.complete]
+    reasons = decide([(entry.name, entry.time) for entry in complete], policy)
+    judged = [(entry, bool(reasons[entry.name]),
+               reasons[entry.name] or ["no rule keeps it"]) for entry in complete]
+    for entry in sets:
+        if entry.complete or not entry.parts:
+            continue  # a run that stored nothing has nothing to forget
+        young = now - entry.time < INCOMPLETE_GRACE
+        judged.append((entry, young, ["incomplete, less than a day old"] if young
+                       else ["incomplete, older than a day"]))
+    return judged
