@@ -24,7 +24,9 @@ from orchestrator.engines.base import (
     ProducerFailed,
     ProgressCallback,
     RepositoryLocked,
+    RepositoryMissing,
     Snapshot,
+    WrongPassword,
 )
 from orchestrator.errors import StrongroomError
 from orchestrator.profile import Repository
@@ -301,7 +303,20 @@ class ResticEngine:
         self._run([args.RESTIC, "prune"])
 
     def check(self, read_data_subset: str | None = None) -> CheckReport:
-        completed = self._run(args.check_args(read_data_subset), ok_codes=(0, 1))
+        """Damage found is a report; a lock, a wrong password or no repository is an error.
+        A stale lock left by a dead restic is removed first, as for every command."""
+        argv = args.check_args(read_data_subset)
+        completed = self._run(argv, ok_codes=(0, 1))
+        if completed.returncode != 0:
+            error = args.classify_failure(self.repository_name, self.url, 1, completed.stderr)
+            if isinstance(error, RepositoryLocked):
+                self._unlock_if_stale(error)
+                completed = self._run(argv, ok_codes=(0, 1), retry_stale_lock=False)
+                error = args.classify_failure(self.repository_name, self.url, 1,
+                                              completed.stderr)
+            if completed.returncode != 0 and isinstance(
+                    error, (RepositoryLocked, RepositoryMissing, WrongPassword)):
+                raise error
         output = "\n".join(part for part in (completed.stdout.strip(), completed.stderr.strip())
                            if part)
         return CheckReport(completed.returncode == 0, output)
