@@ -8,6 +8,7 @@ orchestrator.run starts the processes.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from orchestrator import run
 from orchestrator.errors import StrongroomError
 from orchestrator.run import SECRET_FD, Command
 
@@ -126,6 +128,35 @@ class RestorePlanInput:
     logical: str
     force: bool = False
     details: Details = field(default_factory=dict)
+
+
+STAGING_SUFFIX = ".strongroom-restore"
+
+
+def file_name(value: str, fallback: str) -> str:
+    """An image reference, volume or disk name as one safe file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._") or fallback
+
+
+def staging_path(target: Path) -> Path:
+    """Where a file restore is written before it replaces its target whole."""
+    return target.with_name(target.name + STAGING_SUFFIX)
+
+
+def finish_staged(target: Path, succeeded: bool) -> None:
+    """Put a staged restore in place, or remove it after a failure."""
+    if succeeded:
+        staging_path(target).replace(target)
+    else:
+        staging_path(target).unlink(missing_ok=True)
+
+
+def output_of(argv: list[str], what: str, timeout: float = 600) -> str:
+    """A command's stdout; its failure becomes a HookError saying `what` went wrong."""
+    try:
+        return run.run(argv, timeout=timeout).stdout
+    except run.CommandError as exc:
+        raise HookError(f"{what}: {exc.stderr_tail.strip() or exc.message}") from None
 
 
 def read_secret(path: Path | None, what: str) -> str | None:

@@ -28,6 +28,8 @@ from hooks.base import (
     PreparedDump,
     RestorePlanInput,
     RestoreTarget,
+    file_name,
+    output_of,
 )
 from orchestrator import run
 
@@ -85,8 +87,7 @@ def _installed(program: str) -> bool:
 
 
 def safe_name(value: str) -> str:
-    """An image reference or volume name as one file name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._") or "unnamed"
+    return file_name(value, "unnamed")
 
 
 def project_name(file: Path) -> str:
@@ -160,11 +161,8 @@ def start_argv(runtime: Runtime, ids: list[str]) -> list[str]:
 
 
 def _lines(argv: list[str], what: str) -> list[str]:
-    try:
-        output = run.run(argv, timeout=120).stdout
-    except run.CommandError as exc:
-        raise HookError(f"{what}: {exc.stderr_tail.strip() or exc.message}") from None
-    return [line.strip() for line in output.splitlines() if line.strip()]
+    return [line.strip() for line in output_of(argv, what, timeout=120).splitlines()
+            if line.strip()]
 
 
 @contextmanager

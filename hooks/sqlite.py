@@ -19,9 +19,9 @@ from hooks.base import (
     HookModel,
     RestorePlanInput,
     RestoreTarget,
+    finish_staged,
+    staging_path,
 )
-
-STAGING_SUFFIX = ".strongroom-restore"
 
 
 class SqliteConfig(HookModel):
@@ -39,10 +39,6 @@ def dump_argv(config: SqliteConfig, path: Path, schema_only: bool) -> list[str]:
 
 def restore_argv(config: SqliteConfig, staging: Path) -> list[str]:
     return [config.sqlite3, "-bail", "-batch", str(staging)]
-
-
-def staging_path(target: Path) -> Path:
-    return target.with_name(target.name + STAGING_SUFFIX)
 
 
 class SqliteHook:
@@ -82,9 +78,4 @@ class SqliteHook:
         return Command(tuple(restore_argv(config, staging)))
 
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
-        target = Path(plan.target)
-        staging = staging_path(target)
-        if succeeded:
-            staging.replace(target)
-        else:
-            staging.unlink(missing_ok=True)
+        finish_staged(Path(plan.target), succeeded)

@@ -13,7 +13,6 @@ place, so an existing disk is replaced whole (with force) or not at all.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +30,10 @@ from hooks.base import (
     PreparedDump,
     RestorePlanInput,
     RestoreTarget,
+    file_name,
+    finish_staged,
+    output_of,
+    staging_path,
 )
 from hooks.vm_args import (
     SNAPSHOT_PREFIX,
@@ -55,7 +58,6 @@ from hooks.vm_args import (
 from orchestrator import run
 
 log = logging.getLogger("strongroom")
-STAGING_SUFFIX = ".strongroom-restore"
 DiskFormat = Literal["auto", "qcow2", "raw", "vdi", "vmdk", "vpc", "vhdx"]
 
 
@@ -82,7 +84,7 @@ def vm_name(config: VmConfig) -> str:
 
 
 def safe(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._") or "disk"
+    return file_name(value, "disk")
 
 
 def disk_logicals(vm: str, disks: list[Path]) -> list[str]:
@@ -100,13 +102,13 @@ def disk_logicals(vm: str, disks: list[Path]) -> list[str]:
 
 def _run(argv: list[str], what: str) -> str:
     try:
-        return run.run(argv, timeout=600).stdout
-    except run.CommandError as exc:
-        detail = exc.stderr_tail.strip() or exc.message
-        if "lock" in detail:
-            detail += ("\n  the disk is in use: stop the VM, or name its libvirt domain "
-                       "(domain = …) so that an external snapshot is taken")
-        raise HookError(f"{what}: {detail}") from None
+        return output_of(argv, what)
+    except HookError as exc:
+        if "lock" not in exc.message:
+            raise
+        raise HookError(f"{exc.message}\n  the disk is in use: stop the VM, or name its "
+                        "libvirt domain (domain = …) so that an external snapshot is taken"
+                        ) from None
 
 
 class VmHook:
@@ -155,7 +157,7 @@ class VmHook:
         fmt = str(plan.details.get("source_format", "raw"))
         if not isinstance(size, int):
             raise HookError(f"{plan.logical}: the manifest records no virtual size")
-        staging = _staging(Path(plan.target))
+        staging = staging_path(Path(plan.target))
         staging.parent.mkdir(parents=True, exist_ok=True)
         staging.unlink(missing_ok=True)
         tools = config.tools()
@@ -163,15 +165,7 @@ class VmHook:
         return Command(tuple(write_argv(tools, staging, fmt)))
 
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
-        staging = _staging(Path(plan.target))
-        if succeeded:
-            staging.replace(plan.target)
-        else:
-            staging.unlink(missing_ok=True)
-
-
-def _staging(target: Path) -> Path:
-    return target.with_name(target.name + STAGING_SUFFIX)
+        finish_staged(Path(plan.target), succeeded)
 
 
 def _consistent(config: VmConfig, disk: Path, fmt: str) -> Prepare:

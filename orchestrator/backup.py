@@ -172,9 +172,8 @@ def _verify(
 ) -> None:
     """Every stream part is present and the manifest reads back byte for byte."""
     if manifest.streams:
-        present = {snap.id for snap in engine.snapshots([PRODUCT_TAG, f"set={name}"])}
-        missing = [s.logical for s in manifest.streams if s.snapshot_id not in present
-                   and not any(full.startswith(s.snapshot_id) for full in present)]
+        present = [snap.id for snap in engine.snapshots([PRODUCT_TAG, f"set={name}"])]
+        missing = [stream.logical for stream in manifest.missing_streams(present)]
         if missing:
             raise StrongroomError(f"verification failed: part(s) missing: {', '.join(missing)}")
     stored = engine.dump(snapshot_id, f"{staging}/{MANIFEST_FILE}")

@@ -79,6 +79,16 @@ def plan_streams(
     return plans
 
 
+def plan_refs(profile: Profile, refs: Sequence[HookRef]) -> list[DumpPlan]:
+    """Every dump of these hooks, with data; each hook is checked (connected to) first."""
+    ctx = context_for(profile)
+    plans: list[DumpPlan] = []
+    for ref in refs:
+        ref.hook.check(ref.config, ctx)
+        plans += ref.hook.plan_dumps(ref.config, ctx, ref.service, ref.index, False)
+    return plans
+
+
 def _refuse_duplicates(plans: Sequence[DumpPlan]) -> None:
     seen: set[str] = set()
     for plan in plans:

@@ -13,7 +13,7 @@ from hooks import hook_for, parse_config
 from hooks.base import DumpPlan
 from hooks.vm import safe
 from orchestrator.backup import make_set
-from orchestrator.dumps import HookRef, context_for, hook_refs
+from orchestrator.dumps import HookRef, hook_refs, plan_refs
 from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import UsageError
 from orchestrator.models import (
@@ -90,12 +90,7 @@ def _stream_set(
     destination: str | None, verify: bool, on_progress: ProgressCallback | None,
 ) -> CreateBackupResult:
     def plan() -> list[DumpPlan]:
-        ctx = context_for(session.profile)
-        plans: list[DumpPlan] = []
-        for ref in refs:
-            ref.hook.check(ref.config, ctx)
-            plans += ref.hook.plan_dumps(ref.config, ctx, ref.service, ref.index, False)
-        return plans
+        return plan_refs(session.profile, refs)
 
     create = CreateBackupRequest(type="service", name=base, destination=destination,
                                  verify=verify)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -69,6 +70,12 @@ class Manifest(ManifestModel):
 
     def sources(self) -> list[SourcePath]:
         return [item.as_source() for item in self.paths]
+
+    def missing_streams(self, stored_ids: Iterable[str]) -> list[ManifestStream]:
+        """The stream parts whose snapshot is not among `stored_ids` (full or short ids)."""
+        present = set(stored_ids)
+        return [s for s in self.streams if s.snapshot_id not in present
+                and not any(full.startswith(s.snapshot_id) for full in present)]
 
 
 def paths_from(sources: list[SourcePath]) -> list[ManifestPath]:

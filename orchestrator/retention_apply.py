@@ -34,15 +34,16 @@ def apply_retention(session: Session, request: ApplyRetentionRequest) -> ApplyRe
     forgotten = 0
     pruned: list[str] = []
     now = datetime.now(UTC)
-    for destination in sorted({profile.repository(profile.schedules[key].destination)[0]
-                               for key in with_policy}):
+    destination_of = {key: profile.repository(profile.schedules[key].destination)[0]
+                      for key in with_policy}
+    for destination in sorted(set(destination_of.values())):
         repo_name, engine = session.engine(destination)
         sets = load_sets(session, engine, profile.repositories[repo_name].url)
         doomed: list[str] = []
         for key in with_policy:
-            schedule = profile.schedules[key]
-            if profile.repository(schedule.destination)[0] != repo_name:
+            if destination_of[key] != repo_name:
                 continue
+            schedule = profile.schedules[key]
             base = schedule.name or key
             mine = [entry for entry in sets if entry.base == base]
             for entry, keep, reasons in _judge(mine, Policy.of(schedule), now):

@@ -38,7 +38,7 @@ from orchestrator.state import StateDir, state_dir
 log = logging.getLogger("strongroom")
 # Imported after Session's dependencies: backup.py refers back to Session for typing only.
 from orchestrator.backup import make_set  # noqa: E402
-from orchestrator.dumps import HookRef, context_for, hook_refs, plan_streams  # noqa: E402
+from orchestrator.dumps import HookRef, hook_refs, plan_refs, plan_streams  # noqa: E402
 
 
 class Session:
@@ -144,11 +144,7 @@ def backup_database(
     wanted = set(request.database) if request.service else set()
 
     def plan() -> list[DumpPlan]:
-        ctx = context_for(profile)
-        plans: list[DumpPlan] = []
-        for ref in refs:
-            ref.hook.check(ref.config, ctx)
-            plans += ref.hook.plan_dumps(ref.config, ctx, service, ref.index, False)
+        plans = plan_refs(profile, refs)
         chosen = [p for p in plans if not wanted or p.database in wanted]
         missing = wanted - {p.database for p in chosen}
         if missing:

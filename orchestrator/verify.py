@@ -21,6 +21,7 @@ from orchestrator.dumps import hook_refs
 from orchestrator.engines.base import Engine
 from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import StrongroomError
+from orchestrator.export.entries import read_chunks
 from orchestrator.layout import plan_sources
 from orchestrator.manifest import Manifest, read_manifest
 from orchestrator.models import VerifyBackupRequest, VerifyCheck, VerifyResult
@@ -70,11 +71,12 @@ def _manifest(engine: Engine, chosen: BackupSet, found: list[Manifest]) -> str:
 
 def _parts(engine: Engine, chosen: BackupSet, manifest: Manifest) -> str:
     assert chosen.final is not None
-    problems = []
-    stored = {snap.id: snap for snap in chosen.parts.values()}
+    gone = manifest.missing_streams(snap.id for snap in chosen.parts.values())
+    problems = [f"{stream.logical}: its snapshot {stream.snapshot_id[:8]} is gone"
+                for stream in gone]
+    gone_parts = {stream.logical for stream in gone}
     for stream in manifest.streams:
-        if not any(full.startswith(stream.snapshot_id) for full in stored):
-            problems.append(f"{stream.logical}: its snapshot {stream.snapshot_id[:8]} is gone")
+        if stream.logical in gone_parts:
             continue
         nodes = engine.ls(stream.snapshot_id, ["/" + stream.logical])
         size = next((node.size for node in nodes if node.path == "/" + stream.logical), None)
@@ -125,7 +127,7 @@ def _digests(engine: Engine, manifest: Manifest) -> str:
     for stream in manifest.streams:
         tap = StreamDigest()
         with engine.open_dump(stream.snapshot_id, "/" + stream.logical) as source:
-            for chunk in iter(lambda: source.read(1 << 20), b""):
+            for chunk in read_chunks(source):
                 tap.update(memoryview(chunk))
         if stream.digest and tap.label != stream.digest:
             problems.append(f"{stream.logical}: digest {tap.label}, recorded {stream.digest}")

@@ -32,6 +32,8 @@ from orchestrator.errors import StrongroomError
 from orchestrator.profile import Repository
 
 log = logging.getLogger("strongroom.restic")
+# Failures that say nothing about the command itself: never an "ok" exit code.
+REPOSITORY_ERRORS = (RepositoryLocked, RepositoryMissing, WrongPassword)
 T = TypeVar("T")
 _versions: dict[str, EngineVersion] = {}
 
@@ -113,10 +115,19 @@ class ResticEngine:
         on_line: Callable[[str], None] | None = None,
         retry_stale_lock: bool = True,
     ) -> run.Completed:
+        """Run restic; an exit code in `ok_codes` is the caller's to read, except that a
+        lock, a wrong password or a missing repository is always an error (a stale lock
+        of a dead restic is removed and the command run once more)."""
         try:
             with self.password.as_file() as (password_file, fds):
                 env = args.base_env(self.repo_string, self.cache_dir, password_file)
-                return run.run(argv, env=env, pass_fds=fds, ok_codes=ok_codes, on_line=on_line)
+                completed = run.run(argv, env=env, pass_fds=fds, ok_codes=ok_codes,
+                                    on_line=on_line)
+            if completed.returncode != 0 and isinstance(args.classify_failure(
+                    self.repository_name, self.url, completed.returncode, completed.stderr),
+                    REPOSITORY_ERRORS):
+                raise run.CommandError(argv, completed.returncode, completed.stderr)
+            return completed
         except run.CommandError as exc:
             error = args.classify_failure(
                 self.repository_name, self.url, exc.returncode, exc.stderr_tail
@@ -303,20 +314,9 @@ class ResticEngine:
         self._run([args.RESTIC, "prune"])
 
     def check(self, read_data_subset: str | None = None) -> CheckReport:
-        """Damage found is a report; a lock, a wrong password or no repository is an error.
-        A stale lock left by a dead restic is removed first, as for every command."""
-        argv = args.check_args(read_data_subset)
-        completed = self._run(argv, ok_codes=(0, 1))
-        if completed.returncode != 0:
-            error = args.classify_failure(self.repository_name, self.url, 1, completed.stderr)
-            if isinstance(error, RepositoryLocked):
-                self._unlock_if_stale(error)
-                completed = self._run(argv, ok_codes=(0, 1), retry_stale_lock=False)
-                error = args.classify_failure(self.repository_name, self.url, 1,
-                                              completed.stderr)
-            if completed.returncode != 0 and isinstance(
-                    error, (RepositoryLocked, RepositoryMissing, WrongPassword)):
-                raise error
+        """Damage found (exit 1) is a report; a lock, a wrong password or no repository is
+        an error, as for every command."""
+        completed = self._run(args.check_args(read_data_subset), ok_codes=(0, 1))
         output = "\n".join(part for part in (completed.stdout.strip(), completed.stderr.strip())
                            if part)
         return CheckReport(completed.returncode == 0, output)
