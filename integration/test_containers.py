@@ -155,6 +155,8 @@ type = "containers"
     missing = site.run("backup-containers", "--image", "localhost/nope:1", check=False)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
     assert "container image localhost/nope:1 not found" in missing.stderr
+    images_only = site.run("backup-database", "--service", "web", check=False)
+    assert images_only.returncode == 2 and "has no database hooks" in images_only.stderr
     unknown = site.run("backup-containers", "--service", "nosuch", check=False)
     assert unknown.returncode == 2 and "unknown service 'nosuch'" in unknown.stderr
 

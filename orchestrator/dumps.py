@@ -34,6 +34,8 @@ from orchestrator.run import CommandError
 log = logging.getLogger("strongroom")
 # Hooks whose restore target is a file path: it follows --target like restored files.
 FILE_TARGET_HOOKS = frozenset({"sqlite", "vm"})
+# Hooks backup-database leaves to backup-containers and backup-vm-snapshot.
+NON_DATABASE_HOOKS = frozenset({"containers", "vm"})
 
 
 @dataclass(frozen=True)

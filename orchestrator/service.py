@@ -38,7 +38,13 @@ from orchestrator.state import StateDir, state_dir
 log = logging.getLogger("strongroom")
 # Imported after Session's dependencies: backup.py refers back to Session for typing only.
 from orchestrator.backup import make_set  # noqa: E402
-from orchestrator.dumps import HookRef, hook_refs, plan_refs, plan_streams  # noqa: E402
+from orchestrator.dumps import (  # noqa: E402
+    NON_DATABASE_HOOKS,
+    HookRef,
+    hook_refs,
+    plan_refs,
+    plan_streams,
+)
 
 
 class Session:
@@ -130,7 +136,8 @@ def backup_database(
         if request.service not in profile.services:
             have = ", ".join(profile.services) or "none"
             raise UsageError(f"unknown service {request.service!r} (profile has: {have})")
-        refs = hook_refs(profile, [request.service])
+        refs = [ref for ref in hook_refs(profile, [request.service])
+                if ref.kind not in NON_DATABASE_HOOKS]
         if not refs:
             raise UsageError(f"service {request.service!r} has no database hooks")
         service = request.service
