@@ -369,4 +369,4 @@ def decrypt(file: str, output: str | None, password_file: str | None,
 
 # The administrative commands (mcp, audit, profile) and the container and VM commands
 # live in cli_admin and cli_infra and register on main.
-from orchestrator import cli_admin, cli_infra  # noqa: E402, F401
+from orchestrator import cli_admin, cli_infra, cli_schedule  # noqa: E402, F401

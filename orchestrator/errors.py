@@ -74,3 +74,9 @@ class ConflictError(StrongroomError):
 
 class AccessDenied(StrongroomError):
     exit_code = 4
+
+
+class BusyError(StrongroomError):
+    """Another run holds the profile's lock (EX_TEMPFAIL: try again later)."""
+
+    exit_code = 75

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from orchestrator.timespan import parse_timespan
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 RETENTION_PATTERN = r"^[1-9][0-9]*[hdwmy]$"
 RETENTION_FORMS = "a number and one unit: 48h, 30d, 12w, 12m or 1y"
@@ -23,8 +25,28 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class Repository(Strict):
-    """One place backups go. The first repository in the profile is the default destination."""
+class RetentionRules(Strict):
+    """Which sets to keep: `retention` keeps those newer than a span counted back from the
+    newest set; the keep_* counts keep the newest set of each of that many periods."""
+
+    retention: Annotated[str, Field(pattern=RETENTION_PATTERN)] | None = Field(
+        default=None, description=RETENTION_FORMS)
+    keep_last: int | None = Field(default=None, ge=1)
+    keep_hourly: int | None = Field(default=None, ge=1)
+    keep_daily: int | None = Field(default=None, ge=1)
+    keep_weekly: int | None = Field(default=None, ge=1)
+    keep_monthly: int | None = Field(default=None, ge=1)
+    keep_yearly: int | None = Field(default=None, ge=1)
+
+    @property
+    def has_rules(self) -> bool:
+        return any(getattr(self, name) is not None for name in RetentionRules.model_fields)
+
+
+class Repository(RetentionRules):
+    """One place backups go. The first repository in the profile is the default destination.
+
+    Its retention rules are the default for schedules that back up to it and set none."""
 
     engine: Literal["restic", "borg"] = "restic"
     url: str = Field(min_length=1, description="path, local:/path, s3://…, sftp://…, rest:…")
@@ -43,6 +65,9 @@ class Repository(Strict):
     account: str | None = None
     project: str | None = None
     options: dict[str, str] = Field(default_factory=dict, description="raw engine -o options")
+    prune_every: Annotated[str, Field(pattern=RETENTION_PATTERN)] | None = Field(
+        default=None, description="prune at most this often (7d); default: whenever sets "
+        "were forgotten")
 
     @model_validator(mode="after")
     def one_password_source(self) -> Repository:
@@ -95,30 +120,31 @@ class Infrastructure(Strict):
 BackupType = Literal["config", "full", "service", "disaster-recovery"]
 
 
-class Schedule(Strict):
-    schedule: str = Field(description="cron expression, five fields")
+class Schedule(RetentionRules):
+    """A recurring backup; its retention, when it has none, is its destination's default."""
+
+    schedule: str = Field(description="cron expression (five fields) or @daily, @weekly, …")
     type: BackupType = "config"
     name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
     services: list[str] = Field(default_factory=list)
     include_data: bool = False
     destination: str | None = None
-    retention: Annotated[str, Field(pattern=RETENTION_PATTERN)] | None = None
-    keep_last: int | None = Field(default=None, ge=1)
-    keep_hourly: int | None = Field(default=None, ge=1)
-    keep_daily: int | None = Field(default=None, ge=1)
-    keep_weekly: int | None = Field(default=None, ge=1)
-    keep_monthly: int | None = Field(default=None, ge=1)
-    keep_yearly: int | None = Field(default=None, ge=1)
     encrypt: bool = True
     verify: bool = True
+    randomized_delay: str = Field(default="0", description="systemd RandomizedDelaySec: 15min")
 
     @field_validator("schedule")
     @classmethod
     def valid_cron(cls, value: str) -> str:
-        from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
+        from orchestrator.schedule_calendar import expand
 
-        if len(value.split()) != 5 or not croniter.is_valid(value):
-            raise ValueError(f"not a valid five-field cron expression: {value!r}")
+        expand(value)  # CronError is a ValueError: pydantic reports its message
+        return value
+
+    @field_validator("randomized_delay")
+    @classmethod
+    def valid_delay(cls, value: str) -> str:
+        parse_timespan(value)
         return value
 
 
@@ -160,9 +186,17 @@ class Profile(Strict):
     infrastructure: Infrastructure = Field(default_factory=Infrastructure)
     schedules: dict[str, Schedule] = Field(default_factory=dict)
     access: Access = Field(default_factory=Access)
+    lock_wait: str = Field(default="5min", description="how long a run waits for another run "
+                           "of this profile to finish")
 
     # Where the profile came from: the file and every file it extends (not part of the TOML).
     source_files: list[Path] = Field(default_factory=list, exclude=True)
+
+    @field_validator("lock_wait")
+    @classmethod
+    def valid_lock_wait(cls, value: str) -> str:
+        parse_timespan(value)
+        return value
 
     @field_validator("config", mode="before")
     @classmethod

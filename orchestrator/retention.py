@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from orchestrator.errors import UsageError
-from orchestrator.profile import RETENTION_FORMS, RETENTION_PATTERN, Schedule
+from orchestrator.profile import RETENTION_FORMS, RETENTION_PATTERN, Profile, RetentionRules
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,21 @@ class Policy:
     yearly: int = 0
 
     @classmethod
-    def of(cls, schedule: Schedule) -> Policy:
+    def of(cls, rules: RetentionRules) -> Policy:
         return cls(
-            within=parse_retention(schedule.retention) if schedule.retention else None,
-            last=schedule.keep_last or 0, hourly=schedule.keep_hourly or 0,
-            daily=schedule.keep_daily or 0, weekly=schedule.keep_weekly or 0,
-            monthly=schedule.keep_monthly or 0, yearly=schedule.keep_yearly or 0,
+            within=parse_retention(rules.retention) if rules.retention else None,
+            last=rules.keep_last or 0, hourly=rules.keep_hourly or 0,
+            daily=rules.keep_daily or 0, weekly=rules.keep_weekly or 0,
+            monthly=rules.keep_monthly or 0, yearly=rules.keep_yearly or 0,
         )
+
+    @classmethod
+    def for_schedule(cls, profile: Profile, key: str) -> Policy:
+        """The schedule's own rules, else the default rules of the repository it backs up to."""
+        schedule = profile.schedules[key]
+        if schedule.has_rules:
+            return cls.of(schedule)
+        return cls.of(profile.repository(schedule.destination)[1])
 
     @property
     def empty(self) -> bool:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from orchestrator.errors import UsageError
 from orchestrator.models import ApplyRetentionRequest, ApplyRetentionResult, RetentionDecision
-from orchestrator.retention import Policy, decide
+from orchestrator.retention import Policy, add_date, decide, parse_retention
 from orchestrator.service import Session, load_sets
 from orchestrator.sets import BackupSet
 
@@ -26,10 +26,11 @@ def apply_retention(session: Session, request: ApplyRetentionRequest) -> ApplyRe
         have = ", ".join(profile.schedules) or "none"
         raise UsageError(f"no schedule named {request.schedule!r} in the profile (have: {have})")
     chosen = [request.schedule] if request.schedule else list(profile.schedules)
-    with_policy = [key for key in chosen if not Policy.of(profile.schedules[key]).empty]
+    policies = {key: Policy.for_schedule(profile, key) for key in chosen}
+    with_policy = [key for key in chosen if not policies[key].empty]
     if request.schedule and not with_policy:
         raise UsageError(f"schedule {request.schedule!r} has no retention: set retention = "
-                         "\"30d\" or keep_daily = 7, …")
+                         "\"30d\" or keep_daily = 7, … on it or on its repository")
     decisions: list[RetentionDecision] = []
     forgotten = 0
     pruned: list[str] = []
@@ -46,7 +47,7 @@ def apply_retention(session: Session, request: ApplyRetentionRequest) -> ApplyRe
             schedule = profile.schedules[key]
             base = schedule.name or key
             mine = [entry for entry in sets if entry.base == base]
-            for entry, keep, reasons in _judge(mine, Policy.of(schedule), now):
+            for entry, keep, reasons in _judge(mine, policies[key], now):
                 decisions.append(RetentionDecision(
                     set=entry.name, schedule=key, destination=repo_name, time=entry.time,
                     status="complete" if entry.complete else "incomplete", keep=keep,
@@ -56,13 +57,30 @@ def apply_retention(session: Session, request: ApplyRetentionRequest) -> ApplyRe
         if doomed and not request.dry_run:
             engine.forget(doomed)
             forgotten += len(doomed)
+            log.info("%s: forgot %d snapshot(s)", repo_name, len(doomed))
+        if not request.dry_run and _prune_due(session, repo_name, bool(doomed), now):
             engine.prune()
+            session.state.mark_pruned(repo_name, profile.repositories[repo_name].url, now)
             pruned.append(repo_name)
-            log.info("%s: forgot %d snapshot(s) and pruned", repo_name, len(doomed))
+            log.info("%s: pruned", repo_name)
     return ApplyRetentionResult(
         dry_run=request.dry_run, sets=sorted(decisions, key=lambda d: (d.schedule, d.time)),
         removed=sum(1 for d in decisions if not d.keep), forgotten_snapshots=forgotten,
         pruned=pruned)
+
+
+def _prune_due(session: Session, repo_name: str, forgot: bool, now: datetime) -> bool:
+    """Every run that forgot sets prunes, unless the repository sets `prune_every`: then
+    the first run after that span prunes, also when this run forgot nothing (an earlier
+    run may have forgotten sets without pruning)."""
+    repository = session.profile.repositories[repo_name]
+    if repository.prune_every is None:
+        return forgot
+    last = session.state.last_pruned(repo_name, repository.url)
+    if last is None:
+        return True
+    span = parse_retention(repository.prune_every)
+    return add_date(last, span.years, span.months, span.days) + timedelta(hours=span.hours) <= now
 
 
 def _judge(sets: Sequence[BackupSet], policy: Policy,

@@ -17,7 +17,7 @@ from hooks import hook_for, parse_config
 from hooks.base import DumpPlan
 from orchestrator.engines import open_engine
 from orchestrator.engines.base import Engine, ProgressCallback
-from orchestrator.errors import UsageError
+from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.layout import SourcePath, anchored_excludes, plan_sources
 from orchestrator.manifest import read_manifest
 from orchestrator.models import (
@@ -93,7 +93,12 @@ def create_backup(
 
     result = make_set(session, request, base, sources, services, on_progress, plan_dumps=plan)
     if request.schedule is not None:
-        result.removed_by_retention = _scheduled_retention(session, request.schedule)
+        try:
+            result.removed_by_retention = _scheduled_retention(session, request.schedule)
+        except StrongroomError as exc:
+            raise StrongroomError(f"{result.set} was stored and verified, but applying the "
+                                  f"retention of schedule {request.schedule!r} failed: "
+                                  f"{exc.message}", hint=exc.hint) from exc
     return result
 
 
@@ -102,7 +107,7 @@ def _scheduled_retention(session: Session, schedule: str) -> list[str]:
     from orchestrator.retention import Policy
     from orchestrator.retention_apply import apply_retention
 
-    if Policy.of(session.profile.schedules[schedule]).empty:
+    if Policy.for_schedule(session.profile, schedule).empty:
         return []
     from orchestrator.models import ApplyRetentionRequest
 

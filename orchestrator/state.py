@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,18 @@ class StateDir:
     def save_run(self, record: RunRecord) -> None:
         path = self.root / "runs" / f"{record.set}.json"
         write_atomic(path, json.dumps(asdict(record), indent=2).encode())
+
+    def mark_pruned(self, repository: str, url: str, moment: datetime) -> None:
+        record = {"url": url, "time": moment.isoformat()}
+        write_atomic(self.root / "pruned" / f"{repository}.json", json.dumps(record).encode())
+
+    def last_pruned(self, repository: str, url: str) -> datetime | None:
+        """When this host last pruned the repository (None: never, or it was another URL)."""
+        try:
+            record = json.loads((self.root / "pruned" / f"{repository}.json").read_text())
+            return datetime.fromisoformat(record["time"]) if record["url"] == url else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def runs(self, url: str, profile: str) -> list[RunRecord]:
         folder = self.root / "runs"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,8 @@ class Tool:
     request: type[BaseModel]
     run: Operation | None
     audited: bool = True
+    # Runs that write sets or remove them hold the profile's lock: two never overlap.
+    locked: bool = False
 
 
 def _create(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
@@ -103,6 +106,12 @@ def _retention(session: Session, request: Any, progress: ProgressCallback | None
     return apply_retention(session, request)
 
 
+def _schedule(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.schedules import schedule_backup
+
+    return schedule_backup(session, request)
+
+
 def _compare(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
     from orchestrator.compare import backup_compare
 
@@ -111,7 +120,7 @@ def _compare(session: Session, request: Any, progress: ProgressCallback | None) 
 
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
-         "disaster-recovery).", models.CreateBackupRequest, _create),
+         "disaster-recovery).", models.CreateBackupRequest, _create, locked=True),
     Tool("list-backups", "List the backup sets in a repository.", models.ListBackupsRequest,
          _list, audited=False),
     Tool("restore-backup", "Restore a backup set by name, id or time; needs confirm: true "
@@ -121,15 +130,18 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          models.VerifyBackupRequest, _verify),
     Tool("download-backup", "Export a backup set as ZIP, tar.gz or tar.xz (optionally "
          "encrypted).", models.DownloadBackupRequest, _download),
-    Tool("schedule-backup", "Schedule automated backups.", models.ScheduleBackupRequest, None),
+    Tool("schedule-backup", "Schedule automated backups: add a schedule to the profile and "
+         "install its systemd timer or cron entry (action add), list the schedules with "
+         "their next and last runs (list), or remove one (remove).",
+         models.ScheduleBackupRequest, _schedule),
     Tool("backup-database", "Dump databases into the repository as a set.",
-         models.BackupDatabaseRequest, _database),
+         models.BackupDatabaseRequest, _database, locked=True),
     Tool("backup-files", "Back up ad-hoc files and directories as a set.",
-         models.BackupFilesRequest, _files),
+         models.BackupFilesRequest, _files, locked=True),
     Tool("backup-containers", "Back up container images and volumes (podman or docker) as "
-         "a set.", models.BackupContainersRequest, _containers),
+         "a set.", models.BackupContainersRequest, _containers, locked=True),
     Tool("backup-vm-snapshot", "Snapshot VM disks (qcow2, raw, …) into the repository as a "
-         "set of raw images.", models.BackupVmSnapshotRequest, _vm),
+         "set of raw images.", models.BackupVmSnapshotRequest, _vm, locked=True),
     Tool("backup-compare", "Compare two backup sets part by part: files added, removed and "
          "modified, streams whose digest changed.", models.BackupCompareRequest, _compare,
          audited=False),
@@ -137,7 +149,8 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          models.BackupMigrateRequest, _migrate),
     Tool("backup-encrypt", "Encrypt an existing backup.", models.BackupEncryptRequest, None),
     Tool("apply-retention", "Apply the schedules' retention: forget the sets no rule keeps, "
-         "then prune (dryRun: only report).", models.ApplyRetentionRequest, _retention),
+         "then prune (dryRun: only report).", models.ApplyRetentionRequest, _retention,
+         locked=True),
     Tool("backup-sync", "Copy backup sets between repositories.", models.BackupSyncRequest,
          None),
 )}
@@ -177,6 +190,16 @@ def parse(tool: Tool, arguments: dict[str, Any]) -> BaseModel:
         raise UsageError(f"{tool.name}: invalid input: {problems}") from None
 
 
+def _held(session: Session, tool: Tool) -> AbstractContextManager[None]:
+    if not tool.locked:
+        return nullcontext()
+    from orchestrator.profile_lock import profile_lock
+    from orchestrator.timespan import parse_timespan
+
+    return profile_lock(session.state.root, session.profile.profile_name,
+                        parse_timespan(session.profile.lock_wait))
+
+
 def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
            origin: str, progress: ProgressCallback | None = None) -> BaseModel:
     tool = TOOLS.get(name)
@@ -188,7 +211,8 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
         check_access(session, role, name, request)
         if tool.run is None:
             raise NotAvailable(f"{name} is not available in this version of strongroom yet")
-        result = tool.run(session, request, progress)
+        with _held(session, tool):
+            result = tool.run(session, request, progress)
         outcome["set"] = getattr(result, "set", None)
         return result
     except BaseException as exc:

@@ -41,3 +41,19 @@ def test_decide_gives_the_rule_that_keeps_each_set() -> None:
     assert [name for name, why in kept.items() if why] == ["s0", "s1", "s6"]
     within = decide(times, Policy(within=Within(days=3)))
     assert [name for name, why in within.items() if why] == ["s0", "s1", "s2"]
+
+
+def test_a_schedule_without_rules_takes_its_repository_default() -> None:
+    from orchestrator.profile import Profile
+
+    profile = Profile.model_validate({
+        "repositories": {
+            "local": {"url": "/r", "password_env": "P", "keep_daily": 7},
+            "offsite": {"url": "/o", "password_env": "P"}},
+        "schedules": {
+            "own": {"schedule": "@daily", "retention": "30d", "destination": "local"},
+            "inherits": {"schedule": "@daily"},
+            "none": {"schedule": "@daily", "destination": "offsite"}}})
+    assert Policy.for_schedule(profile, "own") == Policy(within=Within(days=30))
+    assert Policy.for_schedule(profile, "inherits") == Policy(daily=7)
+    assert Policy.for_schedule(profile, "none").empty

@@ -1,0 +1,18 @@
+"""Waits and delays: seconds, minutes (min) and hours, nothing ambiguous."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.timespan import parse_timespan
+
+
+def test_timespans() -> None:
+    assert [parse_timespan(text) for text in ("0", "90", "90s", "5min", "2h")] == [
+        0, 90, 90, 300, 7200]
+
+
+@pytest.mark.parametrize("bad", ["5m", "1.5h", "-1", "ten", "5 min", "01"])
+def test_bad_timespans_name_the_forms(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"5min\) or hours"):
+        parse_timespan(bad)
