@@ -133,11 +133,19 @@ def test_malformed_calls_are_tool_errors_and_the_server_keeps_serving(site: Site
         assert "no tool named" in error_text(no_tool)
         bad_cron = await session.call_tool("schedule-backup", {
             "name": "x", "schedule": "every day", "destination": "local", "retention": "30d"})
-        assert bad_cron.is_error
+        assert bad_cron.is_error and "has five fields" in error_text(bad_cron)
+        added = structured(await session.call_tool("schedule-backup", {
+            "name": "assistant-daily", "schedule": "@daily", "backupType": "full",
+            "retention": "30d", "install": "none"}))
+        assert added["change"] == "added" and added["install"] == "none"
+        listed = structured(await session.call_tool("schedule-backup", {"action": "list"}))
+        assert [item["name"] for item in listed["schedules"]] == ["nightly", "assistant-daily"]
         # Still serving:
         assert structured(await session.call_tool("list-backups", {}))["backups"] == []
 
     with_client(site, body)
+    assert '[schedules.assistant-daily]\nschedule = "@daily"\ntype = "full"\nretention = ' \
+        '"30d"\n' in site.profile.read_text()
 
 
 def test_a_role_without_restore_is_denied_and_audited(site: Site) -> None:

@@ -68,3 +68,26 @@ def test_bad_retention_requests(site: Site) -> None:
         'type = "full"', 'type = "full"\nretention = "30 days"'))
     bad = site.run("apply-retention", check=False)
     assert bad.returncode == 2 and "48h, 30d, 12w, 12m or 1y" in bad.stderr
+
+
+def test_repository_default_retention_and_prune_every(site: Site) -> None:
+    first, second = (site.run("create-backup", "--schedule", "nightly", "--json").json()
+                     for _ in range(2))
+    assert second["removed_by_retention"] == []  # no rules anywhere yet: keep everything
+    site.profile.write_text(site.profile.read_text().replace(
+        "[repositories.local]\n", '[repositories.local]\nkeep_last = 1\nprune_every = "7d"\n'))
+    applied = site.run("apply-retention", "--json").json()
+    assert [(s["set"], s["keep"]) for s in applied["sets"]] == [
+        (first["set"], False), (second["set"], True)]
+    assert applied["pruned"] == ["local"]  # never pruned before
+
+    third = site.run("create-backup", "--schedule", "nightly", "--json").json()
+    assert third["removed_by_retention"] == [second["set"]]
+    assert snapshots(site, f"set={second['set']}") == []
+    quiet = site.run("apply-retention", "--json").json()
+    assert quiet["removed"] == 0 and quiet["pruned"] == []  # pruned less than 7 days ago
+
+    record = site.state / "pruned" / "local.json"
+    stamp = json.loads(record.read_text())
+    record.write_text(json.dumps({**stamp, "time": "2020-01-01T00:00:00+00:00"}))
+    assert site.run("apply-retention", "--json").json()["pruned"] == ["local"]

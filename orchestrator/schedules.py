@@ -88,7 +88,7 @@ def add_schedule(session: Session, request: ScheduleBackupRequest,
         result.notes.append("dry run: the profile and the system were left unchanged")
         return result
     if new_text != text:
-        replace_profile_text(path, new_text)
+        _rewrite(session, path, new_text)
     if method is not None and job is not None:
         again = (f"schedule {key!r} is saved in {path}; run `strongroom schedule-backup "
                  f"--name {key} --install {method}` again to install it")
@@ -134,7 +134,7 @@ def remove_schedule(session: Session, key: str, dry_run: bool) -> ScheduleBackup
     result.notes += outcome.notes
     result.commands = [" ".join(argv) for argv in outcome.commands]
     if in_file:
-        replace_profile_text(path, without_schedule(text, key))
+        _rewrite(session, path, without_schedule(text, key))
         result.change = "removed"
         result.notes.append(f"removed [schedules.{key}] from {path}")
     return result
@@ -191,6 +191,15 @@ def strongroom_executable() -> list[str]:
     return [python, "-m", "orchestrator"]
 
 
+def _rewrite(session: Session, path: Path, text: str) -> None:
+    """Replace the profile file and carry on with what it now says (a long-lived MCP
+    server keeps its session)."""
+    from orchestrator.profile_source import load_profile
+
+    replace_profile_text(path, text)
+    session.profile = load_profile(path)
+
+
 def profile_file(profile: Profile) -> Path:
     if not profile.source_files:
         raise UsageError("this profile was not loaded from a file, so it cannot be changed")
@@ -209,7 +218,7 @@ def _validated(values: dict[str, Any]) -> Schedule:
         return Schedule.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"--{str(err['loc'][0]).replace('_', '-')}: "
+            f"{err['loc'][0]}: "
             f"{error_message(tuple(err['loc']), [dict(err)])}" for err in exc.errors())
         raise UsageError(problems) from None
 

@@ -84,3 +84,19 @@ def test_replacing_the_file_validates_first_and_keeps_its_mode(tmp_path: Path) -
     good = with_schedule(before, "weekly", {"schedule": "@weekly"})
     replace_profile_text(profile, good)
     assert profile.read_text() == good and profile.stat().st_mode & 0o777 == 0o640
+
+
+def test_comments_leading_into_the_next_table_stay_with_it() -> None:
+    text = PROFILE.replace("[access.download]", "# ---- exports ----\n[access.download]")
+    added = with_schedule(text, "a.b", {"schedule": "@daily"})
+    assert '[schedules."a.b"]\nschedule = "@daily"\n\n# ---- exports ----\n[access.down' in added
+    removed = without_schedule(text, "daily")
+    assert "# ---- exports ----\n[access.download]" in removed
+    assert "# every night" not in removed and "# ---- schedules ----" in removed
+
+
+def test_inline_schedule_tables_are_edited_too() -> None:
+    text = 'schedules = { a = { schedule = "@daily" } }\n'
+    added = with_schedule(text, "b", {"schedule": "@weekly"})
+    assert schedule_values(added, "b") == {"schedule": "@weekly"}
+    assert schedule_values(without_schedule(added, "a"), "a") is None
