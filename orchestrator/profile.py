@@ -43,6 +43,23 @@ class RetentionRules(Strict):
         return any(getattr(self, name) is not None for name in RetentionRules.model_fields)
 
 
+class SecretSource(Strict):
+    """Where a secret comes from: a file, a command's stdout or an environment variable."""
+
+    file: Path | None = None
+    command: str | list[str] | None = None
+    env: str | None = None
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> SecretSource:
+        if sum(value is not None for value in (self.file, self.command, self.env)) != 1:
+            raise ValueError("a secret takes exactly one of file, command, env")
+        return self
+
+
+SECRET_NAME = re.compile(r"SECRET|PASS|TOKEN|SAS|(^|_)KEY$")
+
+
 class Repository(RetentionRules):
     """One place backups go. The first repository in the profile is the default destination.
 
@@ -65,9 +82,38 @@ class Repository(RetentionRules):
     account: str | None = None
     project: str | None = None
     options: dict[str, str] = Field(default_factory=dict, description="raw engine -o options")
+    path_style: bool = Field(default=False, description="S3: path-style bucket URLs")
+    identity_file: Path | None = Field(default=None, description="SFTP: ssh private key")
+    known_hosts_file: Path | None = Field(default=None, description="SFTP: ssh known_hosts")
+    env: dict[str, str | SecretSource] = Field(
+        default_factory=dict, description="environment for the backend: AWS_ACCESS_KEY_ID = "
+        "\"…\", AWS_SECRET_ACCESS_KEY = { file = \"…\" }; secrets from file, command or env")
     prune_every: Annotated[str, Field(pattern=RETENTION_PATTERN)] | None = Field(
         default=None, description="prune at most this often (7d); default: whenever sets "
         "were forgotten")
+
+    @model_validator(mode="after")
+    def known_url(self) -> Repository:
+        from orchestrator.destinations import kind_of
+        from orchestrator.errors import UsageError
+
+        if self.engine == "restic":
+            try:
+                kind_of(self.url)
+            except UsageError as exc:
+                raise ValueError(exc.message) from None
+        return self
+
+    @field_validator("env")
+    @classmethod
+    def no_inline_secrets(cls, value: dict[str, str | SecretSource]) -> dict[str, str |
+                                                                              SecretSource]:
+        for name, item in value.items():
+            if isinstance(item, str) and SECRET_NAME.search(name.upper()):
+                raise ValueError(f"{name} is a secret: give {{ file = \"…\" }}, "
+                                 f"{{ command = \"…\" }} or {{ env = \"VARIABLE\" }}, not "
+                                 "the value")
+        return value
 
     @model_validator(mode="after")
     def one_password_source(self) -> Repository:

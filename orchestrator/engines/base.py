@@ -34,6 +34,18 @@ class WrongPassword(EngineError):
     pass
 
 
+class Unreachable(EngineError):
+    """The repository's host cannot be reached: refused, unknown name, timed out."""
+
+
+class AuthenticationDenied(EngineError):
+    """The storage refused the credentials (S3 keys, ssh key, Azure key)."""
+
+
+class BucketMissing(RepositoryMissing):
+    """The bucket or container the repository lives in does not exist."""
+
+
 class RepositoryLocked(EngineError):
     pass
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shlex
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from orchestrator import run
+from orchestrator.destinations import Destination, probe, resolve, secret_values
 from orchestrator.engines import restic_args as args
 from orchestrator.engines.base import (
     BackupSummary,
@@ -26,9 +26,10 @@ from orchestrator.engines.base import (
     RepositoryLocked,
     RepositoryMissing,
     Snapshot,
+    Unreachable,
     WrongPassword,
 )
-from orchestrator.errors import StrongroomError
+from orchestrator.engines.passwords import PasswordSource
 from orchestrator.profile import Repository
 
 log = logging.getLogger("strongroom.restic")
@@ -38,62 +39,6 @@ T = TypeVar("T")
 _versions: dict[str, EngineVersion] = {}
 
 
-class PasswordSource:
-    """Where a repository's password comes from; read at most once per strongroom run."""
-
-    def __init__(self, repository_name: str, repository: Repository) -> None:
-        self.repository_name = repository_name
-        self.repository = repository
-        self._secret: bytes | None = None
-
-    @contextmanager
-    def as_file(self) -> Iterator[tuple[str, tuple[int, ...]]]:
-        """A path restic can read the password from, and the fds the child must inherit."""
-        repo = self.repository
-        if repo.password_file is not None:
-            if not repo.password_file.is_file():
-                raise StrongroomError(
-                    f"repository {self.repository_name!r}: password_file "
-                    f"{repo.password_file} does not exist"
-                )
-            yield str(repo.password_file), ()
-            return
-        with run.secret_fd(self._read_secret()) as fd:
-            yield f"/dev/fd/{fd}", (fd,)
-
-    def _read_secret(self) -> bytes:
-        if self._secret is None:
-            self._secret = self._fetch()
-        return self._secret
-
-    def _fetch(self) -> bytes:
-        repo = self.repository
-        name = self.repository_name
-        if repo.password is not None:
-            return repo.password.get_secret_value().encode()
-        if repo.password_env is not None:
-            value = os.environ.get(repo.password_env)
-            if not value:
-                raise StrongroomError(
-                    f"repository {name!r}: environment variable {repo.password_env} "
-                    "(password_env) is not set"
-                )
-            return value.encode()
-        assert repo.password_command is not None
-        command = repo.password_command
-        argv = shlex.split(command) if isinstance(command, str) else list(command)
-        try:
-            out = run.run(argv, timeout=120).stdout_bytes
-        except run.CommandError as exc:
-            raise StrongroomError(
-                f"repository {name!r}: password_command failed (exit {exc.returncode})"
-            ) from exc
-        secret = out.rstrip(b"\r\n")
-        if not secret:
-            raise StrongroomError(f"repository {name!r}: password_command printed nothing")
-        return secret
-
-
 class ResticEngine:
     """One restic repository of a profile."""
 
@@ -101,9 +46,45 @@ class ResticEngine:
         self.repository_name = repository_name
         self.repository = repository
         self.url = repository.url
-        self.repo_string = args.repository_string(repository.url)
         self.cache_dir = state_dir / "cache" / "restic"
         self.password = PasswordSource(repository_name, repository)
+        self._destination: Destination | None = None
+        self._secrets: dict[str, str] | None = None
+
+    @property
+    def destination(self) -> Destination:
+        """Where the repository is: resolved once, with the notes (such as an option this
+        restic lacks) logged once."""
+        if self._destination is None:
+            destination = resolve(self.repository_name, self.repository,
+                                  self.version().version)
+            for note in destination.notes:
+                log.warning("%s", note)
+            if destination.address is not None:
+                problem = probe(destination.address)
+                if problem is not None:
+                    host, port = destination.address
+                    raise Unreachable(f"cannot reach repository {self.repository_name!r} "
+                                      f"({self.url}) at {host}:{port}: {problem}")
+            self._destination = destination
+        return self._destination
+
+    @property
+    def repo_string(self) -> str:
+        return self.destination.repository
+
+    def _env(self, password_file: str) -> dict[str, str | None]:
+        """restic's environment: the password file, the backend's settings and secrets."""
+        env = args.base_env(self.repo_string, self.cache_dir, password_file)
+        if self._secrets is None:
+            self._secrets = secret_values(self.repository_name, self.destination.secrets)
+        env.update(self.destination.env)
+        env.update(self._secrets)
+        return env
+
+    def _argv(self, argv: list[str]) -> list[str]:
+        """argv with the backend's -o options after the subcommand."""
+        return [*argv[:2], *self.destination.option_args(), *argv[2:]]
 
     # ---- plumbing
 
@@ -120,9 +101,9 @@ class ResticEngine:
         of a dead restic is removed and the command run once more)."""
         try:
             with self.password.as_file() as (password_file, fds):
-                env = args.base_env(self.repo_string, self.cache_dir, password_file)
-                completed = run.run(argv, env=env, pass_fds=fds, ok_codes=ok_codes,
-                                    on_line=on_line)
+                env = self._env(password_file)
+                completed = run.run(self._argv(argv), env=env, pass_fds=fds,
+                                    ok_codes=ok_codes, on_line=on_line)
             if completed.returncode != 0 and isinstance(args.classify_failure(
                     self.repository_name, self.url, completed.returncode, completed.stderr),
                     REPOSITORY_ERRORS):
@@ -204,9 +185,9 @@ class ResticEngine:
         )
         with self.password.as_file() as (password_file, fds), \
                 run.prepared(producer) as (producer_argv, producer_env, producer_fds):
-            env = args.base_env(self.repo_string, self.cache_dir, password_file)
+            env = self._env(password_file)
             result = run.pipeline(
-                producer_argv, consumer, producer_env=producer_env, consumer_env=env,
+                producer_argv, self._argv(consumer), producer_env=producer_env, consumer_env=env,
                 producer_pass_fds=producer_fds, consumer_pass_fds=fds, on_line=reader.feed,
                 check=False, tap=tap,
             )
@@ -237,8 +218,8 @@ class ResticEngine:
             filename, tags=tags, time=time, host=host, compression=compression
         )
         with self.password.as_file() as (password_file, fds):
-            env = args.base_env(self.repo_string, self.cache_dir, password_file)
-            return PendingStream(self, run.Background(argv, env=env, pass_fds=fds))
+            env = self._env(password_file)
+            return PendingStream(self, run.Background(self._argv(argv), env=env, pass_fds=fds))
 
     def restore_stream(
         self, snapshot_id: str, path: str, consumer: run.Command, tap: run.Tap | None = None
@@ -246,9 +227,9 @@ class ResticEngine:
         """restic dump of one stored stream → consumer's stdin."""
         with self.password.as_file() as (password_file, fds), \
                 run.prepared(consumer) as (consumer_argv, consumer_env, consumer_fds):
-            env = args.base_env(self.repo_string, self.cache_dir, password_file)
+            env = self._env(password_file)
             result = run.pipeline(
-                args.dump_args(snapshot_id, path), consumer_argv, producer_env=env,
+                self._argv(args.dump_args(snapshot_id, path)), consumer_argv, producer_env=env,
                 consumer_env=consumer_env, producer_pass_fds=fds,
                 consumer_pass_fds=consumer_fds, check=False, tap=tap,
             )
@@ -269,9 +250,9 @@ class ResticEngine:
         if archive:
             argv[2:2] = ["--archive", "tar"]
         with self.password.as_file() as (password_file, fds):
-            env = args.base_env(self.repo_string, self.cache_dir, password_file)
+            env = self._env(password_file)
             try:
-                with run.reading(argv, env=env, pass_fds=fds) as stream:
+                with run.reading(self._argv(argv), env=env, pass_fds=fds) as stream:
                     yield stream
             except run.CommandError as exc:
                 raise args.classify_failure(

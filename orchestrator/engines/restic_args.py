@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.engines.base import (
+    AuthenticationDenied,
     BackupSummary,
+    BucketMissing,
     Change,
     EngineError,
     EngineVersion,
@@ -23,6 +25,7 @@ from orchestrator.engines.base import (
     RepositoryLocked,
     RepositoryMissing,
     Snapshot,
+    Unreachable,
     WrongPassword,
 )
 from orchestrator.errors import StrongroomError
@@ -34,13 +37,6 @@ INHERITED_RESTIC_VARS = (
     "RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND",
     "RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE", "RESTIC_KEY_HINT",
 )
-
-
-def repository_string(url: str) -> str:
-    """The repository string restic takes for a profile URL (local paths for now)."""
-    if url.startswith("file://"):
-        return url[len("file://"):]
-    return url
 
 
 def base_env(repository: str, cache_dir: Path, password_file: str) -> dict[str, str | None]:
@@ -263,6 +259,16 @@ def classify_failure(
     """One clear error for a failed restic run, told apart by exit code and stderr."""
     where = f"repository {repository_name!r} ({url})"
     text = stderr.lower()
+    if any(sign in text for sign in AUTHENTICATION_DENIED):
+        return AuthenticationDenied(
+            f"{where} refused the credentials: {_last_line(_fatal(stderr))}",
+            hint=f"check the keys in [repositories.{repository_name}.env] (or the ssh key)")
+    if any(sign in text for sign in BUCKET_MISSING):
+        return BucketMissing(
+            f"the bucket or container of {where} does not exist",
+            hint=f"strongroom init --destination {repository_name} creates it")
+    if any(sign in text for sign in UNREACHABLE):
+        return Unreachable(f"cannot reach {where}: {_last_line(_fatal(stderr))}")
     if returncode == 12 or "wrong password" in text:
         return WrongPassword(
             f"wrong password for {where}",
@@ -286,6 +292,26 @@ def classify_failure(
     if "no snapshot found" in text or "no matching id found" in text:
         return EngineError(f"restic found no such snapshot in {where}")
     return EngineError(f"restic failed on {where} (exit {returncode}): {_last_line(stderr)}")
+
+
+# restic passes on what the storage said; these are the signs of each cause.
+AUTHENTICATION_DENIED = (
+    "does not exist in our records", "signaturedoesnotmatch",
+    "signature we calculated does not match", "invalidaccesskeyid", "access denied",
+    "accessdenied", "permission denied (publickey", "authenticationfailed",
+    "authorizationfailure", "server signature", "403 forbidden",
+)
+BUCKET_MISSING = ("specified bucket does not exist", "nosuchbucket",
+                  "specified container does not exist", "containernotfound")
+UNREACHABLE = ("connection refused", "could not resolve hostname", "no route to host",
+               "connection timed out", "no such host", "i/o timeout",
+               "host key verification failed", "connection closed by remote host")
+
+
+def _fatal(text: str) -> str:
+    """The Fatal: lines restic printed, else everything (ssh speaks before restic)."""
+    lines = [line for line in text.splitlines() if line.startswith("Fatal:")]
+    return "\n".join(lines) or text
 
 
 def _last_line(text: str) -> str:

@@ -1,0 +1,90 @@
+"""Repositories on S3 (moto with authentication on): round trips and one clear error per
+cause. Secrets reach restic through its environment only."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from integration.conftest import Site, compare_trees
+from integration.s3server import S3Server, free_port, moto_s3
+
+
+@pytest.fixture
+def s3(tmp_path: Path) -> Iterator[S3Server]:
+    with moto_s3(tmp_path) as server:
+        yield server
+
+
+def with_sqlite(site: Site) -> Path:
+    db = site.root / "app.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.executemany("INSERT INTO notes VALUES (?)", [(f"note {i}",) for i in range(500)])
+    conn.close()
+    site.profile.write_text(site.profile.read_text() + f"""
+[[services.web.hooks]]
+type = "sqlite"
+path = "{db}"
+""")
+    return db
+
+
+def test_s3_round_trip(site: Site, s3: S3Server) -> None:
+    db = with_sqlite(site)
+    site.profile.write_text(site.profile.read_text() + s3.repository_toml(
+        "offsite", "strongroom-site", site.password_file))
+    assert site.run("init", "--destination", "offsite", "--json").json()[0]["created"] is True
+    made = site.run("create-backup", "--type", "full", "--destination", "offsite", "-vv",
+                    "--json")
+    secret = s3.secret_file.read_text().strip()
+    assert secret not in made.stderr and "AWS_SECRET_ACCESS_KEY" not in made.stderr
+    name = made.json()["set"]
+    listed = site.run("list-backups", "--destination", "offsite", "--json").json()
+    assert [entry["set"] for entry in listed["backups"]] == [name]
+    assert site.run("list-backups", "--json").json()["backups"] == []  # the local one
+    target = site.root / "restored"
+    db.unlink()
+    site.run("restore-backup", "--destination", "offsite", "--backup", name, "--target",
+             str(target), "--force")
+    host = site.root / "host"
+    compare_trees(host, target / str(host).lstrip("/"), skip=(".terraform",))
+    restored_db = target / str(db).lstrip("/")
+    with sqlite3.connect(restored_db) as conn:
+        assert conn.execute("SELECT count(*) FROM notes").fetchone() == (500,)
+    conn.close()
+    again = site.run("init", "--destination", "offsite", "--json").json()
+    assert again[0]["created"] is False
+
+
+def test_each_cause_has_its_own_error(site: Site, s3: S3Server) -> None:
+    wrong = site.root / "wrong.secret"
+    wrong.write_text("not-the-secret\n")
+    closed = free_port()
+    site.profile.write_text(site.profile.read_text()
+                            + s3.repository_toml("badkey", "bucket-a", site.password_file,
+                                                 wrong)
+                            + s3.repository_toml("nobucket", "never-made", site.password_file)
+                            + s3.repository_toml("down", "bucket-b", site.password_file)
+                            .replace(s3.endpoint, f"http://127.0.0.1:{closed}"))
+    cases = {
+        ("init", "--destination", "badkey"): "refused the credentials",
+        ("list-backups", "--destination", "nobucket"): "bucket or container of repository "
+                                                       "'nobucket'",
+        ("init", "--destination", "down"): f"at 127.0.0.1:{closed}: connection refused",
+    }
+    for args, message in cases.items():
+        result = site.run(*args, check=False)
+        assert result.returncode != 0 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 2
+    site.run("init", "--destination", "nobucket")
+    wrong_password = site.root / "wrong.pass"
+    wrong_password.write_text("not the password\n")
+    site.profile.write_text(site.profile.read_text().replace(
+        f'password_file = "{site.password_file}"\n\n[repositories.nobucket.env]',
+        f'password_file = "{wrong_password}"\n\n[repositories.nobucket.env]'))
+    refused = site.run("list-backups", "--destination", "nobucket", check=False)
+    assert refused.returncode != 0 and "wrong password" in refused.stderr
