@@ -3,13 +3,18 @@ cause. Secrets reach restic through its environment only."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sqlite3
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from integration.conftest import Site, compare_trees
+from integration.conftest import STRONGROOM, Site, compare_trees
 from integration.s3server import S3Server, free_port, moto_s3
 
 
@@ -88,3 +93,80 @@ def test_each_cause_has_its_own_error(site: Site, s3: S3Server) -> None:
         f'password_file = "{wrong_password}"\n\n[repositories.nobucket.env]'))
     refused = site.run("list-backups", "--destination", "nobucket", check=False)
     assert refused.returncode != 0 and "wrong password" in refused.stderr
+
+
+def test_sync_local_to_s3_whole_sets_once(site: Site, s3: S3Server) -> None:
+    db = with_sqlite(site)
+    site.profile.write_text(site.profile.read_text() + s3.repository_toml(
+        "offsite", "strongroom-sync", site.password_file))
+    full = site.run("create-backup", "--type", "full", "--json").json()["set"]
+    config = site.run("create-backup", "--name", "second", "--json").json()["set"]
+    synced = site.run("backup-sync", "--from", "local", "--to", "offsite", "--json").json()
+    assert synced["created"] is True and synced["copied"] == [full, config]
+    assert synced["snapshots"] == 3  # the full set's files and dump, the config set's files
+    again = site.run("backup-sync", "--from", "local", "--to", "offsite", "--json").json()
+    assert again["copied"] == [] and again["skipped"] == [full, config]
+    there = site.run("list-backups", "--destination", "offsite", "--json").json()["backups"]
+    assert [(entry["set"], entry["status"]) for entry in there] == [
+        (full, "complete"), (config, "complete")]
+
+    verified = site.run("verify-backup", "--destination", "offsite", "--backup", full,
+                        "--deep-check", "--json").json()
+    assert verified["ok"] is True
+    target = site.root / "restored"
+    db.unlink()
+    site.run("restore-backup", "--destination", "offsite", "--backup", full, "--target",
+             str(target), "--force")
+    host = site.root / "host"
+    compare_trees(host, target / str(host).lstrip("/"), skip=(".terraform",))
+    with sqlite3.connect(target / str(db).lstrip("/")) as conn:
+        assert conn.execute("SELECT count(*) FROM notes").fetchone() == (500,)
+    conn.close()
+
+    one = site.run("backup-sync", "--from", "offsite", "--to", "local", "--backup", full,
+                   "--json").json()
+    assert one["copied"] == [] and one["skipped"] == [full]
+    bad = site.run("backup-sync", "--from", "local", "--to", "local", check=False)
+    assert bad.returncode == 2 and "both 'local'" in bad.stderr
+
+
+def test_an_interrupted_sync_leaves_no_complete_looking_set(site: Site, s3: S3Server) -> None:
+    import boto3
+    import psutil
+
+    site.profile.write_text(site.profile.read_text() + s3.repository_toml(
+        "offsite", "strongroom-kill", site.password_file) + """
+[[services.web.hooks]]
+type = "command"
+name = "big.bin"
+dump = ["head", "-c", "300000000", "/dev/urandom"]
+""")
+    big = site.run("create-backup", "--type", "full", "--json").json()["set"]
+    site.run("init", "--destination", "offsite")
+    env = {**os.environ, "STRONGROOM_STATE_DIR": str(site.state)}
+    sync = subprocess.Popen([*STRONGROOM, "backup-sync", "--from", "local", "--to", "offsite",
+                             "-p", str(site.profile)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    client = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1",
+                          aws_access_key_id=s3.access_key_id,
+                          aws_secret_access_key=s3.secret_file.read_text().strip())
+    deadline = time.monotonic() + 120
+    while not client.list_objects_v2(Bucket="strongroom-kill",
+                                     Prefix="strongroom/data/").get("KeyCount"):
+        assert sync.poll() is None and time.monotonic() < deadline, "no data was copied"
+        time.sleep(0.05)
+    tree = [sync.pid] + [child.pid for child in psutil.Process(sync.pid).children(True)]
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    sync.wait()
+
+    there = site.run("list-backups", "--destination", "offsite", "--all", "--json").json()
+    assert [entry["status"] for entry in there["backups"] if entry["set"] == big] in (
+        [], ["incomplete"])
+    finished = site.run("backup-sync", "--from", "local", "--to", "offsite", "--json").json()
+    assert finished["copied"] == [big]
+    there = site.run("list-backups", "--destination", "offsite", "--json").json()["backups"]
+    assert [(entry["set"], entry["status"]) for entry in there] == [(big, "complete")]
+    assert site.run("verify-backup", "--destination", "offsite", "--backup", big,
+                    "--json").json()["ok"] is True

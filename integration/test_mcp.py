@@ -101,8 +101,8 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
         verified = structured(await session.call_tool(
             "verify-backup", {"backup": made["set"], "deepCheck": True}))
         assert verified["ok"] is True and verified["log_part"] == "logs/verification.log"
-        pending = await session.call_tool("backup-sync", {"from": "local", "to": "local"})
-        assert "not available in this version" in error_text(pending)
+        same = await session.call_tool("backup-sync", {"from": "local", "to": "local"})
+        assert "both 'local'" in error_text(same)
 
     with_client(site, body)
     host = site.root / "host"

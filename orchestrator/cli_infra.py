@@ -1,7 +1,9 @@
-"""`strongroom backup-containers`, `backup-vm-snapshot`, `apply-retention` and
+"""`strongroom backup-containers`, `backup-vm-snapshot`, `apply-retention`, `backup-sync` and
 `backup-compare`: registered on main."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -96,3 +98,35 @@ def backup_compare(a: str, b: str, destination: str | None, show_files: bool,
     request = console.build(BackupCompareRequest, a=a, b=b, destination=destination)
     result = console.call(session, "backup-compare", request)
     console.emit(result, as_json, partial(console.render_compare, show_files=show_files))
+
+
+@main.command("backup-sync")
+@click.option("--from", "source", required=True, metavar="REPO", help="Repository to copy from.")
+@click.option("--to", "target", required=True, metavar="REPO", help="Repository to copy to.")
+@click.option("--backup", metavar="SET", help="Only this set (name, id or latest).")
+@click.option("--all", "all_sets", is_flag=True, help="Every complete set (the default).")
+@click.option("--since", metavar="TIME", help="Only sets made at or after this time.")
+@common
+@guarded
+def backup_sync(source: str, target: str, backup: str | None, all_sets: bool,
+                since: str | None, profile_ref: str | None, as_json: bool,
+                verbose: int) -> None:
+    """Copy sets to another repository (for example off-site); idempotent."""
+    from orchestrator import console
+    from orchestrator.models import BackupSyncRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(BackupSyncRequest, **{"from": source}, to=target, backup=backup,
+                            all=all_sets, since=since)
+    result = console.call(session, "backup-sync", request)
+    console.emit(result, as_json, _render_sync)
+
+
+def _render_sync(result: Any) -> str:
+    lines = [f"created {result.target} with the chunker parameters of {result.source}"
+             ] if result.created else []
+    lines += [f"copied  {name}" for name in result.copied]
+    lines += [f"present {name}" for name in result.skipped]
+    lines.append(f"{result.source} → {result.target}: {len(result.copied)} set(s) copied "
+                 f"({result.snapshots} snapshot(s)), {len(result.skipped)} already there")
+    return "\n".join(lines)

@@ -38,7 +38,7 @@ def backup_compare(session: Session, request: BackupCompareRequest) -> CompareRe
 
 def _manifest(engine: Engine, chosen: BackupSet) -> Manifest:
     assert chosen.final is not None  # select_set returns complete sets only
-    return read_manifest(engine, chosen.final, chosen.base)
+    return read_manifest(engine, chosen.final, chosen.base).located(chosen.parts)
 
 
 def part_of(path: str, parts: Sequence[ManifestPath]) -> ManifestPath | None:

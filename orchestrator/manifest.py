@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Literal
 
@@ -70,6 +70,17 @@ class Manifest(ManifestModel):
 
     def sources(self) -> list[SourcePath]:
         return [item.as_source() for item in self.paths]
+
+    def located(self, parts: Mapping[str, Snapshot]) -> Manifest:
+        """The manifest with each stream's snapshot id as it is in this repository: a set
+        copied by backup-sync keeps its manifest, but its parts get new snapshot ids."""
+        streams = []
+        for stream in self.streams:
+            here = parts.get(stream.part)
+            if here is not None and not here.id.startswith(stream.snapshot_id):
+                stream = stream.model_copy(update={"snapshot_id": here.id})
+            streams.append(stream)
+        return self.model_copy(update={"streams": streams})
 
     def missing_streams(self, stored_ids: Iterable[str]) -> list[ManifestStream]:
         """The stream parts whose snapshot is not among `stored_ids` (full or short ids)."""

@@ -381,11 +381,23 @@ class BackupEncryptRequest(Model):
 
 
 class BackupSyncRequest(Model):
+    """Copy sets between repositories: one set, those since a time, or (the default)
+    every complete set of the profile."""
+
     from_: str = Field(alias="from")
     to: str
     backup: str | None = None
     all: bool = False
     since: str | None = None
+
+
+class BackupSyncResult(Model):
+    source: str
+    target: str
+    created: bool
+    copied: list[str]
+    skipped: list[str]
+    snapshots: int
 
 
 class BackupMigrateRequest(Model):

@@ -40,7 +40,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     final = chosen.final
     assert final is not None  # select_set returns complete sets only
     clock = time.monotonic()
-    manifest = read_manifest(engine, final, chosen.base)
+    manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)
     _check_services(manifest, request.services)
     sources = [] if request.databases else select_for_restore(
         manifest.sources(), request.mode, request.services, check_services=False)

@@ -112,6 +112,12 @@ def _schedule(session: Session, request: Any, progress: ProgressCallback | None)
     return schedule_backup(session, request)
 
 
+def _sync(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sync import backup_sync
+
+    return backup_sync(session, request)
+
+
 def _compare(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
     from orchestrator.compare import backup_compare
 
@@ -151,8 +157,9 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("apply-retention", "Apply the schedules' retention: forget the sets no rule keeps, "
          "then prune (dryRun: only report).", models.ApplyRetentionRequest, _retention,
          locked=True),
-    Tool("backup-sync", "Copy backup sets between repositories.", models.BackupSyncRequest,
-         None),
+    Tool("backup-sync", "Copy backup sets between repositories (restic copy): one set, those "
+         "since a time, or every complete set; sets arrive whole, and sets already there are "
+         "skipped.", models.BackupSyncRequest, _sync, locked=True),
 )}
 
 

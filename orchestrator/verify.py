@@ -64,7 +64,7 @@ def verify_backup(session: Session, request: VerifyBackupRequest) -> VerifyResul
 def _manifest(engine: Engine, chosen: BackupSet, found: list[Manifest]) -> str:
     if chosen.final is None:
         raise StrongroomError("the final part, which holds the manifest, is missing")
-    found.append(read_manifest(engine, chosen.final, chosen.base))
+    found.append(read_manifest(engine, chosen.final, chosen.base).located(chosen.parts))
     manifest = found[0]
     return f"{len(manifest.paths)} path(s), {len(manifest.streams)} stream(s)"
 

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from orchestrator.errors import StrongroomError
 from orchestrator.run import Command, CommandError, Tap
@@ -149,6 +149,15 @@ class Engine(Protocol):
 
     def init(self) -> bool:
         """Create the repository; False when it already existed (and opens)."""
+        ...
+
+    def init_like(self, source: Any) -> bool:
+        """Create the repository with the chunker parameters of `source` (an engine of the
+        same kind); False when it already existed."""
+        ...
+
+    def copy_from(self, source: Any, snapshot_ids: Sequence[str]) -> None:
+        """Copy these snapshots of `source` (an engine of the same kind) into this one."""
         ...
 
     def backup_paths(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +28,7 @@ from orchestrator.engines.base import (
     WrongPassword,
 )
 from orchestrator.engines.passwords import PasswordSource
+from orchestrator.engines.restic_output import BackupOutput, live_restic_on
 from orchestrator.profile import Repository
 
 log = logging.getLogger("strongroom.restic")
@@ -73,16 +72,20 @@ class ResticEngine:
     def repo_string(self) -> str:
         return self.destination.repository
 
-    def _env(self, password_file: str) -> dict[str, str | None]:
+    def backend_env(self, password_file: str) -> dict[str, str | None]:
         """restic's environment: the password file, the backend's settings and secrets."""
         env = args.base_env(self.repo_string, self.cache_dir, password_file)
-        if self._secrets is None:
-            self._secrets = secret_values(self.repository_name, self.destination.secrets)
         env.update(self.destination.env)
-        env.update(self._secrets)
+        env.update(self.secrets())
         return env
 
-    def _argv(self, argv: list[str]) -> list[str]:
+    def secrets(self) -> dict[str, str]:
+        """The backend's secrets, read once per run."""
+        if self._secrets is None:
+            self._secrets = secret_values(self.repository_name, self.destination.secrets)
+        return self._secrets
+
+    def with_options(self, argv: list[str]) -> list[str]:
         """argv with the backend's -o options after the subcommand."""
         return [*argv[:2], *self.destination.option_args(), *argv[2:]]
 
@@ -95,14 +98,16 @@ class ResticEngine:
         ok_codes: Sequence[int] = (0,),
         on_line: Callable[[str], None] | None = None,
         retry_stale_lock: bool = True,
+        extra_env: Mapping[str, str] | None = None,
+        extra_fds: tuple[int, ...] = (),
     ) -> run.Completed:
         """Run restic; an exit code in `ok_codes` is the caller's to read, except that a
         lock, a wrong password or a missing repository is always an error (a stale lock
         of a dead restic is removed and the command run once more)."""
         try:
             with self.password.as_file() as (password_file, fds):
-                env = self._env(password_file)
-                completed = run.run(self._argv(argv), env=env, pass_fds=fds,
+                env = {**self.backend_env(password_file), **(extra_env or {})}
+                completed = run.run(self.with_options(argv), env=env, pass_fds=fds + extra_fds,
                                     ok_codes=ok_codes, on_line=on_line)
             if completed.returncode != 0 and isinstance(args.classify_failure(
                     self.repository_name, self.url, completed.returncode, completed.stderr),
@@ -115,7 +120,8 @@ class ResticEngine:
             )
             if isinstance(error, RepositoryLocked) and retry_stale_lock:
                 self._unlock_if_stale(error)
-                return self._run(argv, ok_codes=ok_codes, on_line=on_line, retry_stale_lock=False)
+                return self._run(argv, ok_codes=ok_codes, on_line=on_line, retry_stale_lock=False,
+                                 extra_env=extra_env, extra_fds=extra_fds)
             raise error from None
 
     def _unlock_if_stale(self, error: RepositoryLocked) -> None:
@@ -135,6 +141,44 @@ class ResticEngine:
         return _versions[binary]
 
     # ---- operations
+
+    def copy_from(self, source: ResticEngine, snapshot_ids: Sequence[str]) -> None:
+        """restic copy of these snapshots from `source` into this repository."""
+        with self._as_source(source) as (env, fds):
+            self._run([args.RESTIC, "copy", *source.destination.option_args(), *snapshot_ids],
+                      extra_env=env, extra_fds=fds)
+
+    def init_like(self, source: ResticEngine) -> bool:
+        """Create this repository with the chunker parameters of `source`, so that copied
+        data deduplicates with data backed up here directly; False when it exists."""
+        try:
+            with self._as_source(source) as (env, fds):
+                self._run([*args.init_args(), "--copy-chunker-params",
+                           *source.destination.option_args()], extra_env=env, extra_fds=fds)
+            return True
+        except EngineError as exc:
+            if "already exists" not in exc.message and "already initialized" not in exc.message:
+                raise
+        return False
+
+    @contextmanager
+    def _as_source(self, source: ResticEngine) -> Iterator[tuple[dict[str, str], tuple[int,
+                                                                                     ...]]]:
+        """The environment naming `source` as restic's --from repository."""
+        mine = {**self.destination.env, **self.secrets()}
+        theirs = {**source.destination.env, **source.secrets()}
+        clash = sorted(key for key in theirs if key in mine and mine[key] != theirs[key])
+        options = dict(option.split("=", 1) for option in self.destination.options)
+        clash += sorted(key for key, value in (option.split("=", 1) for option in
+                                               source.destination.options)
+                        if options.get(key, value) != value)
+        if clash:
+            raise EngineError(
+                f"cannot copy from {source.repository_name!r} to {self.repository_name!r} in "
+                f"one restic run: they need different values for {', '.join(clash)}")
+        with source.password.as_file() as (password_file, fds):
+            yield {**theirs, "RESTIC_FROM_REPOSITORY": source.repo_string,
+                   "RESTIC_FROM_PASSWORD_FILE": password_file}, fds
 
     def init(self) -> bool:
         try:
@@ -158,7 +202,7 @@ class ResticEngine:
         compression: str = "auto",
         on_progress: ProgressCallback | None = None,
     ) -> BackupSummary:
-        reader = _BackupOutput(on_progress)
+        reader = BackupOutput(on_progress)
         argv = args.backup_args(
             paths, tags=tags, time=time, host=host, excludes=excludes, compression=compression
         )
@@ -179,15 +223,16 @@ class ResticEngine:
     ) -> BackupSummary:
         """producer's stdout → restic backup --stdin. A failed producer fails the part with
         ProducerFailed, which names the snapshot restic saved of the partial stream."""
-        reader = _BackupOutput(None)
+        reader = BackupOutput(None)
         consumer = args.stream_backup_args(
             filename, tags=tags, time=time, host=host, compression=compression
         )
         with self.password.as_file() as (password_file, fds), \
                 run.prepared(producer) as (producer_argv, producer_env, producer_fds):
-            env = self._env(password_file)
+            env = self.backend_env(password_file)
             result = run.pipeline(
-                producer_argv, self._argv(consumer), producer_env=producer_env, consumer_env=env,
+                producer_argv, self.with_options(consumer), producer_env=producer_env,
+                consumer_env=env,
                 producer_pass_fds=producer_fds, consumer_pass_fds=fds, on_line=reader.feed,
                 check=False, tap=tap,
             )
@@ -218,8 +263,9 @@ class ResticEngine:
             filename, tags=tags, time=time, host=host, compression=compression
         )
         with self.password.as_file() as (password_file, fds):
-            env = self._env(password_file)
-            return PendingStream(self, run.Background(self._argv(argv), env=env, pass_fds=fds))
+            env = self.backend_env(password_file)
+            return PendingStream(self, run.Background(self.with_options(argv), env=env,
+                                                      pass_fds=fds))
 
     def restore_stream(
         self, snapshot_id: str, path: str, consumer: run.Command, tap: run.Tap | None = None
@@ -227,9 +273,10 @@ class ResticEngine:
         """restic dump of one stored stream → consumer's stdin."""
         with self.password.as_file() as (password_file, fds), \
                 run.prepared(consumer) as (consumer_argv, consumer_env, consumer_fds):
-            env = self._env(password_file)
+            env = self.backend_env(password_file)
             result = run.pipeline(
-                self._argv(args.dump_args(snapshot_id, path)), consumer_argv, producer_env=env,
+                self.with_options(args.dump_args(snapshot_id, path)), consumer_argv,
+                producer_env=env,
                 consumer_env=consumer_env, producer_pass_fds=fds,
                 consumer_pass_fds=consumer_fds, check=False, tap=tap,
             )
@@ -250,9 +297,9 @@ class ResticEngine:
         if archive:
             argv[2:2] = ["--archive", "tar"]
         with self.password.as_file() as (password_file, fds):
-            env = self._env(password_file)
+            env = self.backend_env(password_file)
             try:
-                with run.reading(self._argv(argv), env=env, pass_fds=fds) as stream:
+                with run.reading(self.with_options(argv), env=env, pass_fds=fds) as stream:
                     yield stream
             except run.CommandError as exc:
                 raise args.classify_failure(
@@ -318,7 +365,7 @@ class PendingStream:
             raise args.classify_failure(
                 self.engine.repository_name, self.engine.url, exc.returncode, exc.stderr_tail
             ) from None
-        reader = _BackupOutput(None)
+        reader = BackupOutput(None)
         for line in lines:
             reader.feed(line)
         return reader.result()
@@ -327,55 +374,5 @@ class PendingStream:
         self.handle.cancel()
 
 
-class _BackupOutput:
-    """Reads `restic backup --json` lines: progress as it goes, the summary at the end."""
-
-    def __init__(self, on_progress: ProgressCallback | None) -> None:
-        self.on_progress = on_progress
-        self.summary: BackupSummary | None = None
-        self.unreadable: list[str] = []
-
-    def feed(self, line: str) -> None:
-        if not line.startswith("{"):
-            return
-        try:
-            message = json.loads(line)
-        except ValueError:
-            return
-        kind = message.get("message_type")
-        if kind == "status" and self.on_progress is not None:
-            self.on_progress(args.progress_from(message))
-        elif kind == "summary":
-            self.summary = args.summary_from(message)
-        elif kind == "error":
-            item = message.get("item") or ""
-            error = (message.get("error") or {}).get("message", "")
-            self.unreadable.append(f"{item}: {error}".strip(": "))
-
-    def result(self) -> BackupSummary:
-        if self.summary is None or not self.summary.snapshot_id:
-            raise EngineError("restic finished without reporting a snapshot")
-        self.summary.unreadable = self.unreadable
-        return self.summary
-
-
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def live_restic_on(repo_string: str) -> int | None:
-    """The pid of a running restic working on this repository, if any."""
-    import psutil
-
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        try:
-            if proc.info["name"] != "restic" or proc.pid == os.getpid():
-                continue
-            cmdline = proc.info["cmdline"] or []
-            if repo_string in cmdline:
-                return proc.pid
-            if proc.environ().get("RESTIC_REPOSITORY") == repo_string:
-                return proc.pid
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return None

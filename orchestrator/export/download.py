@@ -47,7 +47,7 @@ def download_backup(session: Session, request: DownloadBackupRequest) -> Downloa
             (engine.open_dump(final.id, "/", archive=True) if wants_files
              else nullcontext(None)) as tar_stream:
         raw = _manifest_bytes(session, engine, final, chosen.base, chosen.name, wants_files)
-        manifest = Manifest.model_validate(json.loads(raw))
+        manifest = Manifest.model_validate(json.loads(raw)).located(chosen.parts)
         _check_services(manifest, request.services)
         writer = open_writer(request.format, sink, pool, password)  # type: ignore[arg-type]
         for entry in set_entries(engine, final, manifest, raw, request.services, tar_stream):
