@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -128,6 +129,14 @@ def test_sync_local_to_s3_whole_sets_once(site: Site, s3: S3Server) -> None:
     assert one["copied"] == [] and one["skipped"] == [full]
     bad = site.run("backup-sync", "--from", "local", "--to", "local", check=False)
     assert bad.returncode == 2 and "both 'local'" in bad.stderr
+
+    shutil.copy(target / str(db).lstrip("/"), db)
+    site.profile.write_text(site.profile.read_text().replace(
+        'schedule = "0 3 * * *"\n', 'schedule = "0 3 * * *"\nsync_to = ["offsite"]\n'))
+    nightly = site.run("create-backup", "--schedule", "nightly", "--json").json()
+    assert nightly["synced_to"] == ["offsite"]
+    there = site.run("list-backups", "--destination", "offsite", "--json").json()["backups"]
+    assert [entry["set"] for entry in there] == [full, config, nightly["set"]]
 
 
 def test_an_interrupted_sync_leaves_no_complete_looking_set(site: Site, s3: S3Server) -> None:

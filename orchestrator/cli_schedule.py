@@ -28,6 +28,8 @@ from orchestrator.cli import TYPES, common, guarded, main, split_list
 @click.option("--encrypt/--no-encrypt", default=True, show_default=True)
 @click.option("--randomized-delay", metavar="SPAN",
               help="Start up to this much later (systemd RandomizedDelaySec): 15min.")
+@click.option("--sync-to", multiple=True, metavar="REPO",
+              help="After each run, copy the set to this repository too (repeatable).")
 @click.option("--install", type=click.Choice(["auto", "systemd", "cron", "none"]),
               default="auto", show_default=True,
               help="auto: systemd when it runs here, else cron.")
@@ -44,7 +46,8 @@ def schedule_backup(
     include_data: bool, destination: str | None, retention: str | None,
     keep_last: int | None, keep_hourly: int | None, keep_daily: int | None,
     keep_weekly: int | None, keep_monthly: int | None, keep_yearly: int | None,
-    encrypt: bool, randomized_delay: str | None, install: str, replace: bool, dry_run: bool,
+    encrypt: bool, randomized_delay: str | None, sync_to: tuple[str, ...], install: str,
+    replace: bool, dry_run: bool,
     list_all: bool, remove: str | None, profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
     """Add a schedule to the profile and install it as a systemd timer or cron entry.
@@ -67,7 +70,8 @@ def schedule_backup(
         destination=destination, retention=retention, keep_last=keep_last,
         keep_hourly=keep_hourly, keep_daily=keep_daily, keep_weekly=keep_weekly,
         keep_monthly=keep_monthly, keep_yearly=keep_yearly, encrypt=encrypt,
-        randomized_delay=randomized_delay, install=install, dry_run=dry_run, replace=replace)
+        randomized_delay=randomized_delay, sync_to=split_list(sync_to), install=install,
+        dry_run=dry_run, replace=replace)
     result = console.call(session, "schedule-backup", request)
     console.emit(result, as_json, render_schedule_result)
 

@@ -167,7 +167,8 @@ def render_created(result: CreateBackupResult) -> str:
         f"{result.files} files, {human_bytes(result.bytes)}, "
         f"{human_bytes(result.bytes_added)} added, {result.duration:.1f} s, {verified}"
     ) + (f"\nretention removed {len(result.removed_by_retention)} set(s): "
-         f"{', '.join(result.removed_by_retention)}" if result.removed_by_retention else "")
+         f"{', '.join(result.removed_by_retention)}" if result.removed_by_retention else "") + (
+        f"\ncopied to {', '.join(result.synced_to)}" if result.synced_to else "")
 
 
 def render_retention(result: ApplyRetentionResult) -> str:

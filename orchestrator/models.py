@@ -90,6 +90,7 @@ class CreateBackupResult(Model):
     compressed: bool
     verified: bool
     removed_by_retention: list[str] = Field(default_factory=list)
+    synced_to: list[str] = Field(default_factory=list)
 
 
 SetType = Literal["config", "full", "service", "disaster-recovery", "files", "database",
@@ -279,6 +280,7 @@ class ScheduleBackupRequest(Model):
     keep_yearly: int | None = Field(default=None, alias="keepYearly")
     encrypt: bool = True
     randomized_delay: str | None = Field(default=None, alias="randomizedDelay")
+    sync_to: list[str] = Field(default_factory=list, alias="syncTo")
     install: InstallMethod = "auto"
     dry_run: bool = Field(default=False, alias="dryRun")
     replace: bool = Field(default=False, description="replace a schedule of that name")

@@ -178,6 +178,8 @@ class Schedule(RetentionRules):
     encrypt: bool = True
     verify: bool = True
     randomized_delay: str = Field(default="0", description="systemd RandomizedDelaySec: 15min")
+    sync_to: list[str] = Field(default_factory=list, description="repositories each run's set "
+                               "is copied to afterwards (3-2-1)")
 
     @field_validator("schedule")
     @classmethod
@@ -304,6 +306,14 @@ def reference_problems(profile: Profile) -> list[tuple[tuple[str | int, ...], st
                     ),
                 )
             )
+        for index, target in enumerate(sched.sync_to):
+            if target not in profile.repositories:
+                problems.append((("schedules", sched_name, "sync_to", index),
+                                 f"no repository named {target!r} "
+                                 f"(have: {', '.join(profile.repositories)})"))
+            elif target == profile.repository(sched.destination)[0]:
+                problems.append((("schedules", sched_name, "sync_to", index),
+                                 f"{target!r} is the schedule's own destination"))
         for index, svc in enumerate(sched.services):
             if svc not in profile.services:
                 problems.append(

@@ -166,6 +166,8 @@ def request_values(request: ScheduleBackupRequest) -> dict[str, Any]:
         values["encrypt"] = False
     if request.randomized_delay:
         values["randomized_delay"] = request.randomized_delay
+    if request.sync_to:
+        values["sync_to"] = list(request.sync_to)
     return values
 
 

@@ -99,7 +99,24 @@ def create_backup(
             raise StrongroomError(f"{result.set} was stored and verified, but applying the "
                                   f"retention of schedule {request.schedule!r} failed: "
                                   f"{exc.message}", hint=exc.hint) from exc
+        for target in session.profile.schedules[request.schedule].sync_to:
+            _scheduled_sync(session, result, target)
     return result
+
+
+def _scheduled_sync(session: Session, result: CreateBackupResult, target: str) -> None:
+    """Copy the new set to an off-site repository (the schedule's sync_to)."""
+    from orchestrator.models import BackupSyncRequest
+    from orchestrator.sync import backup_sync
+
+    try:
+        backup_sync(session, BackupSyncRequest.model_validate(
+            {"from": result.destination, "to": target, "backup": result.set}))
+    except StrongroomError as exc:
+        raise StrongroomError(f"{result.set} was stored and verified in {result.destination}, "
+                              f"but copying it to {target!r} failed: {exc.message}",
+                              hint=exc.hint) from exc
+    result.synced_to.append(target)
 
 
 def _scheduled_retention(session: Session, schedule: str) -> list[str]:

@@ -103,3 +103,14 @@ def test_secrets_never_sit_inline() -> None:
         repo("s3://b/p", env={"AWS_SECRET_ACCESS_KEY": {"file": "/a", "env": "B"}})
     assert repo("s3://b/p", env={"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}).env == {
         "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}
+
+
+def test_sync_to_names_another_repository() -> None:
+    from orchestrator.profile import Profile, reference_problems
+
+    profile = Profile.model_validate({
+        "repositories": {"local": {"url": "/r", "password_env": "P"}},
+        "schedules": {"a": {"schedule": "@daily", "sync_to": ["nowhere", "local"]}}})
+    assert [message for _, message in reference_problems(profile)] == [
+        "no repository named 'nowhere' (have: local)", "'local' is the schedule's own "
+        "destination"]
