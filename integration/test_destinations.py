@@ -1,5 +1,5 @@
-"""Repositories on S3 (moto with authentication on): round trips and one clear error per
-cause. Secrets reach restic through its environment only."""
+"""Repositories on S3 (moto with authentication on) and SFTP (a private sshd): round trips,
+backup-sync, and one clear error per cause. Secrets reach restic through its environment."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 
 from integration.conftest import STRONGROOM, Site, compare_trees
 from integration.s3server import S3Server, free_port, moto_s3
+from integration.sshserver import SshServer, private_sshd
 
 
 @pytest.fixture
@@ -179,3 +180,37 @@ dump = ["head", "-c", "300000000", "/dev/urandom"]
     assert [(entry["set"], entry["status"]) for entry in there] == [(big, "complete")]
     assert site.run("verify-backup", "--destination", "offsite", "--backup", big,
                     "--json").json()["ok"] is True
+
+
+@pytest.fixture
+def sftp(tmp_path: Path) -> Iterator[SshServer]:
+    with private_sshd(tmp_path / "sshd") as server:
+        yield server
+
+
+def test_sftp_round_trip_and_its_errors(site: Site, sftp: SshServer) -> None:
+    folder = site.root / "sftp-repository"
+    stranger = sftp.identity.with_name("stranger_key")
+    closed = free_port()
+    site.profile.write_text(
+        site.profile.read_text()
+        + sftp.repository_toml("nas", folder, site.password_file)
+        + sftp.repository_toml("stranger", folder, site.password_file, identity=stranger)
+        + sftp.repository_toml("down", folder, site.password_file, port=closed))
+    assert site.run("init", "--destination", "nas", "--json").json()[0]["created"] is True
+    assert (folder / "config").is_file()  # written over SFTP into the folder
+    name = site.run("create-backup", "--type", "full", "--destination", "nas",
+                    "--json").json()["set"]
+    listed = site.run("list-backups", "--destination", "nas", "--json").json()["backups"]
+    assert [entry["set"] for entry in listed] == [name]
+    target = site.root / "restored"
+    site.run("restore-backup", "--destination", "nas", "--backup", name, "--target",
+             str(target))
+    host = site.root / "host"
+    compare_trees(host, target / str(host).lstrip("/"), skip=(".terraform",))
+
+    for repository, message in (("stranger", "refused the credentials"),
+                                ("down", f"127.0.0.1:{closed}: connection refused")):
+        result = site.run("list-backups", "--destination", repository, check=False)
+        assert result.returncode != 0 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 2
