@@ -4,11 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Programs the suite runs for real, as PROGRAM:DEBIAN-PACKAGE.
-APT_PACKAGES := restic:restic sqlite3:sqlite3 pg_dump:postgresql-client pgbench:postgresql-client mariadb-dump:mariadb-client 7z:p7zip-full pigz:pigz qemu-img:qemu-utils qemu-nbd:qemu-utils nbdcopy:libnbd-bin podman:podman runc:runc systemd-analyze:systemd sshd:openssh-server rclone:rclone
+APT_PACKAGES := restic:restic sqlite3:sqlite3 pg_dump:postgresql-client pgbench:postgresql-client mariadb-dump:mariadb-client 7z:p7zip-full pigz:pigz qemu-img:qemu-utils qemu-nbd:qemu-utils nbdcopy:libnbd-bin podman:podman runc:runc systemd-analyze:systemd sshd:openssh-server rclone:rclone npm:npm
 
 .PHONY: demo test unit integration lint bootstrap system-deps clean bench
 
-bootstrap: system-deps $(STAMP)
+AZURITE := .tools/node_modules/.bin/azurite-blob
+
+bootstrap: system-deps $(STAMP) $(AZURITE)
+
+# The Azure emulator for the Azure repository tests (npm; the machine's node).
+$(AZURITE):
+	npm install --prefix .tools --no-audit --no-fund --silent azurite@3
 
 system-deps:
 	@bash scripts/system-deps.sh $(APT_PACKAGES)
@@ -39,4 +45,4 @@ bench: bootstrap
 	$(PY) bench/overhead.py
 
 clean:
-	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache .tools

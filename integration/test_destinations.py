@@ -1,5 +1,6 @@
-"""Repositories on S3 (moto with authentication on) and SFTP (a private sshd): round trips,
-backup-sync, and one clear error per cause. Secrets reach restic through its environment."""
+"""Repositories on S3 (moto with authentication on), SFTP (a private sshd) and Azure
+(azurite through rclone): round trips, backup-sync, and one clear error per cause.
+Secrets reach restic through its environment only."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import STRONGROOM, Site, compare_trees
+from integration.azureserver import azurite
+from integration.conftest import STRONGROOM, Site, compare_trees, require_binary
 from integration.s3server import S3Server, free_port, moto_s3
 from integration.sshserver import SshServer, private_sshd
 
@@ -214,3 +216,30 @@ def test_sftp_round_trip_and_its_errors(site: Site, sftp: SshServer) -> None:
         result = site.run("list-backups", "--destination", repository, check=False)
         assert result.returncode != 0 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 2
+
+
+def test_azure_through_rclone_against_azurite(site: Site, tmp_path: Path) -> None:
+    require_binary("rclone")
+    with azurite(tmp_path / "azurite") as endpoint:
+        site.profile.write_text(site.profile.read_text() + f"""
+[repositories.azure]
+url = "azure://backups/site"
+account = "devstoreaccount1"
+endpoint = "{endpoint}"
+password_file = "{site.password_file}"
+""")
+        assert site.run("init", "--destination", "azure", "--json").json()[0]["created"]
+        name = site.run("create-backup", "--type", "full", "--destination", "azure",
+                        "--json").json()["set"]
+        listed = site.run("list-backups", "--destination", "azure", "--json").json()
+        assert [entry["set"] for entry in listed["backups"]] == [name]
+        target = site.root / "restored"
+        site.run("restore-backup", "--destination", "azure", "--backup", name, "--target",
+                 str(target))
+        host = site.root / "host"
+        compare_trees(host, target / str(host).lstrip("/"), skip=(".terraform",))
+        local = site.run("create-backup", "--name", "local-only", "--json").json()["set"]
+        synced = site.run("backup-sync", "--from", "local", "--to", "azure", "--json").json()
+        assert synced["copied"] == [local] and synced["created"] is False
+    down = site.run("list-backups", "--destination", "azure", check=False)
+    assert down.returncode != 0 and "connection refused" in down.stderr

@@ -179,21 +179,27 @@ def _azure(name: str, url: str, repo: Repository, env: dict[str, str],
         env.setdefault("AZURE_ACCOUNT_NAME", repo.account)
         return Destination("azure", f"azure:{container}:{prefix}", tuple(options), env,
                            secrets)
-    # restic 0.14 cannot point its Azure backend at another endpoint (an emulator, a
-    # sovereign cloud): rclone's azureblob backend can, configured by environment.
+    # restic 0.14 cannot point its Azure backend elsewhere (an emulator such as azurite,
+    # a sovereign cloud): rclone's azureblob backend can, configured by environment.
     remote = "strongroom" + re.sub(r"[^a-z0-9]", "", name.lower())
     key = f"RCLONE_CONFIG_{remote.upper()}_"
     env.setdefault(key + "TYPE", "azureblob")
     env.setdefault(key + "ACCOUNT", repo.account)
-    env.setdefault(key + "ENDPOINT", repo.endpoint)
-    if "devstoreaccount1" in repo.endpoint:
+    parts = urlsplit(repo.endpoint if "://" in repo.endpoint else "https://" + repo.endpoint)
+    emulator = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if emulator:  # rclone takes the emulator's well-known key itself
         env.setdefault(key + "USE_EMULATOR", "true")
+        env.setdefault(key + "ENDPOINT", repo.endpoint)
+    else:  # rclone 1.60 wants the endpoint suffix: blob.core.chinacloudapi.cn
+        env.setdefault(key + "ENDPOINT", parts.netloc)
     for variable, target in (("AZURE_ACCOUNT_KEY", "KEY"), ("AZURE_ACCOUNT_SAS", "SAS_URL")):
         if variable in secrets:
             secrets[key + target] = secrets.pop(variable)
+    if not any(option.startswith("rclone.args=") for option in options):
+        # rclone retries a bad setting for a long time; two tries are enough to be sure.
+        options.append("rclone.args=serve restic --stdio --retries 2 --low-level-retries 2")
     repository = f"rclone:{remote}:{container}{prefix.rstrip('/')}"
-    return Destination("azure", repository, tuple(options), env, secrets,
-                       _address(urlsplit(repo.endpoint)))
+    return Destination("azure", repository, tuple(options), env, secrets, _address(parts))
 
 
 def _address(parts: object) -> tuple[str, int] | None:

@@ -78,6 +78,13 @@ def test_azure_native_and_through_rclone_for_another_endpoint() -> None:
         "RCLONE_CONFIG_STRONGROOMOFFSITE_ENDPOINT": "http://127.0.0.1:10000/devstoreaccount1",
         "RCLONE_CONFIG_STRONGROOMOFFSITE_USE_EMULATOR": "true"}
     assert emulated.secrets == {"RCLONE_CONFIG_STRONGROOMOFFSITE_KEY": SecretSource(file="/k")}
+    assert emulated.options == (
+        "rclone.args=serve restic --stdio --retries 2 --low-level-retries 2",)
+    assert emulated.address == ("127.0.0.1", 10000)
+    sovereign = resolve("cn", repo("azure://backups/x", account="acct",
+                                   endpoint="blob.core.chinacloudapi.cn"))
+    assert sovereign.env["RCLONE_CONFIG_STRONGROOMCN_ENDPOINT"] == "blob.core.chinacloudapi.cn"
+    assert "RCLONE_CONFIG_STRONGROOMCN_USE_EMULATOR" not in sovereign.env
     with pytest.raises(UsageError, match="needs `account`"):
         resolve("r", repo("azure://backups/x"))
 

@@ -1,0 +1,62 @@
+"""azurite's blob service on 127.0.0.1 at a free port (installed by `make` with npm)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from integration.s3server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "devstoreaccount1"  # azurite's well-known development account
+
+
+def azurite_binary() -> str:
+    local = ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
+    found = str(local) if local.exists() else shutil.which("azurite-blob")
+    if found:
+        return found
+    message = "azurite is not installed (make test installs it with npm into .tools)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@contextmanager
+def azurite(folder: Path) -> Iterator[str]:
+    """The blob endpoint, http://127.0.0.1:PORT/devstoreaccount1."""
+    binary = azurite_binary()
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = (folder / "azurite.log").open("wb")
+    proc = subprocess.Popen(
+        [binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
+         str(folder), "--loose", "--skipApiVersionCheck", "--disableTelemetry"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, \
+                    (folder / "azurite.log").read_text()
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/{ACCOUNT}"
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+        log.close()
