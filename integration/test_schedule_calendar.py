@@ -1,4 +1,5 @@
-"""cron → OnCalendar against two oracles: croniter's next fire times and systemd's own
+"""cron → OnCalendar against two oracles: croniter's next fire times (with cron's day rule)
+and systemd's own
 `systemd-analyze calendar --iterations=50` over the emitted lines, merged."""
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ import subprocess
 from datetime import datetime
 
 import pytest
-from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
 
 from integration.conftest import require_binary
-from orchestrator.schedule_calendar import CronError, to_oncalendar
+from orchestrator.schedule_calendar import CronError, cron_times, to_oncalendar
 
 BASE = datetime(2026, 1, 1, 0, 0, 0)
 ITERATIONS = 50
@@ -27,6 +27,8 @@ EXPRESSIONS = [
     "0 0 */3 * *", "0 0 10-20/5 * *", "45 17 * * 5", "0 2 * * 1/2",
     "@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually",
     "0 0 2-30/7 feb-nov/3 *", "7 7 7 7 *", "0 18 * * thu,tue",
+    # cron's day rule: OR only when neither day field starts with `*`
+    "0 3 1-31 * 1", "0 3 15 * 1-7", "0 3 */2 * 1", "0 3 1 * */2", "0 3 */10 * sat",
 ]
 
 
@@ -47,7 +49,7 @@ def systemd_times(lines: list[str]) -> list[datetime]:
 def test_oncalendar_fires_exactly_when_cron_does(expression: str) -> None:
     require_binary("systemd-analyze")
     lines = to_oncalendar(expression)
-    runs = croniter(expression, BASE)
+    runs = cron_times(expression, BASE)
     expected = [runs.get_next(datetime) for _ in range(ITERATIONS)]
     # systemd's calendar ends with the year 2199 (29 February runs out there).
     assert systemd_times(lines) == [t for t in expected if t.year < 2200], lines
@@ -56,6 +58,8 @@ def test_oncalendar_fires_exactly_when_cron_does(expression: str) -> None:
 def test_enough_expressions_and_both_day_fields_give_two_lines() -> None:
     assert len(EXPRESSIONS) >= 40
     assert to_oncalendar("0 0 1,15 * 3") == ["*-*-01,15 00:00:00", "Wed *-*-* 00:00:00"]
+    assert to_oncalendar("0 3 */10 * sat") == ["Sat *-*-01,11,21,31 03:00:00"]
+    assert to_oncalendar("0 3 1-31 * 1") == ["*-*-* 03:00:00"]
     with pytest.raises(CronError, match="'L' is not a number or a name"):
         to_oncalendar(UNSUPPORTED)
     with pytest.raises(CronError, match="five fields"):

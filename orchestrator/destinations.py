@@ -211,6 +211,19 @@ def _address(parts: object) -> tuple[str, int] | None:
     return host, int(port)
 
 
+def shown_url(url: str) -> str:
+    """The URL as messages may show it: a password in it (rest:https://user:pw@host) hidden."""
+    return re.sub(r"(://[^/:@]+):[^/@]+@", r"\1:***@", url)
+
+
+def behind_proxy() -> bool:
+    """restic honours HTTP(S)_PROXY; a direct TCP probe would then prove nothing."""
+    import os
+
+    return any(os.environ.get(name) for name in (
+        "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"))
+
+
 def probe(address: tuple[str, int], timeout: float = 5.0) -> str | None:
     """Why the host cannot be reached, or None when a TCP connection opens. restic would
     retry an unreachable backend for minutes and then blame a missing repository."""

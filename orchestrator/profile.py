@@ -184,9 +184,15 @@ class Schedule(RetentionRules):
     @field_validator("schedule")
     @classmethod
     def valid_cron(cls, value: str) -> str:
-        from orchestrator.schedule_calendar import expand
+        from datetime import datetime
+
+        from orchestrator.schedule_calendar import cron_times, expand
 
         expand(value)  # CronError is a ValueError: pydantic reports its message
+        try:
+            cron_times(value, datetime.now()).get_next(datetime)
+        except Exception:  # noqa: BLE001 - croniter's own errors for dates that never come
+            raise ValueError(f"{value!r} never fires (no such date)") from None
         return value
 
     @field_validator("randomized_delay")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -144,9 +145,10 @@ def replace_profile_text(path: Path, text: str) -> None:
     from orchestrator.profile_source import load_profile_with_warnings
 
     target = path.resolve()
-    candidate = target.with_name(f".{target.name}.strongroom-new")
-    mode = target.stat().st_mode & 0o7777
-    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                suffix=".strongroom-new")
+    candidate = Path(name)
+    os.fchmod(fd, target.stat().st_mode & 0o7777)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

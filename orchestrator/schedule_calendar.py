@@ -1,14 +1,17 @@
 """Cron expressions as systemd OnCalendar= lines, exactly.
 
 Every cron field is expanded to its set of values (lists, ranges, steps, month and
-weekday names), then written as a systemd list. When both day-of-month and
-day-of-week are restricted, cron fires when either matches: that is two OnCalendar=
-lines, one per day field, which systemd ORs.
+weekday names), then written as a systemd list. The day fields follow cron's own
+rule: when neither day-of-month nor day-of-week starts with `*`, cron fires when
+either matches, which is two OnCalendar= lines (systemd ORs them); when one starts
+with `*` (even `*/2`), both must match, which is one line naming both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 MACROS = {
     "@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
@@ -94,8 +97,9 @@ def _join(values: set[int], width: int) -> str:
 
 
 def to_oncalendar(expression: str) -> list[str]:
-    """The OnCalendar= values that fire exactly when cron (and croniter) fires."""
+    """The OnCalendar= values that fire exactly when cron fires."""
     minutes, hours, days, months, weekdays = expand(expression)
+    either = days_either(expression)
     all_days, all_weekdays = days == set(range(1, 32)), weekdays == set(range(7))
     month = "*" if months == set(range(1, 13)) else _join(months, 2)
     hour = "*" if hours == set(range(24)) else _join(hours, 2)
@@ -103,8 +107,25 @@ def to_oncalendar(expression: str) -> list[str]:
     time = f"{hour}:{minute}:00"
     dom = "*" if all_days else _join(days, 2)
     dow = ",".join(SYSTEMD_WEEKDAYS[day] for day in sorted(weekdays))
-    if all_weekdays:
-        return [f"*-{month}-{dom} {time}"]
-    if all_days:
-        return [f"{dow} *-{month}-* {time}"]
-    return [f"*-{month}-{dom} {time}", f"{dow} *-{month}-* {time}"]
+    if either:
+        if all_days or all_weekdays:
+            return [f"*-{month}-* {time}"]  # one of the two matches every day
+        return [f"*-{month}-{dom} {time}", f"{dow} *-{month}-* {time}"]
+    return [f"{'' if all_weekdays else dow + ' '}*-{month}-{dom} {time}"]
+
+
+def days_either(expression: str) -> bool:
+    """cron's rule: a day matches when either day field does only if neither field
+    starts with `*`; otherwise it must match both."""
+    parts = MACROS.get(expression.strip().lower(), expression).split()
+    return not parts[2].startswith("*") and not parts[4].startswith("*")
+
+
+def cron_times(expression: str, start: datetime) -> Any:
+    """croniter over the expression with cron's day rule (croniter alone treats `*/2` in
+    a day field as a restriction and ORs it with the other)."""
+    from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
+
+    expand(expression)
+    text = MACROS.get(expression.strip().lower(), expression)
+    return croniter(text, start, day_or=days_either(text))

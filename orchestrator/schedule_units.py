@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from orchestrator.errors import UsageError
 from orchestrator.schedule_calendar import MONTHS, WEEKDAYS, to_oncalendar
 
 BLOCK_BEGIN = "# BEGIN strongroom {profile}/{key}"
@@ -62,6 +63,15 @@ def systemd_word(arg: str) -> str:
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def environment_word(assignment: str) -> str:
+    """One Environment= assignment: specifiers escaped, quoted when needed; unlike
+    ExecStart=, systemd expands no $VARIABLES here, so `$` stays as it is."""
+    escaped = assignment.replace("%", "%%")
+    if _SYSTEMD_PLAIN.match(escaped.replace("$", "")):
+        return escaped
+    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def systemd_service(job: ScheduledJob) -> str:
     env_file = ("%h/.config/strongroom/" if job.user else "/etc/strongroom/") + f"{job.profile}.env"
     lines = [
@@ -74,7 +84,7 @@ def systemd_service(job: ScheduledJob) -> str:
         "[Service]",
         "Type=oneshot",
         "ExecStart=" + " ".join(systemd_word(arg) for arg in job.argv),
-        *(f"Environment={systemd_word(f'{key}={value}')}"
+        *(f"Environment={environment_word(f'{key}={value}')}"
           for key, value in sorted(job.environment.items())),
         f"EnvironmentFile=-{env_file}",
         "Nice=10",
@@ -152,24 +162,23 @@ def replace_block(text: str, profile: str, key: str, block: str | None) -> str:
     begin = BLOCK_BEGIN.format(profile=profile, key=key)
     end = BLOCK_END.format(profile=profile, key=key)
     lines = text.splitlines()
-    kept: list[str] = []
-    inside = False
+    stripped = [line.strip() for line in lines]
     position: int | None = None
-    for line in lines:
-        if line.strip() == begin:
-            inside, position = True, len(kept)
-            continue
-        if inside:
-            inside = line.strip() != end
-            continue
-        kept.append(line)
+    if begin in stripped:
+        position = stripped.index(begin)
+        if end not in stripped[position:]:
+            raise UsageError(f"the cron table has the line {begin!r} without its {end!r} "
+                             "line; mend it by hand, strongroom will not guess where the "
+                             "block ends")
+        finish = stripped.index(end, position)
+        lines = lines[:position] + lines[finish + 1:]
     if block is not None:
         new = block.splitlines()
         if position is None:
-            kept += new
+            lines += new
         else:
-            kept[position:position] = new
-    return "\n".join(kept) + "\n" if kept else ""
+            lines[position:position] = new
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def blocks_in(text: str) -> set[tuple[str, str]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from orchestrator.schedule_calendar import MACROS
+from orchestrator.schedule_calendar import cron_times
 from orchestrator.service import Session
 from orchestrator.state import write_atomic
 
@@ -24,19 +24,13 @@ log = logging.getLogger("strongroom")
 MAX_SLEEP = 60.0  # wake at least this often: the wall clock may jump (suspend, NTP)
 
 
-def _clock(expression: str, start: datetime) -> object:
-    from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
-
-    return croniter(MACROS.get(expression.strip().lower(), expression), start)
-
-
 def next_fire(expression: str, after: datetime) -> datetime:
-    fire: datetime = _clock(expression, after).get_next(datetime)  # type: ignore[attr-defined]
+    fire: datetime = cron_times(expression, after).get_next(datetime)
     return fire
 
 
 def previous_fire(expression: str, before: datetime) -> datetime:
-    fire: datetime = _clock(expression, before).get_prev(datetime)  # type: ignore[attr-defined]
+    fire: datetime = cron_times(expression, before).get_prev(datetime)
     return fire
 
 

@@ -29,7 +29,7 @@ from orchestrator.profile_edit import (
     with_schedule,
     without_schedule,
 )
-from orchestrator.schedule_calendar import MACROS
+from orchestrator.schedule_calendar import cron_times
 from orchestrator.schedule_install import (
     Method,
     Places,
@@ -55,9 +55,13 @@ def schedule_backup(session: Session, request: ScheduleBackupRequest) -> Schedul
         return list_schedules(session)
     if request.name is None:
         raise UsageError(f"schedule-backup {request.action} needs the schedule's name (--name)")
-    if request.action == "remove":
-        return remove_schedule(session, request.name, request.dry_run)
-    return add_schedule(session, request, request.name)
+    from orchestrator.profile_lock import profile_lock
+
+    # One profile edit at a time: two calls reading the same text would lose one change.
+    with profile_lock(session.state.root, f"{session.profile.profile_name}.profile-edit", 60):
+        if request.action == "remove":
+            return remove_schedule(session, request.name, request.dry_run)
+        return add_schedule(session, request, request.name)
 
 
 def add_schedule(session: Session, request: ScheduleBackupRequest,
@@ -245,12 +249,9 @@ def _change(profile: Profile, path: Path, text: str, key: str, values: dict[str,
 
 def _info(session: Session, places: Places, key: str, schedule: Schedule,
           crontab: str | None) -> ScheduleInfo:
-    from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
-
     profile = session.profile
     destination, repository = profile.repository(schedule.destination)
-    expression = MACROS.get(schedule.schedule.strip().lower(), schedule.schedule)
-    clock = croniter(expression, datetime.now().astimezone())
+    clock = cron_times(schedule.schedule, datetime.now().astimezone())
     base = schedule.name or key
     records = sorted(
         (record for record in session.state.runs(repository.url, profile.profile_name)

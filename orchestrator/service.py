@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from hooks import hook_for, parse_config
 from hooks.base import DumpPlan
+from orchestrator.destinations import shown_url
 from orchestrator.engines import open_engine
 from orchestrator.engines.base import Engine, ProgressCallback
 from orchestrator.errors import StrongroomError, UsageError
@@ -71,8 +72,8 @@ def init(session: Session, request: InitRequest) -> list[InitResult]:
         created = engine.init()
         log.info("repository %s: %s", repo_name, "created" if created else "already exists")
         results.append(
-            InitResult(destination=repo_name, url=session.profile.repositories[repo_name].url,
-                       created=created)
+            InitResult(destination=repo_name, created=created,
+                       url=shown_url(session.profile.repositories[repo_name].url))
         )
     return results
 

@@ -102,3 +102,18 @@ def test_blocks_are_added_replaced_and_removed_leaving_the_rest() -> None:
     assert blocks_in(removed) == {("homelab", "weekly")} and removed.startswith(mine)
     assert replace_block(replace_block(removed, "homelab", "weekly", None), "x", "y",
                          None) == mine
+
+
+def test_a_block_without_its_end_is_not_guessed_at() -> None:
+    import pytest
+
+    from orchestrator.errors import UsageError
+
+    broken = "# BEGIN strongroom homelab/nightly\n0 3 * * * root x\n5 * * * * root other\n"
+    with pytest.raises(UsageError, match="without its"):
+        replace_block(broken, "homelab", "nightly", None)
+
+
+def test_environment_keeps_dollars_but_escapes_specifiers() -> None:
+    lines = systemd_service(job(environment={"STRONGROOM_STATE_DIR": "/var/lib/s$x%y"}))
+    assert 'Environment="STRONGROOM_STATE_DIR=/var/lib/s$x%%y"' in lines.splitlines()

@@ -16,3 +16,10 @@ def test_timespans() -> None:
 def test_bad_timespans_name_the_forms(bad: str) -> None:
     with pytest.raises(ValueError, match=r"5min\) or hours"):
         parse_timespan(bad)
+
+
+def test_a_cron_date_that_never_comes_is_refused() -> None:
+    from orchestrator.profile import Schedule
+
+    with pytest.raises(ValueError, match="never fires"):
+        Schedule(schedule="0 0 31 2,4 *")

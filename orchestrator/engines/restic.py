@@ -10,9 +10,17 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from orchestrator import run
-from orchestrator.destinations import Destination, probe, resolve, secret_values
+from orchestrator.destinations import (
+    Destination,
+    behind_proxy,
+    probe,
+    resolve,
+    secret_values,
+    shown_url,
+)
 from orchestrator.engines import restic_args as args
 from orchestrator.engines.base import (
+    AuthenticationDenied,
     BackupSummary,
     Change,
     CheckReport,
@@ -33,7 +41,8 @@ from orchestrator.profile import Repository
 
 log = logging.getLogger("strongroom.restic")
 # Failures that say nothing about the command itself: never an "ok" exit code.
-REPOSITORY_ERRORS = (RepositoryLocked, RepositoryMissing, WrongPassword)
+REPOSITORY_ERRORS = (RepositoryLocked, RepositoryMissing, WrongPassword, Unreachable,
+                     AuthenticationDenied)
 T = TypeVar("T")
 _versions: dict[str, EngineVersion] = {}
 
@@ -44,7 +53,7 @@ class ResticEngine:
     def __init__(self, repository_name: str, repository: Repository, state_dir: Path) -> None:
         self.repository_name = repository_name
         self.repository = repository
-        self.url = repository.url
+        self.url = shown_url(repository.url)  # for messages: no password of a rest: URL
         self.cache_dir = state_dir / "cache" / "restic"
         self.password = PasswordSource(repository_name, repository)
         self._destination: Destination | None = None
@@ -59,7 +68,7 @@ class ResticEngine:
                                   self.version().version)
             for note in destination.notes:
                 log.warning("%s", note)
-            if destination.address is not None:
+            if destination.address is not None and not behind_proxy():
                 problem = probe(destination.address)
                 if problem is not None:
                     host, port = destination.address

@@ -259,21 +259,26 @@ def classify_failure(
     """One clear error for a failed restic run, told apart by exit code and stderr."""
     where = f"repository {repository_name!r} ({url})"
     text = stderr.lower()
-    if any(sign in text for sign in AUTHENTICATION_DENIED):
-        return AuthenticationDenied(
-            f"{where} refused the credentials: {_last_line(_fatal(stderr))}",
-            hint=f"check the keys in [repositories.{repository_name}.env] (or the ssh key)")
-    if any(sign in text for sign in BUCKET_MISSING):
-        return BucketMissing(
-            f"the bucket or container of {where} does not exist",
-            hint=f"strongroom init --destination {repository_name} creates it")
-    if any(sign in text for sign in UNREACHABLE):
-        return Unreachable(f"cannot reach {where}: {_last_line(_fatal(stderr))}")
-    if returncode == 12 or "wrong password" in text:
+    # Retry lines are what restic saw on the way, not why it gave up: leave them out
+    # of the search for causes, which come after the exit codes that say it exactly.
+    settled = "\n".join(line for line in text.splitlines() if "retrying after" not in line)
+    if returncode == 12 or "wrong password" in settled:
         return WrongPassword(
             f"wrong password for {where}",
             hint="check the repository's password_file / password_command / password_env",
         )
+    if returncode == 11 or "repository is already locked" in settled:
+        return RepositoryLocked(f"{where} is locked by another process: {_last_line(stderr)}")
+    if any(sign in settled for sign in AUTHENTICATION_DENIED):
+        return AuthenticationDenied(
+            f"{where} refused the credentials: {_last_line(_fatal(stderr))}",
+            hint=f"check the keys in [repositories.{repository_name}.env] (or the ssh key)")
+    if any(sign in settled for sign in BUCKET_MISSING):
+        return BucketMissing(
+            f"the bucket or container of {where} does not exist",
+            hint=f"strongroom init --destination {repository_name} creates it")
+    if returncode != 10 and any(sign in settled for sign in UNREACHABLE):
+        return Unreachable(f"cannot reach {where}: {_last_line(_fatal(stderr))}")
     if "permission denied" in text:
         return EngineError(f"cannot read {where}: permission denied ({_last_line(stderr)})")
     if returncode == 10 or "is there a repository at the following location" in text or (
@@ -283,8 +288,6 @@ def classify_failure(
             f"no restic repository at {where}",
             hint=f"create it with: strongroom init --destination {repository_name}",
         )
-    if returncode == 11 or "repository is already locked" in text:
-        return RepositoryLocked(f"{where} is locked by another process: {_last_line(stderr)}")
     if "unknown flag" in text or "unknown shorthand flag" in text:
         return EngineError(
             f"restic rejected a flag ({_last_line(stderr)}); is restic older than 0.14?"

@@ -392,3 +392,32 @@ def test_classify_messages_differ() -> None:
 def test_check_reads_a_subset_of_the_data_only_when_asked() -> None:
     assert check_args() == ["restic", "check"]
     assert check_args("5%") == ["restic", "check", "--read-data-subset=5%"]
+
+
+def test_exit_codes_and_final_words_decide_not_retry_lines() -> None:
+    from orchestrator.engines.base import (
+        AuthenticationDenied,
+        BucketMissing,
+        RepositoryLocked,
+        Unreachable,
+        WrongPassword,
+    )
+    from orchestrator.engines.restic_args import classify_failure
+
+    retry = "Load(<lock/1>, 0, 0) returned error, retrying after 552ms: dial tcp: connection " \
+            "refused\n"
+    cases = [
+        (11, retry + "Fatal: repository is already locked by PID 811", RepositoryLocked),
+        (12, retry + "Fatal: wrong password or no key found", WrongPassword),
+        (1, "Fatal: unable to open config file: Stat: The AWS Access Key Id you provided "
+            "does not exist in our records.", AuthenticationDenied),
+        (1, "Fatal: unable to open config file: Stat: The specified bucket does not exist",
+         BucketMissing),
+        (1, "Fatal: unable to open repository at sftp:u@h:/r: dial tcp: connection refused",
+         Unreachable),
+        (1, "backup@nas: Permission denied (publickey).\nFatal: unable to open repository "
+            "at sftp:backup@nas:/r: unable to start the sftp session, error: EOF",
+         AuthenticationDenied),
+    ]
+    for code, stderr, kind in cases:
+        assert type(classify_failure("r", "u", code, stderr)) is kind, stderr
