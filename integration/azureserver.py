@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from integration.s3server import free_port
+from integration.servers import free_port, listening
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "devstoreaccount1"  # azurite's well-known development account
@@ -36,27 +33,7 @@ def azurite(folder: Path) -> Iterator[str]:
     binary = azurite_binary()
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    log = (folder / "azurite.log").open("wb")
-    proc = subprocess.Popen(
-        [binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
-         str(folder), "--loose", "--skipApiVersionCheck", "--disableTelemetry"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, \
-                    (folder / "azurite.log").read_text()
-                time.sleep(0.2)
+    argv = [binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
+            str(folder), "--loose", "--skipApiVersionCheck", "--disableTelemetry"]
+    with listening(argv, port, folder / "azurite.log", seconds=60):
         yield f"http://127.0.0.1:{port}/{ACCOUNT}"
-    finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-        log.close()

@@ -127,6 +127,23 @@ type = "full"
 """
 
 
+def with_sqlite(site: Site, rows: int = 300) -> Path:
+    """A SQLite database of `rows` rows in table t, declared as a hook of service web."""
+    import sqlite3
+
+    db = site.root / "app.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        conn.executemany("INSERT INTO t (v) VALUES (?)", [(f"row {i}",) for i in range(rows)])
+    conn.close()
+    site.profile.write_text(site.profile.read_text() + f"""
+[[services.web.hooks]]
+type = "sqlite"
+path = "{db}"
+""")
+    return db
+
+
 @pytest.fixture
 def make_site(tmp_path: Path) -> Callable[..., Site]:
     require_binary("restic")

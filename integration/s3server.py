@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from integration.servers import free_port, listening
 
 S3_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
@@ -41,12 +40,6 @@ AWS_SECRET_ACCESS_KEY = {{ file = "{secret_file or self.secret_file}" }}
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def moto_s3(folder: Path) -> Iterator[S3Server]:
     pytest.importorskip("moto", reason="moto[server] is a dev dependency")
@@ -55,18 +48,8 @@ def moto_s3(folder: Path) -> Iterator[S3Server]:
     port = free_port()
     # The first four calls (user, key, policy, attachment) need no signature.
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "4"}
-    log = (folder / "moto.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "moto did not start"
-                time.sleep(0.1)
+    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with listening(argv, port, folder / "moto.log", env=env):
         endpoint = f"http://127.0.0.1:{port}"
         iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                            aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
@@ -78,11 +61,3 @@ def moto_s3(folder: Path) -> Iterator[S3Server]:
         secret.write_text(key["SecretAccessKey"] + "\n")
         secret.chmod(0o600)
         yield S3Server(endpoint, key["AccessKeyId"], secret)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()

@@ -4,16 +4,14 @@ client key, for SFTP repositories."""
 from __future__ import annotations
 
 import getpass
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from integration.conftest import require_binary
-from integration.s3server import free_port
+from integration.servers import free_port, listening
 
 
 @dataclass(frozen=True)
@@ -66,25 +64,5 @@ Subsystem sftp internal-sftp
     known_hosts = folder / "known_hosts"
     known_hosts.write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
-    log = (folder / "sshd.log").open("wb")
-    proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, \
-                    (folder / "sshd.log").read_text()
-                time.sleep(0.1)
+    with listening([sshd, "-D", "-e", "-f", str(config)], port, folder / "sshd.log"):
         yield SshServer(port, getpass.getuser(), folder / "client_key", known_hosts)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from integration.azureserver import azurite
-from integration.conftest import STRONGROOM, Site, compare_trees, require_binary
-from integration.s3server import S3Server, free_port, moto_s3
+from integration.conftest import STRONGROOM, Site, compare_trees, require_binary, with_sqlite
+from integration.s3server import S3Server, moto_s3
+from integration.servers import free_port
 from integration.sshserver import SshServer, private_sshd
 
 
@@ -28,22 +29,14 @@ def s3(tmp_path: Path) -> Iterator[S3Server]:
         yield server
 
 
-def with_sqlite(site: Site) -> Path:
-    db = site.root / "app.sqlite"
+def assert_rows(db: Path, count: int) -> None:
     with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE notes (body TEXT)")
-        conn.executemany("INSERT INTO notes VALUES (?)", [(f"note {i}",) for i in range(500)])
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (count,)
     conn.close()
-    site.profile.write_text(site.profile.read_text() + f"""
-[[services.web.hooks]]
-type = "sqlite"
-path = "{db}"
-""")
-    return db
 
 
 def test_s3_round_trip(site: Site, s3: S3Server) -> None:
-    db = with_sqlite(site)
+    db = with_sqlite(site, rows=500)
     site.profile.write_text(site.profile.read_text() + s3.repository_toml(
         "offsite", "strongroom-site", site.password_file))
     assert site.run("init", "--destination", "offsite", "--json").json()[0]["created"] is True
@@ -61,10 +54,7 @@ def test_s3_round_trip(site: Site, s3: S3Server) -> None:
              str(target), "--force")
     host = site.root / "host"
     compare_trees(host, target / str(host).lstrip("/"), skip=(".terraform",))
-    restored_db = target / str(db).lstrip("/")
-    with sqlite3.connect(restored_db) as conn:
-        assert conn.execute("SELECT count(*) FROM notes").fetchone() == (500,)
-    conn.close()
+    assert_rows(target / str(db).lstrip("/"), 500)
     again = site.run("init", "--destination", "offsite", "--json").json()
     assert again[0]["created"] is False
 
@@ -100,7 +90,7 @@ def test_each_cause_has_its_own_error(site: Site, s3: S3Server) -> None:
 
 
 def test_sync_local_to_s3_whole_sets_once(site: Site, s3: S3Server) -> None:
-    db = with_sqlite(site)
+    db = with_sqlite(site, rows=500)
     site.profile.write_text(site.profile.read_text() + s3.repository_toml(
         "offsite", "strongroom-sync", site.password_file))
     full = site.run("create-backup", "--type", "full", "--json").json()["set"]
@@ -123,9 +113,7 @@ def test_sync_local_to_s3_whole_sets_once(site: Site, s3: S3Server) -> None:
              str(target), "--force")
     host = site.root / "host"
     compare_trees(host, target / str(host).lstrip("/"), skip=(".terraform",))
-    with sqlite3.connect(target / str(db).lstrip("/")) as conn:
-        assert conn.execute("SELECT count(*) FROM notes").fetchone() == (500,)
-    conn.close()
+    assert_rows(target / str(db).lstrip("/"), 500)
 
     one = site.run("backup-sync", "--from", "offsite", "--to", "local", "--backup", full,
                    "--json").json()

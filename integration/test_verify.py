@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 from pathlib import Path
 
-from integration.conftest import Site
+from integration.conftest import Site, with_sqlite
 
 
 def restic(site: Site, *args: str) -> str:
@@ -16,20 +15,6 @@ def restic(site: Site, *args: str) -> str:
            "RESTIC_PASSWORD_FILE": str(site.password_file)}
     return subprocess.run(["restic", *args], env=env, capture_output=True, text=True,
                           check=True, timeout=300).stdout
-
-
-def with_sqlite(site: Site) -> Path:
-    db = site.root / "app.sqlite"
-    with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-        conn.executemany("INSERT INTO t (v) VALUES (?)", [(f"row {i}",) for i in range(300)])
-    conn.close()
-    site.profile.write_text(site.profile.read_text() + f"""
-[[services.web.hooks]]
-type = "sqlite"
-path = "{db}"
-""")
-    return db
 
 
 def test_a_good_set_passes_and_the_report_is_stored_in_it(site: Site) -> None:

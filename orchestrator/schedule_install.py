@@ -25,6 +25,7 @@ from orchestrator.schedule_units import (
     replace_block,
     systemd_service,
     systemd_timer,
+    unit_name,
 )
 from orchestrator.state import write_atomic
 
@@ -80,8 +81,9 @@ class Places:
         daemon = any(shutil.which(name) for name in ("cron", "crond", "cronie"))
         return daemon and (self.cron_file is not None or shutil.which("crontab") is not None)
 
-    def unit_paths(self, job: ScheduledJob) -> tuple[Path, Path]:
-        return (self.systemd_dir / f"{job.unit}.service", self.systemd_dir / f"{job.unit}.timer")
+    def unit_paths(self, profile: str, key: str) -> tuple[Path, Path]:
+        unit = unit_name(profile, key)
+        return self.systemd_dir / f"{unit}.service", self.systemd_dir / f"{unit}.timer"
 
     def systemctl(self, *args: str) -> list[str]:
         return ["systemctl", *(["--user"] if self.user else []), *args]
@@ -90,7 +92,7 @@ class Places:
 def planned_files(places: Places, method: Method, job: ScheduledJob) -> dict[str, str]:
     """What installing writes (for --dry-run): unit files, or the cron block."""
     if method == "systemd":
-        service, timer = places.unit_paths(job)
+        service, timer = places.unit_paths(job.profile, job.key)
         return {str(service): systemd_service(job), str(timer): systemd_timer(job)}
     where = str(places.cron_file) if places.cron_file else "crontab"
     return {where: cron_block(job) + "\n"}
@@ -115,10 +117,9 @@ def install(places: Places, method: Method, job: ScheduledJob) -> Outcome:
 def uninstall(places: Places, profile: str, key: str) -> Outcome:
     """Remove the schedule's units and cron block, wherever they are."""
     outcome = Outcome()
-    job = ScheduledJob(profile, key, "@daily", [])
-    units = [path for path in places.unit_paths(job) if path.exists()]
+    units = [path for path in places.unit_paths(profile, key) if path.exists()]
     if units:
-        _systemctl(places, outcome, ["disable", "--now", f"{job.unit}.timer"])
+        _systemctl(places, outcome, ["disable", "--now", f"{unit_name(profile, key)}.timer"])
         for path in units:
             path.unlink()
             outcome.notes.append(f"removed {path}")
@@ -136,8 +137,8 @@ def uninstall(places: Places, profile: str, key: str) -> Outcome:
 
 
 def installed_where(places: Places, profile: str, key: str, crontab: str | None) -> list[str]:
-    job = ScheduledJob(profile, key, "@daily", [])
-    found = [f"systemd {path}" for path in places.unit_paths(job)[1:] if path.exists()]
+    found = [f"systemd {path}" for path in places.unit_paths(profile, key)[1:]
+             if path.exists()]
     if crontab is not None and (profile, key) in blocks_in(crontab):
         found.append(f"cron {places.cron_file or 'crontab'}")
     return found

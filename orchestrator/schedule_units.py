@@ -47,7 +47,11 @@ class ScheduledJob:
 
     @property
     def unit(self) -> str:
-        return f"strongroom-{self.profile}-{self.key}"
+        return unit_name(self.profile, self.key)
+
+
+def unit_name(profile: str, key: str) -> str:
+    return f"strongroom-{profile}-{key}"
 
 
 def job_argv(executable: Sequence[str], profile_file: str, key: str) -> list[str]:
