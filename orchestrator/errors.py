@@ -22,6 +22,11 @@ class StrongroomError(Exception):
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
 
 
+class EndedEarly(StrongroomError):
+    """A stream read from a child ended before its own end marker. When the child has
+    failed, its error is the one reported (see run.reading)."""
+
+
 class UsageError(StrongroomError):
     """Bad arguments or a combination of options that cannot work."""
 

@@ -8,7 +8,6 @@ file's data is handed on in chunks as restic writes it.
 
 from __future__ import annotations
 
-import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Literal
@@ -16,6 +15,7 @@ from typing import IO, Literal
 from orchestrator.digest import StreamDigest
 from orchestrator.engines.base import Engine, Snapshot
 from orchestrator.errors import StrongroomError
+from orchestrator.export.tar_reader import TarMember, TarReader
 from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, Manifest, manifest_dir_in
 
 CHUNK = 1 << 20
@@ -77,7 +77,7 @@ def set_entries(
                       key=lambda pair: len(pair[0]), reverse=True)
     logs: list[Entry] = []
     if tar_stream is not None:
-        archive = tarfile.open(fileobj=tar_stream, mode="r|", bufsize=CHUNK)
+        archive = TarReader(tar_stream)
         for member in archive:
             path = "/" + member.name.strip("/")
             if path.startswith(staging + "/"):
@@ -102,34 +102,30 @@ def set_entries(
     yield from logs
 
 
-def _entry(archive: tarfile.TarFile, member: tarfile.TarInfo, name: str) -> Entry:
+def _entry(archive: TarReader, member: TarMember, name: str) -> Entry:
     mode = member.mode & 0o7777
-    if member.isdir():
+    if member.is_dir:
         return Entry(name, "dir", mode, member.mtime)
-    if member.issym():
+    if member.is_symlink:
         return Entry(name, "symlink", 0o777, member.mtime, link=member.linkname)
-    if member.isfile():
-        reader = archive.extractfile(member)
-        assert reader is not None
-        return Entry(name, "file", mode, member.mtime, member.size, chunks=read_chunks(reader))
-    raise StrongroomError(f"{name}: cannot export a {member.type!r} entry (device or fifo)")
+    if member.is_file:
+        return Entry(name, "file", mode, member.mtime, member.size,
+                     chunks=archive.data(member))
+    raise StrongroomError(f"{name}: cannot export a {chr(member.type)!r} entry "
+                          "(a hard link, device or fifo)")
 
 
-def _same_manifest(archive: tarfile.TarFile, member: tarfile.TarInfo, expected: bytes) -> None:
+def _same_manifest(archive: TarReader, member: TarMember, expected: bytes) -> None:
     """The manifest the export was built from must be the one stored in the snapshot."""
-    reader = archive.extractfile(member)
-    stored = reader.read() if reader is not None else b""
-    if stored != expected:
+    if b"".join(archive.data(member)) != expected:
         raise StrongroomError("the local copy of the set's manifest differs from the one in "
                               "the repository; the export was stopped")
 
 
-def _staged_log(archive: tarfile.TarFile, member: tarfile.TarInfo, relative: str) -> list[Entry]:
-    if relative != LOG_FILE or not member.isfile():
+def _staged_log(archive: TarReader, member: TarMember, relative: str) -> list[Entry]:
+    if relative != LOG_FILE or not member.is_file:
         return []
-    reader = archive.extractfile(member)
-    assert reader is not None
-    data = reader.read()  # the run's own log: small
+    data = b"".join(archive.data(member))  # the run's own log: small
     return [Entry(LOG_FILE, "file", 0o644, member.mtime, len(data), chunks=iter([data]))]
 
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Protocol
 
+from orchestrator.errors import EndedEarly
 from orchestrator.run.process import (
     CommandError,
     Completed,
@@ -127,10 +128,7 @@ def _copy_through(source: IO[bytes], sink: IO[bytes], tap: Tap) -> None:
     """Copy a pipe into another in 1 MiB chunks, showing each chunk to the tap."""
     src, dst = source.fileno(), sink.fileno()
     for fd in (src, dst):
-        try:
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, COPY_CHUNK)
-        except OSError:
-            pass  # a smaller pipe only costs more system calls
+        _widen_pipe(fd)
     buffer = bytearray(COPY_CHUNK)
     view = memoryview(buffer)
     try:
@@ -158,10 +156,16 @@ def reading(
     proc, tail, reader = _start(argv, env, pass_fds, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE)
     assert proc.stdout is not None
+    _widen_pipe(proc.stdout.fileno())
     with _supervised(proc, argv, None):
         try:
             yield proc.stdout
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, EndedEarly):
+                _settle(proc)
+            if proc.poll() not in (None, 0):
+                reader.join()
+                raise CommandError(argv, proc.returncode or 0, tail.text()) from exc
             terminate_tree(proc, grace=2.0)
             raise
         finally:
@@ -170,6 +174,23 @@ def reading(
         reader.join()
     if proc.returncode != 0:
         raise CommandError(argv, proc.returncode, tail.text())
+
+
+def _settle(proc: subprocess.Popen[bytes], seconds: float = 5.0) -> None:
+    """A child whose output ended early is usually exiting: give it time to say how."""
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _widen_pipe(fd: int) -> None:
+    """A 1 MiB pipe instead of 64 KiB: the writer keeps going while the reader is busy
+    with what it has, and each read or write moves more (F_SETPIPE_SZ)."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, COPY_CHUNK)
+    except OSError:
+        pass  # capped lower by /proc/sys/fs/pipe-max-size: the default size still works
 
 
 @contextmanager

@@ -1,0 +1,182 @@
+"""A streaming reader for the tar that `restic dump --archive tar` writes.
+
+tarfile's stream mode copies each byte of member data several times on its way
+through its own buffers. This reader parses the 512-byte headers itself (ustar,
+PAX `x` records, GNU `L`/`K` long names) and hands member data on in the chunks
+the stream's read() returns: one copy, from the pipe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from orchestrator.errors import StrongroomError
+
+BLOCK = 512
+CHUNK = 1 << 20
+REGULAR = frozenset(b"07\x00")
+DIRECTORY, SYMLINK, HARDLINK = ord("5"), ord("2"), ord("1")
+PAX_LOCAL, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK = (ord(c) for c in "xgLK")
+
+
+class TarFormatError(StrongroomError):
+    """The stream is not a tar archive, or it is damaged."""
+
+
+class TarEndedEarly(TarFormatError):
+    """The stream ended before the archive's end marker."""
+
+
+@dataclass
+class TarMember:
+    name: str
+    type: int  # the typeflag byte
+    mode: int
+    mtime: float
+    size: int
+    linkname: str
+
+    @property
+    def is_file(self) -> bool:
+        return self.type in REGULAR
+
+    @property
+    def is_dir(self) -> bool:
+        return self.type == DIRECTORY
+
+    @property
+    def is_symlink(self) -> bool:
+        return self.type == SYMLINK
+
+
+def _text(field: bytes) -> str:
+    end = field.find(b"\0")
+    return (field if end < 0 else field[:end]).decode("utf-8", "surrogateescape")
+
+
+def _number(field: bytes) -> int:
+    if field[0] & 0x80:  # base-256, for values that do not fit in octal
+        value = int.from_bytes(field[1:], "big") | ((field[0] & 0x3F) << (8 * (len(field) - 1)))
+        return -value if field[0] & 0x40 else value
+    digits = field.split(b"\0", 1)[0].strip(b" ")
+    try:
+        return int(digits, 8) if digits else 0
+    except ValueError:
+        raise TarFormatError(f"bad number in a tar header: {field!r}") from None
+
+
+def _pax_records(data: bytes) -> dict[str, str]:
+    records: dict[str, str] = {}
+    position = 0
+    while position < len(data) and data[position] != 0:
+        space = data.find(b" ", position)
+        try:
+            length = int(data[position:space])
+        except ValueError:
+            raise TarFormatError("bad PAX record in the tar stream") from None
+        record = data[space + 1:position + length - 1]  # without the trailing newline
+        key, _, value = record.partition(b"=")
+        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8",
+                                                                       "surrogateescape")
+        position += length
+    return records
+
+
+class TarReader:
+    """Members of a tar stream, in order. A member's data must be read (through
+    `data`) before the next member is asked for; whatever is left unread is skipped."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.unread = 0  # data and padding of the current member not yet read
+        self.current: TarMember | None = None
+
+    def _exactly(self, count: int) -> bytes:
+        data = self.stream.read(count)
+        if len(data) != count:
+            raise TarEndedEarly("the tar stream ended in the middle of an entry")
+        return data
+
+    def _skip_rest(self) -> None:
+        while self.unread:
+            self.unread -= len(self._exactly(min(self.unread, CHUNK)))
+
+    def __iter__(self) -> Iterator[TarMember]:
+        while True:
+            member = self._next()
+            if member is None:
+                return
+            yield member
+
+    def _next(self) -> TarMember | None:
+        self._skip_rest()
+        self.current = None
+        overrides: dict[str, str] = {}
+        while True:
+            header = self.stream.read(BLOCK)
+            if not header:
+                raise TarEndedEarly("the tar stream ended before its end marker")
+            if len(header) != BLOCK:
+                raise TarEndedEarly("the tar stream ended in the middle of a header")
+            if header.count(0) == BLOCK:
+                self._drain()
+                return None
+            self._check(header)
+            kind = header[156]
+            size = _number(header[124:136])
+            if kind in (PAX_LOCAL, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK):
+                data = self._exactly(size + (-size % BLOCK))[:size]
+                if kind == PAX_LOCAL:
+                    overrides.update(_pax_records(data))
+                elif kind == GNU_LONGNAME:
+                    overrides["path"] = _text(data)
+                elif kind == GNU_LONGLINK:
+                    overrides["linkpath"] = _text(data)
+                continue  # a global header's defaults do not matter for restic's tar
+            return self._member(header, kind, size, overrides)
+
+    @staticmethod
+    def _check(header: bytes) -> None:
+        stored = _number(header[148:156])
+        if sum(header) - sum(header[148:156]) + 8 * 32 != stored:
+            raise TarFormatError("bad checksum in a tar header: the stream is damaged")
+
+    def _member(self, header: bytes, kind: int, size: int,
+                overrides: dict[str, str]) -> TarMember:
+        name = _text(header[0:100])
+        if header[257:263] == b"ustar\x00" and header[345]:
+            name = _text(header[345:500]) + "/" + name
+        mtime: float = _number(header[136:148])
+        if "path" in overrides:
+            name = overrides["path"]
+        if "size" in overrides:
+            size = int(overrides["size"])
+        if "mtime" in overrides:
+            mtime = float(overrides["mtime"])
+        if name.endswith("/") and kind in (0, DIRECTORY):  # old tars mark folders so
+            kind, name = DIRECTORY, name.rstrip("/")
+        member = TarMember(name=name, type=kind, mode=_number(header[100:108]), mtime=mtime,
+                           size=size if kind in REGULAR else 0,
+                           linkname=overrides.get("linkpath", _text(header[157:257])))
+        self.unread = size + (-size % BLOCK) if kind not in (DIRECTORY, SYMLINK) else 0
+        self.current = member
+        return member
+
+    def data(self, member: TarMember) -> Iterator[bytes]:
+        """The member's data, in chunks of up to 1 MiB as the stream hands them over."""
+        if member is not self.current:
+            raise TarFormatError(f"{member.name}: its data was passed over")
+        remaining = member.size
+        while remaining:
+            chunk = self._exactly(min(remaining, CHUNK))
+            remaining -= len(chunk)
+            self.unread -= len(chunk)
+            yield chunk
+        self._skip_rest()  # the padding
+
+    def _drain(self) -> None:
+        """After the end marker: read to the end, so the writer is not cut off."""
+        while self.stream.read(CHUNK):
+            pass

@@ -1,0 +1,61 @@
+"""run.reading: a child's stdout as a stream, and which error wins when it ends early."""
+
+from __future__ import annotations
+
+import fcntl
+
+import psutil
+import pytest
+
+from orchestrator.errors import EndedEarly
+from orchestrator.run import COPY_CHUNK, CommandError, reading
+from tests.test_run import gone, py, wait_until
+
+
+def test_reading_hands_over_the_output_through_a_wide_pipe() -> None:
+    with reading(py("import sys; sys.stdout.buffer.write(b'x' * 300000)")) as stream:
+        assert fcntl.fcntl(stream.fileno(), fcntl.F_GETPIPE_SZ) == COPY_CHUNK
+        assert stream.read() == b"x" * 300000
+
+
+def test_reading_raises_the_childs_failure_after_a_clean_read() -> None:
+    with pytest.raises(CommandError) as caught, \
+            reading(py("import sys; print('no such snapshot', file=sys.stderr); sys.exit(3)")
+                    ) as stream:
+        assert stream.read() == b""
+    assert caught.value.returncode == 3
+    assert "no such snapshot" in caught.value.render()
+
+
+def test_a_short_stream_from_a_failed_child_reports_the_child() -> None:
+    """The reader notices the stream ended early; the child's own error is the cause."""
+    child = py("""
+        import sys, time
+        sys.stdout.buffer.write(b'half'); sys.stdout.flush()
+        print('wrong password', file=sys.stderr); sys.stderr.flush()
+        sys.stdout.close(); time.sleep(0.3); sys.exit(12)
+    """)
+    with pytest.raises(CommandError) as caught, reading(child) as stream:
+        assert stream.read() == b"half"
+        raise EndedEarly("the stream ended before its end marker")
+    assert caught.value.returncode == 12
+    assert "wrong password" in caught.value.render()
+
+
+def test_a_short_stream_from_a_child_that_succeeded_stays_a_short_stream() -> None:
+    with pytest.raises(EndedEarly), reading(py("print('half')")) as stream:
+        stream.read()
+        raise EndedEarly("the stream ended before its end marker")
+
+
+def test_an_error_while_reading_stops_a_child_that_is_still_writing() -> None:
+    endless = py("""
+        import sys
+        while True:
+            sys.stdout.buffer.write(b'x' * 65536)
+    """)
+    with pytest.raises(ValueError), reading(endless) as stream:
+        stream.read(10)
+        pid = psutil.Process().children()[-1].pid
+        raise ValueError("the consumer gave up")
+    assert wait_until(lambda: gone(pid))
