@@ -14,7 +14,7 @@ import struct
 import time
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -26,25 +26,12 @@ WINDOW = 32 * 1024
 FINAL_BLOCK = zlib.compressobj(6, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
 
 
-def _deflate_block(data: bytes, primer: bytes, level: int) -> bytes:
+def deflate_block(data: bytes, primer: bytes, level: int) -> bytes:
     if primer:
         compressor = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=primer)
     else:
         compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
     return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
-
-
-def _in_order(
-    pool: ThreadPoolExecutor, jobs: Iterable[Callable[[], bytes]], window: int
-) -> Iterator[bytes]:
-    """Run jobs on the pool, at most `window` at once, yielding results in order."""
-    pending: collections.deque[Future[bytes]] = collections.deque()
-    for job in jobs:
-        pending.append(pool.submit(job))
-        if len(pending) >= window:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
 
 
 def gather(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -56,34 +43,6 @@ def gather(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
             yield block
     if blocks.pending:
         yield blocks.take()
-
-
-class Deflater:
-    """Raw deflate of a byte stream, block-parallel; also keeps CRC-32 and sizes."""
-
-    def __init__(self, pool: ThreadPoolExecutor, level: int = 6, threads: int = 2) -> None:
-        self.pool = pool
-        self.level = level
-        self.window = threads * 2
-        self.crc = 0
-        self.size = 0
-        self.compressed = 0
-
-    def stream(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        def jobs() -> Iterator[Callable[[], bytes]]:
-            primer = b""
-            for block in gather(chunks, DEFLATE_BLOCK):
-                self.crc = zlib.crc32(block, self.crc)
-                self.size += len(block)
-                yield lambda block=block, primer=primer: _deflate_block(  # type: ignore[misc]
-                    block, primer, self.level)
-                primer = block[-WINDOW:]
-
-        for out in _in_order(self.pool, jobs(), self.window):
-            self.compressed += len(out)
-            yield out
-        self.compressed += len(FINAL_BLOCK)
-        yield FINAL_BLOCK
 
 
 class _Blocks:
@@ -142,7 +101,7 @@ class ParallelGzipWriter(_PooledWriter):
     def _submit(self, block: bytes) -> None:
         self.crc = zlib.crc32(block, self.crc)
         self.size += len(block)
-        self.pending.append(self.pool.submit(_deflate_block, block, self.primer, self.level))
+        self.pending.append(self.pool.submit(deflate_block, block, self.primer, self.level))
         self.primer = block[-WINDOW:]
         while len(self.pending) > 4:
             self.sink.write(self.pending.popleft().result())

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from orchestrator.export import zipstream
 from orchestrator.export.compress import (
     DEFLATE_BLOCK,
-    Deflater,
     ParallelGzipWriter,
     ParallelXzWriter,
     gather,
@@ -74,13 +74,39 @@ def test_parallel_xz_streams_concatenate_into_one_file(pool: ThreadPoolExecutor,
     assert lzma.decompress(bytes(sink.data)) == data
 
 
-def test_deflater_tracks_crc_and_sizes(pool: ThreadPoolExecutor) -> None:
-    data = payload(2 * DEFLATE_BLOCK + 77)
-    deflater = Deflater(pool)
-    out = b"".join(deflater.stream(gather([data[i:i + 65536] for i in range(0, len(data), 65536)], DEFLATE_BLOCK)))
-    assert zlib.decompress(out, -15) == data
-    assert (deflater.crc, deflater.size, deflater.compressed) == (zlib.crc32(data), len(data),
-                                                                  len(out))
+@pytest.mark.parametrize("ahead", [zipstream.AHEAD, 1])
+def test_zip_entries_stay_in_order_across_batches_and_blocks(
+    pool: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch, ahead: int
+) -> None:
+    """Small files in batches, large ones in blocks, stored ones inline: all written in
+    the order they were added, each with its own CRC and sizes (ahead=1: always waiting)."""
+    monkeypatch.setattr(zipstream, "AHEAD", ahead)
+    files: dict[str, bytes] = {}
+    for number in range(zipstream.BATCH_FILES + 40):
+        files[f"small/{number:04}"] = payload(1 + (number * 37) % 9000)
+        if number % 100 == 50:
+            files[f"large/{number}"] = payload(zipstream.SMALL_FILE + 1 + number)
+            files[f"empty/{number}"] = b""
+    files["large/last"] = payload(2 * DEFLATE_BLOCK + 3)
+    sink = Unseekable()
+    writer = ZipStreamWriter(sink, pool)  # type: ignore[arg-type]
+    for name, data in files.items():
+        writer.add_file(name, 0o644, 1_600_000_000, len(data),
+                        iter([data[i:i + 65536] for i in range(0, len(data), 65536)]))
+    writer.close()
+    with zipfile.ZipFile(io.BytesIO(bytes(sink.data))) as archive:
+        assert archive.testzip() is None  # every CRC checked
+        assert archive.namelist() == list(files)
+        for info in archive.infolist():
+            assert archive.read(info) == files[info.filename]
+            assert info.compress_type == (zipfile.ZIP_DEFLATED if files[info.filename]
+                                          else zipfile.ZIP_STORED)
+
+
+def test_small_files_use_a_window_no_larger_than_themselves() -> None:
+    data = payload(3000)
+    [(compressed, crc)] = zipstream._deflate_whole([data], 6)
+    assert zlib.decompress(compressed, -15) == data and crc == zlib.crc32(data)
 
 
 def test_gather_joins_pieces_into_blocks_of_at_least_the_size() -> None:
