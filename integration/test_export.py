@@ -303,3 +303,31 @@ def test_a_tampered_local_manifest_stops_the_export(site: Site) -> None:
     staged.unlink()  # without a local copy the manifest comes from the repository
     site.run("download-backup", "--backup", made["set"], "-o", str(out))
     assert zipfile.ZipFile(out).namelist()[0] == "metadata.json"
+
+
+def test_a_verified_set_exports_its_verification_log(site: Site) -> None:
+    made = site.run("create-backup", "--type", "full", "--json").json()
+    site.run("verify-backup", "--backup", made["set"])
+    out = site.root / "verified.tar.gz"
+    site.run("download-backup", "--backup", made["set"], "--format", "tar.gz", "-o", str(out))
+    members = archive_members(out)
+    assert list(members)[-2:] == ["logs/backup.log", "logs/verification.log"]
+    report = members["logs/verification.log"][2].decode()
+    assert f"verify-backup {made['set']}: passed" in report
+    target = site.root / "restored"
+    site.run("restore-backup", "--from-archive", str(out), "--target", str(target))
+    assert not list(target.rglob("*.log"))  # the logs describe the set; they are not restored
+
+
+def test_a_damaged_repository_stops_the_export_with_restics_own_error(site: Site) -> None:
+    made = site.run("create-backup", "--type", "full", "--json").json()
+    for pack in (site.repository / "data").rglob("*"):
+        if pack.is_file():  # same size, damaged contents: no blob in it decrypts
+            pack.write_bytes(bytes(pack.stat().st_size))
+    for fmt in ("tar.gz", "zip"):  # the tar stream ends early under both writers
+        out = site.root / f"broken.{fmt}"
+        result = site.run("download-backup", "--backup", made["set"], "--format", fmt, "-o",
+                          str(out), check=False)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert "restic failed" in result.stderr, result.stderr
+        assert not out.exists() and not list(site.root.glob(".broken*"))

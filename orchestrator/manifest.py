@@ -15,6 +15,7 @@ from orchestrator.layout import Kind, SourcePath
 
 MANIFEST_FILE = "metadata.json"
 LOG_FILE = "logs/backup.log"
+VERIFICATION_LOG = "logs/verification.log"  # a part of its own, stored by verify-backup
 
 
 class ManifestModel(BaseModel):

@@ -23,13 +23,12 @@ from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import StrongroomError
 from orchestrator.export.entries import read_chunks
 from orchestrator.layout import plan_sources
-from orchestrator.manifest import Manifest, read_manifest
+from orchestrator.manifest import VERIFICATION_LOG, Manifest, read_manifest
 from orchestrator.models import VerifyBackupRequest, VerifyCheck, VerifyResult
 from orchestrator.service import Session, load_sets
 from orchestrator.sets import BackupSet, select_set, set_tags
 
 log = logging.getLogger("strongroom")
-VERIFICATION_LOG = "logs/verification.log"
 DATA_TYPES = ("full", "disaster-recovery")
 
 

@@ -30,10 +30,11 @@ def test_reading_raises_the_childs_failure_after_a_clean_read() -> None:
 def test_a_short_stream_from_a_failed_child_reports_the_child() -> None:
     """The reader notices the stream ended early; the child's own error is the cause."""
     child = py("""
-        import sys, time
-        sys.stdout.buffer.write(b'half'); sys.stdout.flush()
+        import os, sys, time
+        os.write(1, b'half')
         print('wrong password', file=sys.stderr); sys.stderr.flush()
-        sys.stdout.close(); time.sleep(0.3); sys.exit(12)
+        os.close(1)  # the reader sees the end while this process is still running
+        time.sleep(0.5); sys.exit(12)
     """)
     with pytest.raises(CommandError) as caught, reading(child) as stream:
         assert stream.read() == b"half"

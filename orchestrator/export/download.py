@@ -12,7 +12,7 @@ from orchestrator.errors import AccessDenied, UsageError
 from orchestrator.export.entries import has_file_parts, set_entries
 from orchestrator.export.targets import open_output, parse_output, presign
 from orchestrator.export.writers import extension, open_writer
-from orchestrator.manifest import MANIFEST_FILE, Manifest, manifest_dir_in
+from orchestrator.manifest import MANIFEST_FILE, VERIFICATION_LOG, Manifest, manifest_dir_in
 from orchestrator.models import DownloadBackupRequest, DownloadBackupResult
 from orchestrator.service import Session, load_sets
 from orchestrator.sets import select_set
@@ -50,7 +50,8 @@ def download_backup(session: Session, request: DownloadBackupRequest) -> Downloa
         manifest = Manifest.model_validate(json.loads(raw)).located(chosen.parts)
         _check_services(manifest, request.services)
         writer = open_writer(request.format, sink, pool, password)  # type: ignore[arg-type]
-        for entry in set_entries(engine, final, manifest, raw, request.services, tar_stream):
+        for entry in set_entries(engine, final, manifest, raw, request.services, tar_stream,
+                                 chosen.parts.get(VERIFICATION_LOG)):
             writer.add(entry)
             entries += 1
         writer.close()

@@ -16,7 +16,13 @@ from orchestrator.digest import StreamDigest
 from orchestrator.engines.base import Engine, Snapshot
 from orchestrator.errors import StrongroomError
 from orchestrator.export.tar_reader import TarMember, TarReader
-from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, Manifest, manifest_dir_in
+from orchestrator.manifest import (
+    LOG_FILE,
+    MANIFEST_FILE,
+    VERIFICATION_LOG,
+    Manifest,
+    manifest_dir_in,
+)
 
 CHUNK = 1 << 20
 
@@ -64,9 +70,11 @@ def set_entries(
     manifest_bytes: bytes,
     services: Sequence[str] = (),
     tar_stream: IO[bytes] | None = None,
+    verification: Snapshot | None = None,
 ) -> Iterator[Entry]:
     """The set's entries. `tar_stream` is the final snapshot's `restic dump --archive tar /`,
-    opened by the caller (early, so that restic opens the repository meanwhile)."""
+    opened by the caller (early, so that restic opens the repository meanwhile);
+    `verification` is the set's verification report part, when it has one."""
     started = manifest.started.timestamp()
     yield Entry(MANIFEST_FILE, "file", 0o644, started, len(manifest_bytes),
                 chunks=iter([manifest_bytes]))
@@ -100,6 +108,10 @@ def set_entries(
         data = ("\n".join(manifest.log) + "\n").encode()
         logs.append(Entry(LOG_FILE, "file", 0o644, started, len(data), chunks=iter([data])))
     yield from logs
+    if verification is not None:
+        report = engine.dump(verification.id, "/" + VERIFICATION_LOG)
+        yield Entry(VERIFICATION_LOG, "file", 0o644, verification.time.timestamp(), len(report),
+                    chunks=iter([report]))
 
 
 def _entry(archive: TarReader, member: TarMember, name: str) -> Entry:

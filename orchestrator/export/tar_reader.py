@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from orchestrator.errors import StrongroomError
+from orchestrator.errors import EndedEarly, StrongroomError
 
 BLOCK = 512
 CHUNK = 1 << 20
@@ -25,7 +25,7 @@ class TarFormatError(StrongroomError):
     """The stream is not a tar archive, or it is damaged."""
 
 
-class TarEndedEarly(TarFormatError):
+class TarEndedEarly(TarFormatError, EndedEarly):
     """The stream ended before the archive's end marker."""
 
 

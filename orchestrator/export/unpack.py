@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.export.envelope import HEADER_SIZE, decrypt_stream, is_envelope
-from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, Manifest
+from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, VERIFICATION_LOG, Manifest
 
 
 class HostileArchive(StrongroomError):
@@ -162,4 +162,4 @@ def read_archive_manifest(path: Path, password: bytes | None) -> Manifest:
     raise UsageError(f"{path} does not start with {MANIFEST_FILE}: not a strongroom export")
 
 
-SKIPPED = (MANIFEST_FILE, LOG_FILE, "logs/verification.log")
+SKIPPED = (MANIFEST_FILE, LOG_FILE, VERIFICATION_LOG)

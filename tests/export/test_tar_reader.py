@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import sys
 import tarfile
+import textwrap
+from pathlib import Path
 
 import pytest
 
 from orchestrator.export.tar_reader import TarEndedEarly, TarFormatError, TarReader
+from orchestrator.run import CommandError, reading
 
 LONG = "deep/" * 30 + "név-ünïcode.txt"  # over 100 bytes: a PAX or GNU long name
 
@@ -109,3 +113,17 @@ def test_an_end_marker_reads_the_stream_to_its_end() -> None:
     reader = TarReader(stream)
     list(reader)
     assert stream.read() == b""
+
+
+def test_a_cut_stream_from_a_failing_child_reports_the_child(tmp_path: Path) -> None:
+    half = tmp_path / "half.tar"
+    half.write_bytes(_archive(tarfile.PAX_FORMAT, end=False))
+    child = [sys.executable, "-c", textwrap.dedent(f"""
+        import os, sys, time
+        os.write(1, open({str(half)!r}, "rb").read())
+        print("cannot dump file: pack not found", file=sys.stderr); sys.stderr.flush()
+        os.close(1)
+        time.sleep(0.5); sys.exit(2)
+    """)]
+    with pytest.raises(CommandError, match="pack not found"), reading(child) as stream:
+        _read(stream.read())
