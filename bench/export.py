@@ -11,10 +11,11 @@ compares, in alternating rounds,
 
     strongroom download-backup -p PROFILE --backup bench --format FMT -o OUT --force --json
 
-(orchestrator/export/download.py: `restic snapshots`, `restic dump` of metadata.json,
-then one `restic dump --archive tar SNAP /` read with tarfile, re-rooted to logical
-names and written through compress.py's block-parallel gzip / xz or zipstream.py on a
-2-thread pool) with the pipelines
+(orchestrator/export/download.py: `restic snapshots`, then one `restic dump --archive
+tar SNAP /` through a 1 MiB pipe, parsed by tar_reader.py, re-rooted to logical names
+and written through compress.py's block-parallel gzip / xz or zipstream.py's pipelined
+entries on a 2-thread pool; the manifest staged on this host is checked against the
+stored one in the stream) with the pipelines
 
     restic dump --archive tar SNAP / | gzip -6 > OUT
     restic dump --archive tar SNAP / | pigz -6 -p 2 > OUT
