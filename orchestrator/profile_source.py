@@ -352,13 +352,20 @@ def redacted_profile(profile: Profile) -> dict[str, Any]:
 
 def _redact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            key: "***" if key == "password" and item is not None else _redact(item)
-            for key, item in value.items()
-        }
+        return {key: _redact_item(key, item) for key, item in value.items()}
     if isinstance(value, list):
         return [_redact(item) for item in value]
     return value
+
+
+def _redact_item(key: str, item: Any) -> Any:
+    if key == "password" and item is not None:
+        return "***"
+    if key == "url" and isinstance(item, str):
+        from orchestrator.destinations import shown_url
+
+        return shown_url(item)  # rest:https://user:password@host/
+    return _redact(item)
 
 
 def profile_json_schema() -> dict[str, Any]:

@@ -287,6 +287,14 @@ def test_redacted_profile_hides_passwords(tmp_path: Path) -> None:
     assert "source_files" not in shown
 
 
+def test_redacted_profile_hides_a_password_inside_a_rest_url(tmp_path: Path) -> None:
+    text = VALID.replace('url = "s3://bucket/backups"',
+                         'url = "rest:https://backup:s3cr3t@vault.example:8000/host"')
+    shown = redacted_profile(load_profile(write(tmp_path, "p.toml", text), environ={}))
+    assert shown["repositories"]["offsite"]["url"] == "rest:https://backup:***@vault.example:8000/host"
+    assert "s3cr3t" not in repr(shown)
+
+
 def test_hook_options_are_checked_by_the_hook_and_located(tmp_path: Path) -> None:
     text = VALID.replace('databases = ["nextcloud"]', 'databases = ["nextcloud"]\npassword = "dbpw"')
     with pytest.raises(ProfileError) as caught:
