@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import time
 
 import psutil
 import pytest
@@ -60,3 +61,33 @@ def test_an_error_while_reading_stops_a_child_that_is_still_writing() -> None:
         pid = psutil.Process().children()[-1].pid
         raise ValueError("the consumer gave up")
     assert wait_until(lambda: gone(pid))
+
+
+def test_an_interrupt_stays_an_interrupt_even_when_the_child_failed() -> None:
+    child = py("import sys; print('boom', file=sys.stderr); sys.exit(4)")
+    with pytest.raises(KeyboardInterrupt), reading(child) as stream:
+        stream.read()
+        time.sleep(0.3)  # the child has exited with 4 by now
+        raise KeyboardInterrupt
+
+
+def test_a_grandchild_holding_stderr_does_not_hang_the_reader(monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    import orchestrator.run.pipes as pipes
+
+    monkeypatch.setattr(pipes, "STDERR_WAIT", 0.5)
+    child = py("""
+        import subprocess, sys
+        held = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(20)'],
+                                stdout=subprocess.DEVNULL)
+        print(held.pid, flush=True)
+    """)
+    started = time.monotonic()
+    with reading(child) as stream:
+        grandchild = psutil.Process(int(stream.read()))
+    try:
+        assert time.monotonic() - started < 5
+        assert grandchild.is_running()  # it still holds stderr: the wait was cut short
+    finally:
+        grandchild.kill()
+        grandchild.wait(5)

@@ -16,6 +16,7 @@ from orchestrator.errors import EndedEarly, StrongroomError
 
 BLOCK = 512
 CHUNK = 1 << 20
+LONGEST_META = 1 << 20  # a PAX or GNU long-name block larger than this is not restic's
 REGULAR = frozenset(b"07\x00")
 DIRECTORY, SYMLINK, HARDLINK = ord("5"), ord("2"), ord("1")
 PAX_LOCAL, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK = (ord(c) for c in "xgLK")
@@ -57,9 +58,10 @@ def _text(field: bytes) -> str:
 
 
 def _number(field: bytes) -> int:
+    if field[0] == 0xFF:  # base-256 negative: two's complement over the whole field
+        return int.from_bytes(field, "big", signed=True)
     if field[0] & 0x80:  # base-256, for values that do not fit in octal
-        value = int.from_bytes(field[1:], "big") | ((field[0] & 0x3F) << (8 * (len(field) - 1)))
-        return -value if field[0] & 0x40 else value
+        return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
     digits = field.split(b"\0", 1)[0].strip(b" ")
     try:
         return int(digits, 8) if digits else 0
@@ -68,20 +70,31 @@ def _number(field: bytes) -> int:
 
 
 def _pax_records(data: bytes) -> dict[str, str]:
+    """`LENGTH key=value\n` records; LENGTH counts the whole record."""
     records: dict[str, str] = {}
     position = 0
     while position < len(data) and data[position] != 0:
-        space = data.find(b" ", position)
+        space = data.find(b" ", position, position + 20)
         try:
-            length = int(data[position:space])
+            length = int(data[position:space]) if space > position else 0
         except ValueError:
-            raise TarFormatError("bad PAX record in the tar stream") from None
-        record = data[space + 1:position + length - 1]  # without the trailing newline
-        key, _, value = record.partition(b"=")
+            length = 0
+        end = position + length
+        if space <= position or length <= space - position or end > len(data) \
+                or data[end - 1] != ord("\n"):
+            raise TarFormatError("bad PAX record in the tar stream: the stream is damaged")
+        key, _, value = data[space + 1:end - 1].partition(b"=")
         records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8",
                                                                        "surrogateescape")
-        position += length
+        position = end
     return records
+
+
+def _pax_number(records: dict[str, str], key: str, parse: type[int] | type[float]) -> float:
+    try:
+        return parse(records[key])
+    except ValueError:
+        raise TarFormatError(f"bad PAX {key} in the tar stream: {records[key]!r}") from None
 
 
 class TarReader:
@@ -126,7 +139,11 @@ class TarReader:
             self._check(header)
             kind = header[156]
             size = _number(header[124:136])
+            if size < 0:
+                raise TarFormatError("negative size in a tar header: the stream is damaged")
             if kind in (PAX_LOCAL, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK):
+                if size > LONGEST_META:
+                    raise TarFormatError(f"a tar metadata block of {size} bytes: too large")
                 data = self._exactly(size + (-size % BLOCK))[:size]
                 if kind == PAX_LOCAL:
                     overrides.update(_pax_records(data))
@@ -152,9 +169,11 @@ class TarReader:
         if "path" in overrides:
             name = overrides["path"]
         if "size" in overrides:
-            size = int(overrides["size"])
+            size = int(_pax_number(overrides, "size", int))
+            if size < 0:
+                raise TarFormatError("negative PAX size in the tar stream")
         if "mtime" in overrides:
-            mtime = float(overrides["mtime"])
+            mtime = _pax_number(overrides, "mtime", float)
         if name.endswith("/") and kind in (0, DIRECTORY):  # old tars mark folders so
             kind, name = DIRECTORY, name.rstrip("/")
         member = TarMember(name=name, type=kind, mode=_number(header[100:108]), mtime=mtime,
@@ -165,10 +184,14 @@ class TarReader:
         return member
 
     def data(self, member: TarMember) -> Iterator[bytes]:
-        """The member's data, in chunks of up to 1 MiB as the stream hands them over."""
+        """The member's data, in chunks of up to 1 MiB as the stream hands them over.
+        It can be asked for once, before the next member."""
         if member is not self.current:
-            raise TarFormatError(f"{member.name}: its data was passed over")
-        remaining = member.size
+            raise TarFormatError(f"{member.name}: its data was already read or passed over")
+        self.current = None
+        return self._chunks(member.size)
+
+    def _chunks(self, remaining: int) -> Iterator[bytes]:
         while remaining:
             chunk = self._exactly(min(remaining, CHUNK))
             remaining -= len(chunk)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import stat
 import struct
 import tarfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, Literal, Protocol
 
@@ -13,7 +12,7 @@ from orchestrator.errors import StrongroomError
 from orchestrator.export.compress import ParallelGzipWriter, ParallelXzWriter
 from orchestrator.export.entries import Entry
 from orchestrator.export.envelope import EnvelopeWriter
-from orchestrator.export.zipstream import ZipStreamWriter
+from orchestrator.export.zipstream import ZipStreamWriter, dos_moment, needs_zip64
 
 Format = Literal["zip", "tar.gz", "tar.xz"]
 EXTENSIONS: dict[str, str] = {"zip": "zip", "tar.gz": "tar.gz", "tar.xz": "tar.xz"}
@@ -114,8 +113,7 @@ class AesZipWriter:
 
     def add(self, entry: Entry) -> None:
         name = entry.name + ("/" if entry.kind == "dir" else "")
-        info = _timestamped_info()(name,
-                                   date_time=time.localtime(max(entry.mtime, 315532800))[:6])
+        info = _timestamped_info()(name, date_time=dos_moment(entry.mtime))
         info.exact_mtime = int(entry.mtime) & 0xFFFFFFFF
         kind = {"dir": stat.S_IFDIR, "symlink": stat.S_IFLNK, "file": stat.S_IFREG}[entry.kind]
         info.external_attr = (kind | (entry.mode & 0o7777)) << 16
@@ -127,7 +125,7 @@ class AesZipWriter:
         if entry.kind == "symlink":
             self.zip.writestr(info, (entry.link or "").encode())
             return
-        with self.zip.open(info, "w", force_zip64=entry.size >= 0xFFFFFFFF - (1 << 20)) as out:
+        with self.zip.open(info, "w", force_zip64=needs_zip64(entry.size)) as out:
             for chunk in entry.chunks:
                 out.write(chunk)
 

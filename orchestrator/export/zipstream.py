@@ -34,17 +34,37 @@ SMALL_FILE = 256 * 1024  # compressed whole, in batches
 BATCH_BYTES = 1 << 20
 BATCH_FILES = 256
 AHEAD = 16 << 20  # input bytes handed to the pool and not yet written out
+QUEUED = 4096  # pieces waiting to be written: bounds memory when entries carry no data
+LATEST = (2107, 12, 31, 23, 59, 58)  # the last moment a DOS date can hold
+
+
+def dos_moment(mtime: float) -> tuple[int, int, int, int, int, int]:
+    """mtime as local (year, month, day, hour, minute, second), clamped to the years a
+    DOS date can hold (1980 to 2107); the exact mtime travels in the 0x5455 extra field."""
+    try:
+        local = time.localtime(max(mtime, 315532800))  # DOS dates start in 1980
+    except (OverflowError, OSError, ValueError):
+        return LATEST
+    moment = (max(local.tm_year, 1980), local.tm_mon, local.tm_mday, local.tm_hour,
+              local.tm_min, min(local.tm_sec, 59))
+    return min(moment, LATEST)
 
 
 def dos_datetime(mtime: float) -> tuple[int, int]:
-    local = time.localtime(max(mtime, 315532800))  # DOS dates start in 1980
-    year = max(local.tm_year, 1980)
-    date = ((year - 1980) << 9) | (local.tm_mon << 5) | local.tm_mday
-    clock = (local.tm_hour << 11) | (local.tm_min << 5) | (local.tm_sec // 2)
+    year, month, day, hour, minute, second = dos_moment(mtime)
+    date = ((year - 1980) << 9) | (month << 5) | day
+    clock = (hour << 11) | (minute << 5) | (second // 2)
     return clock, date
 
 
-@dataclass
+def needs_zip64(size: int) -> bool:
+    """Whether an entry of `size` input bytes needs ZIP64 sizes. Deflate can outgrow
+    incompressible input a little (stored blocks, one flush per 1 MiB block): decide
+    with a margin well above that growth."""
+    return size + (size >> 10) + (1 << 20) >= LIMIT
+
+
+@dataclass(slots=True)
 class _Record:
     """One entry as the central directory will describe it; filled in as it is written."""
 
@@ -79,7 +99,7 @@ class _Batch:
     future: Future[list[tuple[bytes, int]]] | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Piece:
     """Output still to be written, in order: a local header (whose offset is fixed when
     it is written), compressed data (ready, or still on the pool), or a descriptor."""
@@ -134,8 +154,7 @@ class ZipStreamWriter:
     def _record(self, name: str, external: int, mtime: float, method: int,
                 size: int) -> _Record:
         clock, date = dos_datetime(mtime)
-        # Compressed data can outgrow its input a little: decide ZIP64 with a margin.
-        zip64 = size >= LIMIT - (1 << 20)
+        zip64 = needs_zip64(size)
         record = _Record(name.encode(), method, clock, date, external, int(mtime), zip64)
         extra = struct.pack("<HHQQ", 1, 16, 0, 0) if zip64 else b""
         sizes = LIMIT if zip64 else 0
@@ -190,12 +209,13 @@ class ZipStreamWriter:
 
     def _flush(self, limit: int | None) -> None:
         """Write what is ready from the front. While more than `limit` input bytes are in
-        flight (with None: while anything is), wait for the front piece too."""
+        flight (with None: while anything is), or more than QUEUED pieces wait, wait for
+        the front piece too."""
         queue = self.queue
         while queue:
             piece = queue[0]
             if not piece.ready():
-                if limit is not None and self.ahead <= limit:
+                if limit is not None and self.ahead <= limit and len(queue) <= QUEUED:
                     return
                 if piece.batch is not None and piece.batch.future is None:
                     self._submit_batch()

@@ -122,6 +122,8 @@ class Tap(Protocol):
 
 
 COPY_CHUNK = 1 << 20
+STDERR_WAIT = 10.0  # seconds to finish reading stderr after the child exits; a grandchild
+# that inherited it may keep it open
 
 
 def _copy_through(source: IO[bytes], sink: IO[bytes], tap: Tap) -> None:
@@ -160,18 +162,23 @@ def reading(
     with _supervised(proc, argv, None):
         try:
             yield proc.stdout
-        except BaseException as exc:
+        except Exception as exc:
+            # An error in the body may only be the echo of a child that failed (its
+            # output stopped): then the child's own error is the one to report.
             if isinstance(exc, EndedEarly):
                 _settle(proc)
             if proc.poll() not in (None, 0):
-                reader.join()
+                reader.join(STDERR_WAIT)
                 raise CommandError(argv, proc.returncode or 0, tail.text()) from exc
+            terminate_tree(proc, grace=2.0)
+            raise
+        except BaseException:
             terminate_tree(proc, grace=2.0)
             raise
         finally:
             proc.stdout.close()
         proc.wait()
-        reader.join()
+        reader.join(STDERR_WAIT)
     if proc.returncode != 0:
         raise CommandError(argv, proc.returncode, tail.text())
 

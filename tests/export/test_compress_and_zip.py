@@ -133,3 +133,48 @@ def test_zip_stream_writer_is_read_by_zipfile(pool: ThreadPoolExecutor) -> None:
         assert stat.S_ISLNK(infos["config/link"].external_attr >> 16)
         assert archive.read("config/link") == "ünïcødé ✓.txt".encode()
         assert stat.S_ISDIR(infos["config/"].external_attr >> 16)
+
+
+def test_entries_without_data_do_not_pile_up_behind_an_open_batch(
+        pool: ThreadPoolExecutor) -> None:
+    sink = Unseekable()
+    writer = ZipStreamWriter(sink, pool)  # type: ignore[arg-type]
+    writer.add_file("first", 0o644, 1_600_000_000, 5, [b"small"])  # opens a batch
+    longest = 0
+    for number in range(3 * zipstream.QUEUED):
+        writer.add_file(f"empty/{number}", 0o644, 1_600_000_000, 0, [])
+        longest = max(longest, len(writer.queue))
+    assert longest <= zipstream.QUEUED + 3
+    writer.close()
+    with zipfile.ZipFile(io.BytesIO(bytes(sink.data))) as archive:
+        assert archive.read("first") == b"small"
+        assert len(archive.infolist()) == 1 + 3 * zipstream.QUEUED
+
+
+def test_zip64_is_chosen_with_room_for_deflate_to_outgrow_the_input() -> None:
+    assert not zipstream.needs_zip64(1 << 30)
+    assert zipstream.needs_zip64(0xFFFFFFFF - (2 << 20))  # incompressible, deflate adds 0.03%
+    assert zipstream.needs_zip64(0xFFFFFFFF)
+
+
+@pytest.mark.parametrize("mtime", [4_500_000_000, 2**40, 1e300])
+def test_dates_past_2107_are_clamped_in_the_dos_fields(mtime: float) -> None:
+    clock, date = zipstream.dos_datetime(mtime)
+    assert (date >> 9) + 1980 == 2107 and (date >> 5) & 0xF == 12 and date & 0x1F == 31
+    assert zipstream.dos_datetime(0) == zipstream.dos_datetime(315532800)
+
+
+def test_aes_zip_takes_a_date_past_2107() -> None:
+    import pyzipper
+
+    from orchestrator.export.entries import Entry
+    from orchestrator.export.writers import AesZipWriter
+
+    sink = Unseekable()
+    writer = AesZipWriter(sink, b"secret")  # type: ignore[arg-type]
+    writer.add(Entry("far", "file", 0o644, 4_500_000_000, 3, chunks=iter([b"abc"])))
+    writer.close()
+    with pyzipper.AESZipFile(io.BytesIO(bytes(sink.data))) as archive:
+        archive.setpassword(b"secret")
+        assert archive.read("far") == b"abc"
+        assert archive.getinfo("far").date_time[0] == 2107

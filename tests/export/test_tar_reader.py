@@ -94,6 +94,61 @@ def test_data_of_a_passed_member_cannot_be_read() -> None:
         b"".join(reader.data(first_file))
 
 
+def test_data_can_be_asked_for_only_once() -> None:
+    reader = TarReader(io.BytesIO(_archive(tarfile.PAX_FORMAT)))
+    members = iter(reader)
+    next(members)
+    first_file = next(members)
+    assert b"".join(reader.data(first_file)) == b"alpha\n"
+    with pytest.raises(TarFormatError, match="already read"):
+        reader.data(first_file)
+    assert next(members).name == LONG  # the stream is still in step
+
+
+def _with_pax(records: bytes) -> bytes:
+    """One PAX `x` block holding `records` verbatim, then an empty file and the end."""
+    def header(name: bytes, kind: bytes, size: int) -> bytes:
+        block = bytearray(512)
+        block[0:len(name)] = name
+        block[100:108] = b"0000644\0"
+        block[124:136] = b"%011o\0" % size
+        block[136:148] = b"%011o\0" % 1_600_000_000
+        block[148:156] = b" " * 8
+        block[156:157] = kind
+        block[257:263] = b"ustar\x00"
+        block[148:156] = b"%06o\0 " % sum(block)
+        return bytes(block)
+    body = records + b"\0" * (-len(records) % 512)
+    return header(b"pax", b"x", len(records)) + body + header(b"f", b"0", 0) + b"\0" * 1024
+
+
+@pytest.mark.parametrize("records", [
+    b"0 path=x\n",  # a zero length would never move on
+    b"-5 path=x\n",
+    b"99 path=x\n",  # longer than the block
+    b"4 path=x\n",  # shorter than its own digits
+    b"nonsense\n",
+    b"11 size=x1\n",
+    b"13 mtime=soon\n",
+])
+def test_damaged_pax_records_are_an_error(records: bytes) -> None:
+    with pytest.raises(TarFormatError):
+        _read(_with_pax(records))
+
+
+def test_a_good_pax_record_built_here_is_read() -> None:  # the helper above is sound
+    assert _read(_with_pax(b"11 path=xy\n"))[0][0] == "xy"
+
+
+def test_base256_numbers_both_signs() -> None:
+    from orchestrator.export.tar_reader import _number
+
+    assert _number(b"\x80" + (2**40).to_bytes(11, "big")) == 2**40
+    assert _number(b"\xff" * 12) == -1
+    assert _number(b"\xff" * 11 + b"\xfe") == -2
+    assert _number(b"0000644\0") == 0o644
+
+
 def test_a_stream_cut_short_is_an_error() -> None:
     with pytest.raises(TarEndedEarly):
         _read(_archive(tarfile.PAX_FORMAT, end=False))
