@@ -162,17 +162,15 @@ def reading(
     with _supervised(proc, argv, None):
         try:
             yield proc.stdout
-        except Exception as exc:
+        except BaseException as exc:
             # An error in the body may only be the echo of a child that failed (its
-            # output stopped): then the child's own error is the one to report.
+            # output stopped): then the child's own error is the one to report. An
+            # interrupt stays an interrupt.
             if isinstance(exc, EndedEarly):
                 _settle(proc)
-            if proc.poll() not in (None, 0):
+            if isinstance(exc, Exception) and proc.poll() not in (None, 0):
                 reader.join(STDERR_WAIT)
                 raise CommandError(argv, proc.returncode or 0, tail.text()) from exc
-            terminate_tree(proc, grace=2.0)
-            raise
-        except BaseException:
             terminate_tree(proc, grace=2.0)
             raise
         finally:
