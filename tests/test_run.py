@@ -541,3 +541,24 @@ def test_pipeline_tap_consumer_failure_stops_the_producer(tmp_path: Path) -> Non
     assert time.monotonic() - start < 30
     assert result.consumer.returncode == 7
     assert result.producer.returncode != 0
+
+
+def test_run_returns_although_a_grandchild_holds_stderr(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    import orchestrator.run.process as process
+
+    monkeypatch.setattr(process, "STDERR_WAIT", 0.5)
+    started = time.monotonic()
+    result = run(py("""
+        import subprocess, sys
+        held = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(20)'],
+                                stdout=subprocess.DEVNULL)
+        print(held.pid, flush=True)
+    """))
+    grandchild = psutil.Process(int(result.stdout))
+    try:
+        assert time.monotonic() - started < 5
+        assert grandchild.is_running()  # it still holds stderr: the wait was cut short
+    finally:
+        grandchild.kill()
+        grandchild.wait(5)

@@ -14,6 +14,7 @@ from typing import IO, Protocol
 
 from orchestrator.errors import EndedEarly
 from orchestrator.run.process import (
+    STDERR_WAIT,
     CommandError,
     Completed,
     Env,
@@ -102,7 +103,7 @@ def pipeline(
             terminate_tree(prod, grace=2.0)
         prod.wait()
         for thread in threads:
-            thread.join()
+            thread.join(STDERR_WAIT)
     result = PipelineResult(
         Completed(list(producer), prod.returncode, "", "\n".join(prod_tail.everything)),
         Completed(list(consumer), cons.returncode, "".join(out_lines),
@@ -122,8 +123,6 @@ class Tap(Protocol):
 
 
 COPY_CHUNK = 1 << 20
-STDERR_WAIT = 10.0  # seconds to finish reading stderr after the child exits; a grandchild
-# that inherited it may keep it open
 
 
 def _copy_through(source: IO[bytes], sink: IO[bytes], tap: Tap) -> None:
@@ -217,7 +216,7 @@ def feeding(
             terminate_tree(proc, grace=2.0)
             raise
         proc.wait()
-        reader.join()
+        reader.join(STDERR_WAIT)
     if proc.returncode != 0:
         raise CommandError(argv, proc.returncode, tail.text())
 
@@ -259,7 +258,7 @@ class Background:
                 pass
             self.proc.wait()
             for thread in self.threads:
-                thread.join()
+                thread.join(STDERR_WAIT)
         if self.proc.returncode not in ok_codes:
             raise CommandError(self.argv, self.proc.returncode, self.tail.text())
         return self.lines

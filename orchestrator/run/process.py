@@ -22,6 +22,9 @@ from orchestrator.run.redact import format_argv
 log = logging.getLogger("strongroom.run")
 
 STDERR_TAIL_LINES = 20
+# Seconds to finish reading a child's output pipes after it has exited: a grandchild
+# that inherited them may hold them open for as long as it runs.
+STDERR_WAIT = 10.0
 
 INSTALL_HINTS: dict[str, str] = {
     "restic": "apt-get install restic",
@@ -219,7 +222,7 @@ def run(
         else:
             chunks.append(proc.stdout.read())
         proc.wait()
-        reader.join()
+        reader.join(STDERR_WAIT)
     data = b"".join(chunks)
     completed = Completed(
         list(argv), proc.returncode, data.decode("utf-8", "replace"),
