@@ -8,14 +8,15 @@ the stream's read() returns: one copy, from the pipe.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TypeVar
 
 from orchestrator.errors import EndedEarly, StrongroomError
 
 BLOCK = 512
 CHUNK = 1 << 20
+Number = TypeVar("Number", int, float)
 LONGEST_META = 1 << 20  # a PAX or GNU long-name block larger than this is not restic's
 REGULAR = frozenset(b"07\x00")
 DIRECTORY, SYMLINK, HARDLINK = ord("5"), ord("2"), ord("1")
@@ -90,7 +91,7 @@ def _pax_records(data: bytes) -> dict[str, str]:
     return records
 
 
-def _pax_number(records: dict[str, str], key: str, parse: type[int] | type[float]) -> float:
+def _pax_number(records: dict[str, str], key: str, parse: Callable[[str], Number]) -> Number:
     try:
         return parse(records[key])
     except ValueError:
@@ -169,7 +170,7 @@ class TarReader:
         if "path" in overrides:
             name = overrides["path"]
         if "size" in overrides:
-            size = int(_pax_number(overrides, "size", int))
+            size = _pax_number(overrides, "size", int)
             if size < 0:
                 raise TarFormatError("negative PAX size in the tar stream")
         if "mtime" in overrides:
