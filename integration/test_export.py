@@ -111,6 +111,14 @@ def test_round_trip_through_from_archive(site: Site, fmt: str, encrypted: bool) 
             assert not handle.read(64).startswith(b"\x1f\x8b")  # not a readable gzip
     target = site.root / "from-archive"
     restore_args = ["--password-file", str(secret)] if encrypted else []
+    authenticated = encrypted and fmt != "zip"  # only the AES-GCM tar envelope
+    if not authenticated:
+        # The set holds a command hook's dump: replaying it needs trust in the archive.
+        refused = site.run("restore-backup", "--from-archive", str(out), "--target",
+                           str(target), "--dry-run", *restore_args, check=False)
+        assert refused.returncode == 2 and "--trust-archive" in refused.stderr
+        assert "command hook 'cache.bin'" in refused.stderr and not target.exists()
+        restore_args.append("--trust-archive")
     dry = site.run("restore-backup", "--from-archive", str(out), "--target", str(target),
                    "--dry-run", "--json", *restore_args).json()
     assert not target.exists() and dry["conflicts"] == []
