@@ -23,6 +23,7 @@ from pathlib import Path
 from orchestrator.errors import StrongroomError
 
 MODE_BITS = 0o777
+NAME_MAX = 255
 SHOWN_NAME = 200
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -50,6 +51,9 @@ def components(name: str) -> list[str]:
         raise UnsafePath(f"the name {shown(name)} climbs out with '..'")
     if not parts:
         raise UnsafePath(f"the name {shown(name)} is empty")
+    if any(len(part.encode(errors="surrogateescape")) > NAME_MAX for part in parts):
+        raise UnsafePath(f"the name {shown(name)} has a component longer than {NAME_MAX} "
+                         "bytes")
     return parts
 
 
