@@ -9,7 +9,7 @@ text (pgbench's blank filler would make the dump compress ~36x), then compares
 
     strongroom backup-database -p PROFILE --service db --no-verify --json
 
-(one [[services.db.hooks]] of type postgresql; orchestrator/dumps.py run_streams ->
+(one [[services.db.hooks]] of type postgresql; orchestrator/sets/dumps.py run_streams ->
 engines/restic.py backup_stream -> run.py pipeline with a tap: a Python thread copies
 the dump between two pipes, counting bytes and hashing with xxh3-128) with the raw pipe
 

@@ -9,7 +9,7 @@ directories plus 50 large files), then compares
 
     strongroom create-backup --no-verify -p PROFILE --type config --name bench
 
-with the raw restic command strongroom runs for it (orchestrator/service.py
+with the raw restic command strongroom runs for it (orchestrator/sets/create.py
 _make_set, orchestrator/engines/restic_args.py backup_args/base_env):
 
     restic backup --json --host H --time T --compression auto --tag … -- TREE STAGING

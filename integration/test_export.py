@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from integration.conftest import Site, compare_trees, require_binary
-from orchestrator.digest import digest_of
+from orchestrator.sets.digest import digest_of
 
 FORMATS = ["zip", "tar.gz", "tar.xz"]
 DUMP = [sys.executable, "-c",

@@ -12,7 +12,7 @@ import psutil
 
 from integration.conftest import STRONGROOM, Site
 from orchestrator.engines.restic import ResticEngine
-from orchestrator.profile_source import load_profile
+from orchestrator.profile.load import load_profile
 
 
 def assert_one_clear_error(result_code: int, stderr: str, *needles: str) -> None:

@@ -2,7 +2,7 @@
 
 Each example makes one-snapshot "sets" at random times (`--time`) under a host name of
 its own in one repository, asks restic which it keeps under a random policy, and
-compares with orchestrator.retention.decide on the same times.
+compares with orchestrator.schedule.retention.decide on the same times.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from integration.conftest import require_binary
-from orchestrator.retention import Policy, Within, decide
+from orchestrator.schedule.retention import Policy, Within, decide
 
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
 COUNTER = itertools.count()

@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from integration.conftest import require_binary
-from orchestrator.schedule_calendar import CronError, cron_times, to_oncalendar
+from orchestrator.profile.cron import CronError, cron_times, to_oncalendar
 
 BASE = datetime(2026, 1, 1, 0, 0, 0)
 ITERATIONS = 50

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from orchestrator.profile import NAME_PATTERN, BackupType
+from orchestrator.profile.schema import NAME_PATTERN, BackupType
 
 
 class Model(BaseModel):

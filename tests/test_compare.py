@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from orchestrator.compare import part_of
 from orchestrator.engines.base import Change
 from orchestrator.engines.restic_args import diff_args, parse_diff
-from orchestrator.manifest import ManifestPath
+from orchestrator.sets.compare import part_of
+from orchestrator.sets.manifest import ManifestPath
 
 
 def test_diff_argv_and_parsing() -> None:

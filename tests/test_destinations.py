@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.destinations import kind_of, resolve
+from orchestrator.engines.destinations import kind_of, resolve
 from orchestrator.errors import UsageError
-from orchestrator.profile import Repository, SecretSource
+from orchestrator.profile.schema import Repository, SecretSource
 
 
 def repo(url: str, **extra: Any) -> Repository:
@@ -113,7 +113,7 @@ def test_secrets_never_sit_inline() -> None:
 
 
 def test_sync_to_names_another_repository() -> None:
-    from orchestrator.profile import Profile, reference_problems
+    from orchestrator.profile.schema import Profile, reference_problems
 
     profile = Profile.model_validate({
         "repositories": {"local": {"url": "/r", "password_env": "P"}},

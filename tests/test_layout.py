@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator.errors import NotFoundError, UsageError
-from orchestrator.layout import (
+from orchestrator.profile.schema import Profile
+from orchestrator.sets.layout import (
     SourcePath,
     anchored_excludes,
     check_sources_exist,
@@ -17,7 +18,6 @@ from orchestrator.layout import (
     plan_sources,
     select_for_restore,
 )
-from orchestrator.profile import Profile
 
 
 @pytest.fixture

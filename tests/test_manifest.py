@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from orchestrator.engines.base import Snapshot
 from orchestrator.errors import StrongroomError
-from orchestrator.layout import SourcePath
-from orchestrator.manifest import (
+from orchestrator.sets.layout import SourcePath
+from orchestrator.sets.manifest import (
     MANIFEST_FILE,
     Manifest,
     ManifestStream,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import ProfileError, ProfileIssue
-from orchestrator.profile import Profile
-from orchestrator.profile_source import load_profile, profile_json_schema, redacted_profile
+from orchestrator.profile.load import load_profile, profile_json_schema, redacted_profile
+from orchestrator.profile.schema import Profile
 
 VALID = """\
 [repositories.local]

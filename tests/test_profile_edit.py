@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import ProfileError
-from orchestrator.profile_edit import (
+from orchestrator.profile.edit import (
     replace_profile_text,
     schedule_values,
     with_schedule,

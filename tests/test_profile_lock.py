@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import BusyError
-from orchestrator.profile_lock import profile_lock
+from orchestrator.profile.lock import profile_lock
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from orchestrator.profile_lock import profile_lock
+from orchestrator.profile.lock import profile_lock
 with profile_lock(Path(sys.argv[1]), "site", 0):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -13,14 +13,14 @@ import tomlkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator import profile_discovery
 from orchestrator.errors import NotFoundError, ProfileError, ProfileIssue, UsageError
-from orchestrator.profile_locate import Locator, format_key_path
-from orchestrator.profile_source import (
+from orchestrator.profile import discovery as profile_discovery
+from orchestrator.profile.load import (
     find_profile,
     load_profile,
     load_profile_with_warnings,
 )
+from orchestrator.profile.locate import Locator, format_key_path
 
 REPO = """\
 [repositories.local]

@@ -6,10 +6,10 @@ import pytest
 
 from orchestrator.engines.base import Node
 from orchestrator.errors import UsageError
-from orchestrator.layout import SourcePath
-from orchestrator.manifest import ManifestStream
 from orchestrator.models import RestoreBackupRequest
-from orchestrator.restore import find_conflicts, parse_as_database, retarget, select_streams
+from orchestrator.sets.layout import SourcePath
+from orchestrator.sets.manifest import ManifestStream
+from orchestrator.sets.restore import find_conflicts, parse_as_database, retarget, select_streams
 
 
 def stream(service: str, database: str, fmt: str = "custom") -> ManifestStream:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orchestrator.errors import UsageError
-from orchestrator.retention import Policy, Within, add_date, decide, parse_retention
+from orchestrator.schedule.retention import Policy, Within, add_date, decide, parse_retention
 
 
 def test_retention_forms() -> None:
@@ -44,7 +44,7 @@ def test_decide_gives_the_rule_that_keeps_each_set() -> None:
 
 
 def test_a_schedule_without_rules_takes_its_repository_default() -> None:
-    from orchestrator.profile import Profile
+    from orchestrator.profile.schema import Profile
 
     profile = Profile.model_validate({
         "repositories": {

@@ -504,7 +504,7 @@ def test_format_argv_quotes_and_redacts() -> None:
 
 
 def test_pipeline_tap_sees_every_byte_and_the_consumer_gets_them(tmp_path: Path) -> None:
-    from orchestrator.digest import StreamDigest, digest_of
+    from orchestrator.sets.digest import StreamDigest, digest_of
 
     payload = os.urandom(3 * 1024 * 1024 + 17)
     source = tmp_path / "in.bin"
@@ -520,7 +520,7 @@ def test_pipeline_tap_sees_every_byte_and_the_consumer_gets_them(tmp_path: Path)
 
 
 def test_pipeline_tap_producer_failure_is_reported(tmp_path: Path) -> None:
-    from orchestrator.digest import StreamDigest
+    from orchestrator.sets.digest import StreamDigest
 
     producer = py("import sys; sys.stdout.write('x' * 100000); sys.stdout.flush(); "
                   "sys.stderr.write('dump died halfway\\n'); sys.exit(4)")
@@ -532,7 +532,7 @@ def test_pipeline_tap_producer_failure_is_reported(tmp_path: Path) -> None:
 
 
 def test_pipeline_tap_consumer_failure_stops_the_producer(tmp_path: Path) -> None:
-    from orchestrator.digest import StreamDigest
+    from orchestrator.sets.digest import StreamDigest
 
     producer = py("import sys\nwhile True: sys.stdout.buffer.write(b'y' * 65536)")
     consumer = py("import sys; sys.stdin.buffer.read(10); sys.exit(7)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from orchestrator.schedule_units import (
+from orchestrator.schedule.units import (
     ScheduledJob,
     blocks_in,
     cron_block,

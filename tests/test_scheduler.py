@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from orchestrator.scheduler import Scheduler, Stamps, next_fire, previous_fire
+from orchestrator.schedule.scheduler import Scheduler, Stamps, next_fire, previous_fire
 
 START = datetime(2026, 3, 2, 10, 7, 30, tzinfo=UTC)  # a Monday
 

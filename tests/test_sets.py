@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from orchestrator.engines.base import Snapshot
 from orchestrator.errors import NotFoundError, UsageError
-from orchestrator.sets import (
+from orchestrator.sets.naming import (
     BackupSet,
     group_sets,
     parse_timestamp,

@@ -4,7 +4,7 @@ import os
 import stat
 from pathlib import Path
 
-from orchestrator.state import RunRecord, StateDir, write_atomic
+from orchestrator.sets.state import RunRecord, StateDir, write_atomic
 
 
 def record(name: str, url: str = "/repo", profile: str = "p", status: str = "running") -> RunRecord:

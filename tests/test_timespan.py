@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.timespan import parse_timespan
+from orchestrator.profile.timespan import parse_timespan
 
 
 def test_timespans() -> None:
@@ -19,7 +19,7 @@ def test_bad_timespans_name_the_forms(bad: str) -> None:
 
 
 def test_a_cron_date_that_never_comes_is_refused() -> None:
-    from orchestrator.profile import Schedule
+    from orchestrator.profile.schema import Schedule
 
     with pytest.raises(ValueError, match="never fires"):
         Schedule(schedule="0 0 31 2,4 *")

@@ -60,7 +60,7 @@ def manifest_for(site: Path, streams: list[dict[str, Any]]) -> dict[str, Any]:
 
 def stream(logical: str, hook: str, index: int, database: str, fmt: str, data: bytes,
            **details: Any) -> dict[str, Any]:
-    from orchestrator.digest import StreamDigest
+    from orchestrator.sets.digest import StreamDigest
 
     tap = StreamDigest()
     tap.update(memoryview(data))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from orchestrator.engines.base import Engine
-    from orchestrator.profile import Repository
+    from orchestrator.profile.schema import Repository
 
 
 def open_engine(name: str, repository: Repository, state_dir: Path) -> Engine:

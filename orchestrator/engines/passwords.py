@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from orchestrator import run
 from orchestrator.errors import StrongroomError
-from orchestrator.profile import Repository
+from orchestrator.profile.schema import Repository
 
 
 class PasswordSource:

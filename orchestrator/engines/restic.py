@@ -10,14 +10,6 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from orchestrator import run
-from orchestrator.destinations import (
-    Destination,
-    behind_proxy,
-    probe,
-    resolve,
-    secret_values,
-    shown_url,
-)
 from orchestrator.engines import restic_args as args
 from orchestrator.engines.base import (
     AuthenticationDenied,
@@ -35,9 +27,17 @@ from orchestrator.engines.base import (
     Unreachable,
     WrongPassword,
 )
+from orchestrator.engines.destinations import (
+    Destination,
+    behind_proxy,
+    probe,
+    resolve,
+    secret_values,
+    shown_url,
+)
 from orchestrator.engines.passwords import PasswordSource
 from orchestrator.engines.restic_output import BackupOutput, live_restic_on
-from orchestrator.profile import Repository
+from orchestrator.profile.schema import Repository
 
 log = logging.getLogger("strongroom.restic")
 # Failures that say nothing about the command itself: never an "ok" exit code.

@@ -12,11 +12,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Literal
 
-from orchestrator.digest import StreamDigest
 from orchestrator.engines.base import Engine, Snapshot
 from orchestrator.errors import StrongroomError
 from orchestrator.export.tar_reader import TarMember, TarReader
-from orchestrator.manifest import (
+from orchestrator.sets.digest import StreamDigest
+from orchestrator.sets.manifest import (
     LOG_FILE,
     MANIFEST_FILE,
     VERIFICATION_LOG,

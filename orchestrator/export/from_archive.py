@@ -23,14 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import run
-from orchestrator.digest import StreamDigest
-from orchestrator.dumps import (
-    FILE_TARGET_HOOKS,
-    StreamRestore,
-    conflicts_of,
-    context_for,
-    restore_plans,
-)
 from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.export.entries import read_chunks
 from orchestrator.export.envelope import HEADER_SIZE, is_envelope
@@ -42,12 +34,20 @@ from orchestrator.export.unpack import (
     open_members,
     read_archive_manifest,
 )
-from orchestrator.layout import plan_sources, select_for_restore
-from orchestrator.manifest import Manifest, ManifestPath
 from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
-from orchestrator.profile import Profile
-from orchestrator.restore import parse_as_database, retarget, select_streams
-from orchestrator.service import Session
+from orchestrator.profile.schema import Profile
+from orchestrator.sets.create import Session
+from orchestrator.sets.digest import StreamDigest
+from orchestrator.sets.dumps import (
+    FILE_TARGET_HOOKS,
+    StreamRestore,
+    conflicts_of,
+    context_for,
+    restore_plans,
+)
+from orchestrator.sets.layout import plan_sources, select_for_restore
+from orchestrator.sets.manifest import Manifest, ManifestPath
+from orchestrator.sets.restore import parse_as_database, retarget, select_streams
 
 MAX_ENTRIES = 1_000_000
 FREE_SPACE_MARGIN = 64 << 20

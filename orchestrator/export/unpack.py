@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.export.envelope import HEADER_SIZE, decrypt_stream, is_envelope
-from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, VERIFICATION_LOG, Manifest
+from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, VERIFICATION_LOG, Manifest
 
 
 class HostileArchive(StrongroomError):

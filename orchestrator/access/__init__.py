@@ -1,0 +1,1 @@
+"""The tools registry, audit and the MCP server."""

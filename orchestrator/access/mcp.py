@@ -1,0 +1,134 @@
+"""`strongroom mcp`: the tools over the Model Context Protocol (stdio, or streamable HTTP).
+
+Thin like the CLI: list the registry, validate the input with the tool's request
+model, call tools.invoke in a worker thread, return the result as structured
+content. Every error a caller can cause comes back as a tool error and the server
+keeps serving. Nothing here writes to stdout: that is the protocol's channel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from pydantic import BaseModel
+
+from orchestrator import __version__
+from orchestrator.access.tools import TOOLS, invoke, parse
+from orchestrator.engines.base import Progress
+from orchestrator.errors import StrongroomError
+from orchestrator.sets.create import Session
+
+log = logging.getLogger("strongroom.mcp")
+
+
+def tool_list() -> list[types.Tool]:
+    tools = []
+    for tool in TOOLS.values():
+        schema = tool.request.model_json_schema(by_alias=True)
+        tools.append(types.Tool(name=tool.name, description=tool.description,
+                                input_schema=schema))
+    return tools
+
+
+def error_result(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=message)],
+                                is_error=True)
+
+
+def build_server(session: Session, role: str | None) -> Server[Any]:
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=tool_list())
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        name = params.name
+        tool = TOOLS.get(name)
+        if tool is None:
+            return error_result(f"no tool named {name!r}; see tools/list")
+        try:
+            request = parse(tool, dict(params.arguments or {}))
+        except StrongroomError as exc:
+            return error_result(exc.render())
+
+        def report(progress: Progress) -> None:
+            anyio.from_thread.run(ctx.session.report_progress, progress.bytes_done,
+                                  float(progress.total_bytes or 0) or None, None)
+
+        try:
+            result: BaseModel = await anyio.to_thread.run_sync(
+                lambda: invoke(session, name, request, role=role, origin="mcp",
+                               progress=report))
+        except StrongroomError as exc:
+            return error_result(exc.render())
+        except Exception as exc:  # noqa: BLE001 - a tool failure must not end the server
+            log.exception("tool %s failed", name)
+            return error_result(f"{name} failed unexpectedly: {type(exc).__name__}: {exc}")
+        payload = result.model_dump(mode="json")
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=json.dumps(payload, indent=2))],
+            structured_content=payload, is_error=False)
+
+    return Server("strongroom", version=__version__,
+                  instructions="Backups of this host: create, list, verify, download and "
+                               "restore them. restore-backup needs confirm: true.",
+                  on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+def serve_stdio(session: Session, role: str | None) -> None:
+    from mcp.server.stdio import stdio_server
+
+    server = build_server(session, role)
+
+    async def main() -> None:
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
+    anyio.run(main)
+
+
+class BearerToken:
+    """ASGI middleware: every HTTP request needs `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        import hmac
+
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"text/plain"),
+                                        (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": b"a bearer token is required\n"})
+                return
+        await self.app(scope, receive, send)
+
+
+def read_token(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise StrongroomError(f"cannot read --token-file {path}: {exc.strerror}") from None
+    if len(token) < 16:
+        raise StrongroomError(f"the token in {path} is too short: use at least 16 characters")
+    return token
+
+
+def serve_http(session: Session, role: str | None, address: str, token_file: str) -> None:
+    import uvicorn
+
+    host, _, port_text = address.rpartition(":")
+    if not host or not port_text.isdigit():
+        raise StrongroomError(f"--http takes HOST:PORT, e.g. 127.0.0.1:8765 (got {address!r})")
+    token = read_token(token_file)
+    app = build_server(session, role).streamable_http_app(host=host)
+    uvicorn.run(BearerToken(app, token), host=host, port=int(port_text), log_level="warning")

@@ -1,0 +1,238 @@
+"""The tools: one registry that the CLI and the MCP server both call through.
+
+Each tool has a request model (its input schema), the service function behind it,
+and whether it is audited. `invoke` applies the profile's access rules, runs the
+operation, and appends the audit line whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from orchestrator import models
+from orchestrator.access import audit
+from orchestrator.engines.base import ProgressCallback
+from orchestrator.errors import AccessDenied, StrongroomError, UsageError
+from orchestrator.sets.create import Session
+
+Operation = Callable[[Session, Any, ProgressCallback | None], BaseModel]
+
+
+class NotAvailable(StrongroomError):
+    """A tool whose capability has not landed in this version."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    request: type[BaseModel]
+    run: Operation | None
+    audited: bool = True
+    # Runs that write sets or remove them hold the profile's lock: two never overlap.
+    locked: bool = False
+
+
+def _create(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.create import create_backup
+
+    return create_backup(session, request, progress)
+
+
+def _list(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.create import list_backups
+
+    return list_backups(session, request)
+
+
+def _restore(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.restore import restore_backup
+
+    return restore_backup(session, request)
+
+
+def _download(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.export.download import download_backup
+
+    return download_backup(session, request)
+
+
+def _migrate(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.export.download import download_backup
+
+    return download_backup(session, models.DownloadBackupRequest.model_validate({
+        "backup": request.backup, "format": request.to_format, "output": request.output,
+        "destination": request.destination, "force": request.force}))
+
+
+def _database(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.create import backup_database
+
+    return backup_database(session, request, progress)
+
+
+def _files(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.create import backup_files
+
+    return backup_files(session, request, progress)
+
+
+def _containers(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.infra import backup_containers
+
+    return backup_containers(session, request, progress)
+
+
+def _vm(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.infra import backup_vm_snapshot
+
+    return backup_vm_snapshot(session, request, progress)
+
+
+def _verify(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.verify import verify_backup
+
+    return verify_backup(session, request)
+
+
+def _retention(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.schedule.apply import apply_retention
+
+    return apply_retention(session, request)
+
+
+def _schedule(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.schedule.manage import schedule_backup
+
+    return schedule_backup(session, request)
+
+
+def _sync(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.sync import backup_sync
+
+    return backup_sync(session, request)
+
+
+def _compare(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.compare import backup_compare
+
+    return backup_compare(session, request)
+
+
+TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
+    Tool("create-backup", "Create a backup set of the profile (config, full, service or "
+         "disaster-recovery).", models.CreateBackupRequest, _create, locked=True),
+    Tool("list-backups", "List the backup sets in a repository.", models.ListBackupsRequest,
+         _list, audited=False),
+    Tool("restore-backup", "Restore a backup set by name, id or time; needs confirm: true "
+         "unless dryRun.", models.RestoreBackupRequest, _restore),
+    Tool("verify-backup", "Verify a backup set: manifest, parts and sizes, the services it "
+         "must hold, restic check; deepCheck also re-reads every part.",
+         models.VerifyBackupRequest, _verify),
+    Tool("download-backup", "Export a backup set as ZIP, tar.gz or tar.xz (optionally "
+         "encrypted).", models.DownloadBackupRequest, _download),
+    Tool("schedule-backup", "Schedule automated backups: add a schedule to the profile and "
+         "install its systemd timer or cron entry (action add), list the schedules with "
+         "their next and last runs (list), or remove one (remove).",
+         models.ScheduleBackupRequest, _schedule),
+    Tool("backup-database", "Dump databases into the repository as a set.",
+         models.BackupDatabaseRequest, _database, locked=True),
+    Tool("backup-files", "Back up ad-hoc files and directories as a set.",
+         models.BackupFilesRequest, _files, locked=True),
+    Tool("backup-containers", "Back up container images and volumes (podman or docker) as "
+         "a set.", models.BackupContainersRequest, _containers, locked=True),
+    Tool("backup-vm-snapshot", "Snapshot VM disks (qcow2, raw, …) into the repository as a "
+         "set of raw images.", models.BackupVmSnapshotRequest, _vm, locked=True),
+    Tool("backup-compare", "Compare two backup sets part by part: files added, removed and "
+         "modified, streams whose digest changed.", models.BackupCompareRequest, _compare,
+         audited=False),
+    Tool("backup-migrate", "Convert a backup set to an archive format.",
+         models.BackupMigrateRequest, _migrate),
+    Tool("backup-encrypt", "Encrypt an existing backup.", models.BackupEncryptRequest, None),
+    Tool("apply-retention", "Apply the schedules' retention: forget the sets no rule keeps, "
+         "then prune (dryRun: only report).", models.ApplyRetentionRequest, _retention,
+         locked=True),
+    Tool("backup-sync", "Copy backup sets between repositories (restic copy): one set, those "
+         "since a time, or every complete set; sets arrive whole, and sets already there are "
+         "skipped.", models.BackupSyncRequest, _sync, locked=True),
+)}
+
+
+def check_access(session: Session, role: str | None, tool: str, request: BaseModel) -> None:
+    access = session.profile.access
+    unattended = False
+    if role is not None:
+        spec = access.roles.get(role)
+        if spec is None:
+            have = ", ".join(access.roles) or "none"
+            raise AccessDenied(f"no role named {role!r} in the profile's [access.roles] "
+                               f"(have: {have})")
+        if "*" not in spec.tools and tool not in spec.tools:
+            raise AccessDenied(f"role {role!r} may not use {tool} (allowed: "
+                               f"{', '.join(spec.tools) or 'nothing'})")
+        name = session.profile.profile_name
+        if "*" not in spec.profiles and name not in spec.profiles:
+            raise AccessDenied(f"role {role!r} may not use profile {name!r}")
+        unattended = spec.unattended_restore
+    if isinstance(request, models.RestoreBackupRequest) and not (
+            request.dry_run or request.confirm or unattended):
+        raise AccessDenied("restore-backup overwrites data: call it again with confirm: true "
+                           "(or dryRun: true to see the plan first)")
+
+
+def parse(tool: Tool, arguments: dict[str, Any]) -> BaseModel:
+    from pydantic import ValidationError
+
+    try:
+        return tool.request.model_validate(arguments)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(input)'}: {err['msg']}"
+            for err in exc.errors())
+        raise UsageError(f"{tool.name}: invalid input: {problems}") from None
+
+
+def _held(session: Session, tool: Tool) -> AbstractContextManager[None]:
+    if not tool.locked:
+        return nullcontext()
+    from orchestrator.profile.lock import profile_lock
+    from orchestrator.profile.timespan import parse_timespan
+
+    return profile_lock(session.state.root, session.profile.profile_name,
+                        parse_timespan(session.profile.lock_wait))
+
+
+def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
+           origin: str, progress: ProgressCallback | None = None) -> BaseModel:
+    tool = TOOLS.get(name)
+    if tool is None:
+        raise UsageError(f"no tool named {name!r}")
+    clock = time.monotonic()
+    outcome: dict[str, Any] = {"result": "ok"}
+    try:
+        check_access(session, role, name, request)
+        if tool.run is None:
+            raise NotAvailable(f"{name} is not available in this version of strongroom yet")
+        with _held(session, tool):
+            result = tool.run(session, request, progress)
+        outcome["set"] = getattr(result, "set", None)
+        return result
+    except BaseException as exc:
+        outcome["result"] = "denied" if isinstance(exc, AccessDenied) else "error"
+        outcome["error"] = exc.message if isinstance(exc, StrongroomError) else type(
+            exc).__name__
+        raise
+    finally:
+        if tool.audited or outcome["result"] == "denied":
+            audit.append(session.state.root, {
+                "role": role, "tool": name, "profile": session.profile.profile_name,
+                "origin": origin,
+                "arguments": audit.redact(request.model_dump(mode="json", by_alias=False)),
+                **outcome, "duration": round(time.monotonic() - clock, 3),
+            })

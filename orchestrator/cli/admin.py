@@ -1,0 +1,127 @@
+"""`strongroom mcp`, `strongroom audit …` and `strongroom profile …`: registered on main."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from orchestrator.cli.main import common, guarded, main
+
+
+@main.command("mcp")
+@click.option("-p", "--profile", "profile_ref", metavar="NAME|PATH", envvar="STRONGROOM_PROFILE")
+@click.option("-v", "--verbose", count=True, help="Log detail to stderr.")
+@click.option("--http", "address", metavar="HOST:PORT",
+              help="Serve streamable HTTP at /mcp instead of stdio (needs --token-file).")
+@click.option("--token-file", metavar="FILE", help="With --http: the bearer token clients send.")
+@guarded
+def mcp(profile_ref: str | None, verbose: int, address: str | None,
+        token_file: str | None) -> None:
+    """Serve the tools over MCP on stdio (logs go to stderr), or over HTTP."""
+    from orchestrator.cli import console
+
+    session = console.open_session(profile_ref, verbose)
+    role = click.get_current_context().find_root().params.get("role")
+    if address is None:
+        from orchestrator.access.mcp import serve_stdio
+
+        serve_stdio(session, role)
+        return
+    if not token_file:
+        raise click.UsageError("--http needs --token-file FILE holding the bearer token")
+    from orchestrator.access.mcp import serve_http
+
+    serve_http(session, role, address, token_file)
+
+
+@main.group()
+def audit() -> None:
+    """Show and verify the audit log (hash-chained JSON lines in the state directory)."""
+
+
+@audit.command("verify")
+@common
+@guarded
+def audit_verify(profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """Check the chain: an edited, deleted, inserted or reordered line is named."""
+    import json
+
+    from orchestrator.access import audit as log
+    from orchestrator.cli import console
+
+    session = console.open_session(profile_ref, verbose)
+    count, problems = log.verify(session.state.root)
+    if as_json:
+        click.echo(json.dumps({"lines": count, "ok": not problems,
+                               "problems": [p.render() for p in problems]}, indent=2))
+    elif problems:
+        for problem in problems:
+            click.echo(f"audit log: {problem.render()}", err=True)
+    else:
+        click.echo(f"audit log ok: {count} line(s), chain intact")
+    if problems:
+        sys.exit(1)
+
+
+@audit.command("show")
+@click.option("--since", metavar="TIME", help="ISO 8601; a time without zone is local.")
+@common
+@guarded
+def audit_show(since: str | None, profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """The audit log's entries."""
+    import json
+
+    from orchestrator.access import audit as log
+    from orchestrator.cli import console
+    from orchestrator.sets.naming import parse_timestamp
+
+    session = console.open_session(profile_ref, verbose)
+    entries = log.read(session.state.root, parse_timestamp(since) if since else None)
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for entry in entries:
+        what = entry.get("set") or entry.get("error") or ""
+        click.echo(f"{entry.get('time', '')[:19]}  {entry.get('user', '')}  "
+                   f"{entry.get('origin', '')}  {entry.get('role') or '-'}  "
+                   f"{entry.get('tool', '')}  {entry.get('result', '')}  {what}".rstrip())
+
+
+@main.group()
+def profile() -> None:
+    """Validate, show and describe profiles."""
+
+
+@profile.command("validate")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@common
+@guarded
+def profile_validate(
+    files: tuple[str, ...], profile_ref: str | None, as_json: bool, verbose: int
+) -> None:
+    """Check profiles; every error is reported with file:line:column and key path."""
+    from orchestrator.cli import console
+
+    console.validate_profiles(list(files), profile_ref, as_json, verbose)
+
+
+@profile.command("show")
+@common
+@guarded
+def profile_show(profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """The resolved profile (extends and ${VARS} applied), secrets redacted."""
+    from orchestrator.cli import console
+
+    console.show_profile(profile_ref, as_json, verbose)
+
+
+@profile.command("schema")
+@guarded
+def profile_schema() -> None:
+    """The profile's JSON Schema."""
+    import json
+
+    from orchestrator.profile.load import profile_json_schema
+
+    click.echo(json.dumps(profile_json_schema(), indent=2))

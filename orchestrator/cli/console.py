@@ -1,0 +1,363 @@
+"""What the CLI shows: logging setup, rendering of results, progress, error messages.
+
+stdout carries results only (one JSON document with --json); logs, progress and
+errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn, TypeVar
+
+import click
+from pydantic import BaseModel, ValidationError
+
+from orchestrator.engines.base import Progress, ProgressCallback
+from orchestrator.errors import StrongroomError, UsageError
+from orchestrator.models import (
+    ApplyRetentionResult,
+    CompareResult,
+    CreateBackupResult,
+    InitResult,
+    ListBackupsResult,
+    RestoreResult,
+    VerifyResult,
+)
+
+M = TypeVar("M", bound=BaseModel)
+PLAIN_PROGRESS_EVERY = 10.0
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logger = logging.getLogger("strongroom")
+    logger.setLevel(logging.DEBUG)
+    if not any(getattr(h, "strongroom_console", False) for h in logger.handlers):
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.strongroom_console = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    for handler in logger.handlers:
+        if getattr(handler, "strongroom_console", False):
+            handler.setLevel(level)
+
+
+def open_session(profile_ref: str | None, verbose: int) -> Any:
+    from orchestrator.profile.load import find_profile, load_profile
+    from orchestrator.sets.create import Session
+
+    setup_logging(verbose)
+    return Session(load_profile(find_profile(profile_ref)))
+
+
+def call(session: Any, tool: str, request: BaseModel,
+         progress: ProgressCallback | None = None) -> Any:
+    """Run a tool as the CLI: the --role given to `strongroom` applies, and it is audited."""
+    from orchestrator.access.tools import invoke
+
+    role = click.get_current_context().find_root().params.get("role")
+    return invoke(session, tool, request, role=role, origin="cli", progress=progress)
+
+
+def build(model: type[M], **values: Any) -> M:
+    """A request model from CLI values; a validation error is a usage error."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"--{'.'.join(str(p) for p in err['loc']).replace('_', '-')}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise UsageError(problems) from None
+
+
+def emit(result: Any, as_json: bool, render: Callable[[Any], str]) -> None:
+    if as_json:
+        if isinstance(result, list):
+            payload = [item.model_dump(mode="json") for item in result]
+            click.echo(json.dumps(payload, indent=2))
+        else:
+            click.echo(result.model_dump_json(indent=2))
+    else:
+        click.echo(render(result))
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"strongroom: error: {message}", err=True)
+    sys.exit(code)
+
+
+def report_exception(exc: Exception) -> NoReturn:
+    if isinstance(exc, StrongroomError):
+        fail(exc.render(), exc.exit_code)
+    if isinstance(exc, ValidationError):
+        fail(str(exc), 2)
+    if isinstance(exc, OSError):
+        fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)
+    raise exc
+
+
+def human_bytes(count: int | None) -> str:
+    if count is None:
+        return "-"
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"
+
+
+def read_password(wanted: bool, password_file: str | None, password_env: str | None,
+                  confirm: bool) -> str | None:
+    """An archive password from a file, a variable or the terminal; never from argv."""
+    import os
+    from pathlib import Path
+
+    if not wanted:
+        if password_file or password_env:
+            raise UsageError("--password-file/--password-env go with --encrypt")
+        return None
+    if password_file and password_env:
+        raise UsageError("give --password-file or --password-env, not both")
+    if password_file:
+        try:
+            lines = Path(password_file).read_text().splitlines()
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read --password-file {password_file}: {exc.strerror}") from None
+        secret = lines[0] if lines else ""
+    elif password_env:
+        secret = os.environ.get(password_env, "")
+        if not secret:
+            raise UsageError(f"environment variable {password_env} is not set")
+    else:
+        if not sys.stdin.isatty():
+            raise UsageError("no password: give --password-file or --password-env")
+        secret = click.prompt("Password", hide_input=True, confirmation_prompt=confirm,
+                              err=True)
+    if not secret:
+        raise UsageError("the password is empty")
+    return secret
+
+
+def render_download(result: Any) -> str:
+    line = (f"exported {result.set} as {result.format}{' (encrypted)' if result.encrypted else ''}"
+            f" to {result.output}: {result.entries} entries, {human_bytes(result.bytes)}, "
+            f"{result.duration:.1f} s")
+    return line + (f"\ndownload link: {result.url}" if result.url else "")
+
+
+def render_init(results: Sequence[InitResult]) -> str:
+    return "\n".join(
+        f"{r.destination}: {'created' if r.created else 'exists, password ok'} ({r.url})"
+        for r in results
+    )
+
+
+def render_created(result: CreateBackupResult) -> str:
+    verified = "verified" if result.verified else "not verified"
+    return (
+        f"created {result.set} (id {result.id}) in {result.destination}: "
+        f"{result.files} files, {human_bytes(result.bytes)}, "
+        f"{human_bytes(result.bytes_added)} added, {result.duration:.1f} s, {verified}"
+    ) + (f"\nretention removed {len(result.removed_by_retention)} set(s): "
+         f"{', '.join(result.removed_by_retention)}" if result.removed_by_retention else "") + (
+        f"\ncopied to {', '.join(result.synced_to)}" if result.synced_to else "")
+
+
+def render_retention(result: ApplyRetentionResult) -> str:
+    if not result.sets:
+        return "no schedule with retention has sets yet"
+    verb = "would remove" if result.dry_run else "removed"
+    lines = []
+    for item in result.sets:
+        mark = "keep  " if item.keep else "REMOVE"
+        lines.append(f"{mark}  {item.set}  ({item.schedule}, {item.destination}): "
+                     f"{', '.join(item.reasons)}")
+    lines.append(f"{verb} {result.removed} set(s)" + (
+        f", forgot {result.forgotten_snapshots} snapshot(s), pruned "
+        f"{', '.join(result.pruned)}" if result.pruned else ""))
+    return "\n".join(lines)
+
+
+def render_list(result: ListBackupsResult) -> str:
+    if not result.backups:
+        return f"no backups in {result.destination}"
+    header = ("SET", "ID", "TYPE", "TIME (UTC)", "SERVICES", "PARTS", "SIZE", "STATUS")
+    rows = [header] + [
+        (b.set, b.id or "-", b.type, b.time.strftime("%Y-%m-%d %H:%M:%S"),
+         ",".join(b.services) or "-", str(b.parts), human_bytes(b.size), b.status)
+        for b in result.backups
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    for b in result.backups:
+        if b.problem:
+            lines.append(f"  {b.set}: incomplete: {b.problem}")
+    return "\n".join(lines)
+
+
+def render_verify(result: VerifyResult) -> str:
+    lines = [f"verify {result.set}: {'passed' if result.ok else 'FAILED'}"]
+    width = max((len(check.check) for check in result.checks), default=0)
+    for check in result.checks:
+        mark = "ok    " if check.ok else "FAILED"
+        detail = check.detail.replace("\n", "\n" + " " * (width + 12))
+        lines.append(f"  {check.check.ljust(width)}  {mark}  {detail}")
+    if result.log_part:
+        lines.append(f"  (stored in the set as {result.log_part})")
+    return "\n".join(lines)
+
+
+def render_compare(result: CompareResult, show_files: bool = False) -> str:
+    lines = [f"A {result.a}", f"B {result.b}"]
+    for part in result.parts:
+        if part.status in ("only-in-a", "only-in-b"):
+            detail = part.status.replace("-", " ")
+        elif part.kind == "stream":
+            size = f"{human_bytes(part.size_a)} -> {human_bytes(part.size_b)}"
+            detail = f"{part.status}: {size}" + (", digest changed"
+                                                 if part.digest_a != part.digest_b else "")
+        elif part.status == "same":
+            detail = "same"
+        else:
+            detail = (f"+{part.added} ({human_bytes(part.bytes_added)}), -{part.removed} "
+                      f"({human_bytes(part.bytes_removed)}), ~{part.modified} "
+                      f"({human_bytes(part.bytes_modified)})")
+        lines.append(f"  {part.part}: {detail}")
+        if show_files:
+            marks = {"added": "+", "removed": "-", "modified": "M"}
+            lines += [f"      {marks[c.change]} {c.path}" for c in part.changes]
+    lines.append(result.summary)
+    return "\n".join(lines)
+
+
+def render_restore(result: RestoreResult) -> str:
+    verb = "would restore" if result.dry_run else "restored"
+    origin = f"id {result.id}, " if result.id else ""
+    lines = [f"{verb} {result.set} ({origin}{result.mode}) to {result.target}:"]
+    for entry in result.plan:
+        if entry.kind == "database":
+            lines.append(f"  {entry.logical}: database {entry.source} -> {entry.target} "
+                         f"({human_bytes(entry.bytes)})")
+            continue
+        lines.append(f"  {entry.logical}: {entry.source} -> {entry.target} "
+                     f"({entry.files} files, {human_bytes(entry.bytes)})")
+    lines.append(f"  total: {result.files} files, {human_bytes(result.bytes)}")
+    if result.conflicts:
+        what = "would be overwritten" if not result.restored else "overwritten"
+        lines.append(f"  {len(result.conflicts)} existing path(s) {what}:")
+        lines += [f"    {path}" for path in result.conflicts[:20]]
+    if result.verified:
+        lines.append("  verified: restored contents match the backup")
+    return "\n".join(lines)
+
+
+@contextmanager
+def backup_progress(quiet: bool) -> Iterator[ProgressCallback | None]:
+    """A rich bar on a terminal, a plain line every few seconds otherwise."""
+    if quiet:
+        yield None
+        return
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, DownloadColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+
+        with Bar("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                 TimeRemainingColumn(), transient=True, console=_stderr_console()) as bar:
+            task = bar.add_task("backing up", total=None)
+
+            def update(progress: Progress) -> None:
+                bar.update(task, total=progress.total_bytes or None,
+                           completed=progress.bytes_done)
+
+            yield update
+        return
+    last = [time.monotonic()]
+
+    def plain(progress: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PLAIN_PROGRESS_EVERY:
+            last[0] = now
+            click.echo(f"backing up: {progress.fraction * 100:.0f}% "
+                       f"({progress.files_done}/{progress.total_files} files, "
+                       f"{human_bytes(progress.bytes_done)})", err=True)
+
+    yield plain
+
+
+@contextmanager
+def spinner(quiet: bool, what: str) -> Iterator[None]:
+    if quiet or not sys.stderr.isatty():
+        yield
+        return
+    with _stderr_console().status(what):
+        yield
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def validate_profiles(files: list[str], profile_ref: str | None, as_json: bool,
+                      verbose: int) -> None:
+    from pathlib import Path
+
+    from orchestrator.errors import ProfileError
+    from orchestrator.profile.load import find_profile, load_profile_with_warnings
+
+    setup_logging(verbose)
+    paths = [Path(f) for f in files] or [find_profile(profile_ref)]
+    report: list[dict[str, Any]] = []
+    failed = False
+    for path in paths:
+        try:
+            _, warnings = load_profile_with_warnings(path)
+            report.append({"file": str(path), "valid": True, "warnings": warnings, "errors": []})
+        except ProfileError as exc:
+            failed = True
+            report.append({"file": str(path), "valid": False, "warnings": [],
+                           "errors": [issue.render() for issue in exc.issues]})
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for entry in report:
+            for warning in entry["warnings"]:
+                click.echo(f"warning: {warning}", err=True)
+            if entry["valid"]:
+                click.echo(f"{entry['file']}: ok")
+            else:
+                for line in entry["errors"]:
+                    click.echo(line, err=True)
+    if failed:
+        sys.exit(2)
+
+
+def show_profile(profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    from orchestrator.profile.load import find_profile, load_profile, redacted_profile
+
+    setup_logging(verbose)
+    data = redacted_profile(load_profile(find_profile(profile_ref)))
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    import tomlkit
+
+    click.echo(tomlkit.dumps(_drop_none(data)))
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""The profile: schema, loading, locating, discovery, edits, lock."""

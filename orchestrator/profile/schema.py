@@ -1,0 +1,328 @@
+"""The profile schema: pydantic models with extra="forbid".
+
+Reading TOML, `extends`, `${VAR}` interpolation and located errors live in
+`profile_source.py`; this module is the shape a loaded profile must have.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from orchestrator.profile.timespan import parse_timespan
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+RETENTION_PATTERN = r"^[1-9][0-9]*[hdwmy]$"
+RETENTION_FORMS = "a number and one unit: 48h, 30d, 12w, 12m or 1y"
+HOOK_TYPES = ("postgresql", "mysql", "mariadb", "sqlite", "mongodb", "command", "containers",
+              "vm")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RetentionRules(Strict):
+    """Which sets to keep: `retention` keeps those newer than a span counted back from the
+    newest set; the keep_* counts keep the newest set of each of that many periods."""
+
+    retention: Annotated[str, Field(pattern=RETENTION_PATTERN)] | None = Field(
+        default=None, description=RETENTION_FORMS)
+    keep_last: int | None = Field(default=None, ge=1)
+    keep_hourly: int | None = Field(default=None, ge=1)
+    keep_daily: int | None = Field(default=None, ge=1)
+    keep_weekly: int | None = Field(default=None, ge=1)
+    keep_monthly: int | None = Field(default=None, ge=1)
+    keep_yearly: int | None = Field(default=None, ge=1)
+
+    @property
+    def has_rules(self) -> bool:
+        return any(getattr(self, name) is not None for name in RetentionRules.model_fields)
+
+
+class SecretSource(Strict):
+    """Where a secret comes from: a file, a command's stdout or an environment variable."""
+
+    file: Path | None = None
+    command: str | list[str] | None = None
+    env: str | None = None
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> SecretSource:
+        if sum(value is not None for value in (self.file, self.command, self.env)) != 1:
+            raise ValueError("a secret takes exactly one of file, command, env")
+        return self
+
+
+SECRET_NAME = re.compile(r"SECRET|PASS|TOKEN|SAS|(^|_)KEY$")
+
+
+class Repository(RetentionRules):
+    """One place backups go. The first repository in the profile is the default destination.
+
+    Its retention rules are the default for schedules that back up to it and set none."""
+
+    engine: Literal["restic", "borg"] = "restic"
+    url: str = Field(min_length=1, description="path, local:/path, s3://…, sftp://…, rest:…")
+    password_file: Path | None = None
+    password_command: str | list[str] | None = Field(
+        default=None, description="run once per strongroom command; stdout is the password"
+    )
+    password_env: str | None = Field(default=None, description="name of an environment variable")
+    password: SecretStr | None = Field(
+        default=None, description="inline secret: discouraged, warned about when readable"
+    )
+    compression: Literal["auto", "off", "max"] = "auto"
+    storage_class: str | None = None
+    region: str | None = None
+    endpoint: str | None = None
+    account: str | None = None
+    project: str | None = None
+    options: dict[str, str] = Field(default_factory=dict, description="raw engine -o options")
+    path_style: bool = Field(default=False, description="S3: path-style bucket URLs")
+    identity_file: Path | None = Field(default=None, description="SFTP: ssh private key")
+    known_hosts_file: Path | None = Field(default=None, description="SFTP: ssh known_hosts")
+    env: dict[str, str | SecretSource] = Field(
+        default_factory=dict, description="environment for the backend: AWS_ACCESS_KEY_ID = "
+        "\"…\", AWS_SECRET_ACCESS_KEY = { file = \"…\" }; secrets from file, command or env")
+    prune_every: Annotated[str, Field(pattern=RETENTION_PATTERN)] | None = Field(
+        default=None, description="prune at most this often (7d); default: whenever sets "
+        "were forgotten")
+
+    @model_validator(mode="after")
+    def known_url(self) -> Repository:
+        from orchestrator.engines.destinations import kind_of
+        from orchestrator.errors import UsageError
+
+        if self.engine == "restic":
+            try:
+                kind_of(self.url)
+            except UsageError as exc:
+                raise ValueError(exc.message) from None
+        return self
+
+    @field_validator("env")
+    @classmethod
+    def no_inline_secrets(cls, value: dict[str, str | SecretSource]) -> dict[str, str |
+                                                                              SecretSource]:
+        for name, item in value.items():
+            if isinstance(item, str) and SECRET_NAME.search(name.upper()):
+                raise ValueError(f"{name} is a secret: give {{ file = \"…\" }}, "
+                                 f"{{ command = \"…\" }} or {{ env = \"VARIABLE\" }}, not "
+                                 "the value")
+        return value
+
+    @model_validator(mode="after")
+    def one_password_source(self) -> Repository:
+        given = [
+            name
+            for name in ("password_file", "password_command", "password_env", "password")
+            if getattr(self, name) is not None
+        ]
+        if not given:
+            raise ValueError(
+                "no password source: set one of password_file, password_command, password_env"
+            )
+        if len(given) > 1:
+            raise ValueError(f"more than one password source: {', '.join(given)}; keep one")
+        return self
+
+
+class PathGroup(Strict):
+    """A named group of paths with optional exclude globs (relative to each path)."""
+
+    paths: list[Path] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+
+
+def _as_group(value: Any) -> Any:
+    if isinstance(value, (list, str)):
+        return {"paths": [value] if isinstance(value, str) else value}
+    return value
+
+
+class HookEntry(BaseModel):
+    """A data-source hook; its options are checked by the hook's own model in hooks/."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["postgresql", "mysql", "mariadb", "sqlite", "mongodb", "command", "containers",
+                  "vm"]
+
+
+class Service(Strict):
+    config: list[Path] = Field(default_factory=list)
+    data: list[Path] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    hooks: list[HookEntry] = Field(default_factory=list)
+
+
+class Infrastructure(Strict):
+    network: list[Path] = Field(default_factory=list)
+
+
+BackupType = Literal["config", "full", "service", "disaster-recovery"]
+
+
+class Schedule(RetentionRules):
+    """A recurring backup; its retention, when it has none, is its destination's default."""
+
+    schedule: str = Field(description="cron expression (five fields) or @daily, @weekly, …")
+    type: BackupType = "config"
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    services: list[str] = Field(default_factory=list)
+    include_data: bool = False
+    destination: str | None = None
+    encrypt: bool = True
+    verify: bool = True
+    randomized_delay: str = Field(default="0", description="systemd RandomizedDelaySec: 15min")
+    sync_to: list[str] = Field(default_factory=list, description="repositories each run's set "
+                               "is copied to afterwards (3-2-1)")
+
+    @field_validator("schedule")
+    @classmethod
+    def valid_cron(cls, value: str) -> str:
+        from datetime import datetime
+
+        from orchestrator.profile.cron import cron_times, expand
+
+        expand(value)  # CronError is a ValueError: pydantic reports its message
+        try:
+            cron_times(value, datetime.now()).get_next(datetime)
+        except Exception:  # noqa: BLE001 - croniter's own errors for dates that never come
+            raise ValueError(f"{value!r} never fires (no such date)") from None
+        return value
+
+    @field_validator("randomized_delay")
+    @classmethod
+    def valid_delay(cls, value: str) -> str:
+        parse_timespan(value)
+        return value
+
+
+OutputKind = Literal["file", "stdout", "s3"]
+OUTPUT_KINDS: tuple[OutputKind, ...] = ("file", "stdout", "s3")
+
+
+class DownloadPolicy(Strict):
+    """Limits on download-backup (exports)."""
+
+    max_bytes: int | None = Field(default=None, ge=1)
+    require_encryption: bool = False
+    allowed_outputs: list[OutputKind] = Field(default_factory=lambda: list(OUTPUT_KINDS))
+
+
+class Role(Strict):
+    """What a caller acting in this role may do (`--role NAME` on the CLI or the MCP server)."""
+
+    tools: list[str] = Field(default_factory=lambda: ["*"], description="tool names, or *")
+    profiles: list[str] = Field(default_factory=lambda: ["*"], description="profile names, or *")
+    unattended_restore: bool = Field(
+        default=False, description="restore-backup without confirm: true")
+
+
+class Access(Strict):
+    download: DownloadPolicy = Field(default_factory=DownloadPolicy)
+    roles: dict[str, Role] = Field(default_factory=dict)
+
+
+class Profile(Strict):
+    """A whole host or site. `extends` is resolved before validation."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    host: str | None = Field(default=None, description="host name recorded in snapshots")
+    state_dir: Path | None = Field(default=None, description="manifests, logs, caches")
+    repositories: dict[str, Repository] = Field(min_length=1)
+    config: dict[str, Annotated[PathGroup, Field()]] = Field(default_factory=dict)
+    services: dict[str, Service] = Field(default_factory=dict)
+    infrastructure: Infrastructure = Field(default_factory=Infrastructure)
+    schedules: dict[str, Schedule] = Field(default_factory=dict)
+    access: Access = Field(default_factory=Access)
+    lock_wait: str = Field(default="5min", description="how long a run waits for another run "
+                           "of this profile to finish")
+
+    # Where the profile came from: the file and every file it extends (not part of the TOML).
+    source_files: list[Path] = Field(default_factory=list, exclude=True)
+
+    @field_validator("lock_wait")
+    @classmethod
+    def valid_lock_wait(cls, value: str) -> str:
+        parse_timespan(value)
+        return value
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def groups_from_lists(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: _as_group(item) for key, item in value.items()}
+        return value
+
+    @property
+    def profile_name(self) -> str:
+        if self.name:
+            return self.name
+        return self.source_files[0].stem if self.source_files else "default"
+
+    def repository(self, name: str | None) -> tuple[str, Repository]:
+        """The named repository, or the first one (the default destination)."""
+        if name is None:
+            first = next(iter(self.repositories))
+            return first, self.repositories[first]
+        if name not in self.repositories:
+            from orchestrator.errors import NotFoundError
+
+            raise NotFoundError(
+                f"no repository named {name!r} in the profile "
+                f"(have: {', '.join(self.repositories)})"
+            )
+        return name, self.repositories[name]
+
+
+def reference_problems(profile: Profile) -> list[tuple[tuple[str | int, ...], str]]:
+    """Cross-table checks pydantic cannot place: (key path, message) for each problem."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    tables: dict[str, dict[str, Any]] = {
+        "repositories": profile.repositories,
+        "config": profile.config,
+        "services": profile.services,
+        "schedules": profile.schedules,
+    }
+    for table_name, table in tables.items():
+        for key in table:
+            if not re.match(NAME_PATTERN, key):
+                problems.append(
+                    ((table_name, key), "a name may hold only letters, digits, '.', '_' and '-'")
+                )
+    from hooks import config_problems
+
+    for svc_name, service in profile.services.items():
+        for index, hook in enumerate(service.hooks):
+            for loc, message in config_problems(hook.model_dump()):
+                problems.append((("services", svc_name, "hooks", index, *loc), message))
+    for sched_name, sched in profile.schedules.items():
+        if sched.destination is not None and sched.destination not in profile.repositories:
+            problems.append(
+                (
+                    ("schedules", sched_name, "destination"),
+                    (
+                        f"no repository named {sched.destination!r} "
+                        f"(have: {', '.join(profile.repositories)})"
+                    ),
+                )
+            )
+        for index, target in enumerate(sched.sync_to):
+            if target not in profile.repositories:
+                problems.append((("schedules", sched_name, "sync_to", index),
+                                 f"no repository named {target!r} "
+                                 f"(have: {', '.join(profile.repositories)})"))
+            elif target == profile.repository(sched.destination)[0]:
+                problems.append((("schedules", sched_name, "sync_to", index),
+                                 f"{target!r} is the schedule's own destination"))
+        for index, svc in enumerate(sched.services):
+            if svc not in profile.services:
+                problems.append(
+                    (("schedules", sched_name, "services", index), f"no service named {svc!r}")
+                )
+    return problems

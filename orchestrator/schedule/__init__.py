@@ -1,0 +1,1 @@
+"""Schedules: units, install, the scheduler, retention."""

@@ -1,0 +1,1 @@
+"""Backup sets: naming, manifest, layout, make, restore, sync, compare, verify."""

@@ -1,0 +1,296 @@
+"""The operations, one function per tool. The CLI and the MCP server only call these.
+
+Nothing here prints: results are returned as models, progress goes to callbacks,
+and detail goes to the `strongroom` logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from hooks import hook_for, parse_config
+from hooks.base import DumpPlan
+from orchestrator.engines import open_engine
+from orchestrator.engines.base import Engine, ProgressCallback
+from orchestrator.engines.destinations import shown_url
+from orchestrator.errors import StrongroomError, UsageError
+from orchestrator.models import (
+    BackupDatabaseRequest,
+    BackupFilesRequest,
+    BackupSetInfo,
+    CreateBackupRequest,
+    CreateBackupResult,
+    InitRequest,
+    InitResult,
+    ListBackupsRequest,
+    ListBackupsResult,
+)
+from orchestrator.profile.schema import Profile
+from orchestrator.sets.layout import SourcePath, anchored_excludes, plan_sources
+from orchestrator.sets.manifest import read_manifest
+from orchestrator.sets.naming import PRODUCT_TAG, BackupSet, group_sets
+from orchestrator.sets.state import StateDir, state_dir
+
+log = logging.getLogger("strongroom")
+# Imported after Session's dependencies: backup.py refers back to Session for typing only.
+from orchestrator.sets.dumps import (  # noqa: E402
+    NON_DATABASE_HOOKS,
+    HookRef,
+    hook_refs,
+    plan_refs,
+    plan_streams,
+)
+from orchestrator.sets.make import make_set  # noqa: E402
+
+
+class Session:
+    """A loaded profile with its state directory: what every operation starts from."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.state = StateDir(state_dir(profile))
+
+    def engine(self, destination: str | None) -> tuple[str, Engine]:
+        name, repository = self.profile.repository(destination)
+        return name, open_engine(name, repository, self.state.root)
+
+    @property
+    def host(self) -> str:
+        return self.profile.host or socket.gethostname()
+
+
+def init(session: Session, request: InitRequest) -> list[InitResult]:
+    names = [request.destination] if request.destination else list(session.profile.repositories)
+    results = []
+    for name in names:
+        repo_name, engine = session.engine(name)
+        created = engine.init()
+        log.info("repository %s: %s", repo_name, "created" if created else "already exists")
+        results.append(
+            InitResult(destination=repo_name, created=created,
+                       url=shown_url(session.profile.repositories[repo_name].url))
+        )
+    return results
+
+
+def create_backup(
+    session: Session, request: CreateBackupRequest, on_progress: ProgressCallback | None = None
+) -> CreateBackupResult:
+    request = _apply_schedule(session.profile, request)
+    sources = plan_sources(session.profile, request.type, request.services, request.include_data)
+    chosen = request.services or list(session.profile.services)
+    with_hooks = [name for name in chosen if session.profile.services[name].hooks]
+    services = sorted({item.service for item in sources if item.service} | set(
+        with_hooks if request.type != "config" else []))
+    base = request.name or request.schedule or request.type
+
+    def plan() -> list[DumpPlan]:
+        return plan_streams(session.profile, request.type, chosen, request.include_data)
+
+    result = make_set(session, request, base, sources, services, on_progress, plan_dumps=plan)
+    if request.schedule is not None:
+        try:
+            result.removed_by_retention = _scheduled_retention(session, request.schedule)
+        except StrongroomError as exc:
+            raise StrongroomError(f"{result.set} was stored and verified, but applying the "
+                                  f"retention of schedule {request.schedule!r} failed: "
+                                  f"{exc.message}", hint=exc.hint) from exc
+        for target in session.profile.schedules[request.schedule].sync_to:
+            _scheduled_sync(session, result, target)
+    return result
+
+
+def _scheduled_sync(session: Session, result: CreateBackupResult, target: str) -> None:
+    """Copy the new set to an off-site repository (the schedule's sync_to)."""
+    from orchestrator.models import BackupSyncRequest
+    from orchestrator.sets.sync import backup_sync
+
+    try:
+        backup_sync(session, BackupSyncRequest.model_validate(
+            {"from": result.destination, "to": target, "backup": result.set}))
+    except StrongroomError as exc:
+        raise StrongroomError(f"{result.set} was stored and verified in {result.destination}, "
+                              f"but copying it to {target!r} failed: {exc.message}",
+                              hint=exc.hint) from exc
+    result.synced_to.append(target)
+
+
+def _scheduled_retention(session: Session, schedule: str) -> list[str]:
+    """A scheduled run applies its schedule's retention once the set is safely stored."""
+    from orchestrator.schedule.apply import apply_retention
+    from orchestrator.schedule.retention import Policy
+
+    if Policy.for_schedule(session.profile, schedule).empty:
+        return []
+    from orchestrator.models import ApplyRetentionRequest
+
+    applied = apply_retention(session, ApplyRetentionRequest(schedule=schedule))
+    return [item.set for item in applied.sets if not item.keep]
+
+
+def backup_files(
+    session: Session, request: BackupFilesRequest, on_progress: ProgressCallback | None = None
+) -> CreateBackupResult:
+    paths = [Path(p).expanduser().absolute() for p in request.paths]
+    sources = [
+        SourcePath(str(path), logical, "config", "files",
+                   anchored_excludes(str(path), request.exclude))
+        for path, logical in zip(paths, _files_logical(paths), strict=True)
+    ]
+    create = CreateBackupRequest(
+        type="config", name=request.name or "files", destination=request.destination,
+        compress=request.compress, verify=request.verify,
+    )
+    return make_set(session, create, create.name or "files", sources, [], on_progress,
+                     set_type="files")
+
+
+def backup_database(
+    session: Session, request: BackupDatabaseRequest, on_progress: ProgressCallback | None = None
+) -> CreateBackupResult:
+    """A set of just database dumps: a service's hooks, or one database named ad hoc."""
+    profile = session.profile
+    if request.service:
+        if request.service not in profile.services:
+            have = ", ".join(profile.services) or "none"
+            raise UsageError(f"unknown service {request.service!r} (profile has: {have})")
+        refs = [ref for ref in hook_refs(profile, [request.service])
+                if ref.kind not in NON_DATABASE_HOOKS]
+        if not refs:
+            raise UsageError(f"service {request.service!r} has no database hooks")
+        service = request.service
+    elif request.type:
+        if not request.database:
+            raise UsageError("--type needs --database NAME (a file path for sqlite)")
+        service = "databases"
+        refs = [_adhoc_hook(request)]
+    else:
+        raise UsageError("say what to dump: --service NAME, or --type TYPE --database NAME")
+    wanted = set(request.database) if request.service else set()
+
+    def plan() -> list[DumpPlan]:
+        plans = plan_refs(profile, refs)
+        chosen = [p for p in plans if not wanted or p.database in wanted]
+        missing = wanted - {p.database for p in chosen}
+        if missing:
+            raise UsageError(f"no such database in service {service}: {', '.join(sorted(missing))}")
+        return chosen
+
+    base = request.name or f"{service}-db"
+    create = CreateBackupRequest(type="service", name=base, destination=request.destination,
+                                 verify=request.verify)
+    return make_set(session, create, base, [], [service], on_progress, set_type="database",
+                    plan_dumps=plan)
+
+
+def _adhoc_hook(request: BackupDatabaseRequest) -> HookRef:
+    entry: dict[str, object] = {"type": request.type}
+    if request.type == "sqlite":
+        if len(request.database) != 1:
+            raise UsageError("--type sqlite takes one --database PATH")
+        entry["path"] = str(Path(request.database[0]).expanduser().absolute())
+    else:
+        entry["databases"] = list(request.database)
+    for key in ("host", "port", "username", "password_file"):
+        value = getattr(request, key)
+        if value is not None:
+            entry[key] = value
+    if request.type == "mongodb":
+        entry = {"type": "mongodb", "databases": list(request.database),
+                 "uri_file": request.password_file}
+    try:
+        config = parse_config(entry)
+    except ValidationError as exc:
+        raise UsageError(f"--type {request.type}: {exc.errors()[0]['msg']}") from None
+    kind = str(request.type)
+    return HookRef("databases", 0, kind, hook_for(kind), config)
+
+
+def _files_logical(paths: list[Path]) -> list[str]:
+    from orchestrator.sets.layout import logical_paths
+
+    return logical_paths("files", paths)
+
+
+def _apply_schedule(profile: Profile, request: CreateBackupRequest) -> CreateBackupRequest:
+    if request.schedule is None:
+        return request
+    schedule = profile.schedules.get(request.schedule)
+    if schedule is None:
+        have = ", ".join(profile.schedules) or "none"
+        raise UsageError(f"no schedule named {request.schedule!r} in the profile (have: {have})")
+    return request.model_copy(
+        update={
+            "type": schedule.type,
+            "services": request.services or schedule.services,
+            "include_data": request.include_data or schedule.include_data,
+            "destination": request.destination or schedule.destination,
+            "name": request.name or schedule.name or request.schedule,
+            "verify": request.verify and schedule.verify,
+        }
+    )
+
+
+def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:
+    """The profile's sets in a repository, with this host's interrupted runs added."""
+    profile = session.profile.profile_name
+    sets = group_sets(engine.snapshots([PRODUCT_TAG, f"profile={profile}"]))
+    known = {entry.name for entry in sets}
+    for record in session.state.runs(url, profile):
+        if record.status == "complete" or record.set in known:
+            continue
+        started = datetime.fromisoformat(record.started)
+        what = "interrupted" if record.status == "running" else "failed"
+        detail = f": {record.error}" if record.error else ""
+        sets.append(
+            BackupSet(
+                name=record.set, base=record.set.rsplit("-", 2)[0], type=record.type,
+                profile=profile, time=started, services=tuple(record.services),
+                problem=f"the run {what}{detail}"[:300],
+            )
+        )
+    sized = {record.set: record.bytes for record in session.state.runs(url, profile)}
+    for entry in sets:
+        if entry.size is None:
+            entry.size = sized.get(entry.name)
+    return sorted(sets, key=lambda entry: (entry.time, entry.name))
+
+
+def list_backups(session: Session, request: ListBackupsRequest) -> ListBackupsResult:
+    repo_name, engine = session.engine(request.destination)
+    url = session.profile.repositories[repo_name].url
+    chosen = []
+    for entry in load_sets(session, engine, url):
+        if not request.all and not entry.complete:
+            continue
+        if request.name and request.name not in (entry.base, entry.name):
+            continue
+        if request.type and entry.type != request.type:
+            continue
+        if request.service and request.service not in entry.services:
+            continue
+        if request.since and entry.time < _aware(request.since):
+            continue
+        if request.until and entry.time > _aware(request.until):
+            continue
+        chosen.append(
+            BackupSetInfo(
+                set=entry.name, id=entry.id, name=entry.base, type=entry.type,
+                profile=entry.profile, host=entry.host, time=entry.time,
+                services=list(entry.services), parts=len(entry.parts), size=entry.size,
+                status="complete" if entry.complete else "incomplete", problem=entry.problem,
+            )
+        )
+    return ListBackupsResult(destination=repo_name, backups=chosen)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.astimezone() if moment.tzinfo is None else moment
+
+
+__all__ = ["Session", "backup_files", "create_backup", "init", "list_backups", "read_manifest"]

@@ -1,0 +1,183 @@
+"""Making one backup set: claim a name, stream the dumps, back up files and manifest."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hooks.base import DumpPlan
+from orchestrator import __version__
+from orchestrator.engines.base import Engine, ProgressCallback
+from orchestrator.errors import StrongroomError, UsageError
+from orchestrator.models import CreateBackupRequest, CreateBackupResult, PartResult
+from orchestrator.sets.dumps import run_streams
+from orchestrator.sets.layout import SourcePath, check_sources_exist
+from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, Manifest, paths_from
+from orchestrator.sets.naming import FILES_PART, PRODUCT_TAG, set_name, set_tags
+from orchestrator.sets.state import RunRecord, write_atomic
+
+if TYPE_CHECKING:
+    from orchestrator.sets.create import Session
+
+log = logging.getLogger("strongroom")
+
+
+class _RunLog(logging.Handler):
+    """Collects this run's log lines for the set's logs/backup.log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def make_set(
+    session: Session,
+    request: CreateBackupRequest,
+    base: str,
+    sources: list[SourcePath],
+    services: list[str],
+    on_progress: ProgressCallback | None,
+    set_type: str | None = None,
+    plan_dumps: Callable[[], list[DumpPlan]] | None = None,
+) -> CreateBackupResult:
+    """One backup set: the stream parts first, then one run with every file path and the
+    manifest. `plan_dumps` checks the hooks' servers before anything is written."""
+    profile = session.profile
+    repo_name, repository = profile.repository(request.destination)
+    if not request.encrypt and repository.engine == "restic":
+        raise UsageError(
+            "restic repositories are always encrypted (AES-256); --no-encrypt cannot be honoured"
+        )
+    check_sources_exist(sources)
+    plans = plan_dumps() if plan_dumps is not None else []
+    if not sources and not plans:
+        raise UsageError(f"nothing to back up: the profile names no paths or databases for a "
+                         f"{request.type} set")
+    _, engine = session.engine(repo_name)
+    started, name = _claim_set_name(session, base)
+    kind = set_type or request.type
+    clock = time.monotonic()
+    record = RunRecord(
+        set=name, repository=repo_name, url=repository.url, profile=profile.profile_name,
+        type=kind, started=started.isoformat(), services=services,
+    )
+    run_log = _RunLog()
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)  # the set's own log wants INFO even when stderr does not
+    log.addHandler(run_log)
+    try:
+        session.state.save_run(record)
+        log.info("set %s: %d path(s), %d dump(s) into %s (%s)", name, len(sources), len(plans),
+                 repo_name, repository.url)
+        for item in sources:
+            log.info("  %s -> %s", item.source, item.logical)
+        compression = "auto" if request.compress else "off"
+        staging = session.state.staging(base)
+        final_tags = set_tags(name, FILES_PART, kind, profile.profile_name, services,
+                              streams=len(plans))
+        # A set of dumps alone keeps its manifest in a stdin snapshot whose restic process
+        # opens the repository (key derivation, index) while the dumps run.
+        pending = None if sources else engine.start_stream_backup(
+            f"{str(staging).lstrip('/')}/{MANIFEST_FILE}", tags=final_tags, time=started,
+            host=session.host, compression=compression)
+        try:
+            stored = run_streams(
+                engine, plans,
+                lambda plan: set_tags(name, plan.logical, kind, profile.profile_name,
+                                      [plan.service]),
+                time=started, host=session.host, compression=compression, set_name=name,
+                before_cleanup=pending.cancel if pending is not None else None,
+            )
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
+        streams = [stream for stream, _ in stored]
+        manifest = Manifest(
+            set=name, name=base, type=kind, profile=profile.profile_name, host=session.host,
+            started=started, services=services, include_data=request.include_data,
+            compress=request.compress, paths=paths_from(sources), streams=streams,
+            tools={"strongroom": __version__, "engine": str(engine.version())},
+            log=run_log.lines if pending is not None else [],
+        )
+        write_atomic(staging / MANIFEST_FILE, manifest.to_bytes())
+        if pending is not None:
+            summary = pending.finish(manifest.to_bytes())
+        else:
+            write_atomic(staging / LOG_FILE, ("\n".join(run_log.lines) + "\n").encode())
+            excludes = [pattern for item in sources for pattern in item.excludes]
+            summary = engine.backup_paths(
+                [item.source for item in sources] + [str(staging)], tags=final_tags,
+                time=started, host=session.host, excludes=excludes, compression=compression,
+                on_progress=on_progress,
+            )
+        if summary.unreadable:
+            engine.add_tags([summary.snapshot_id], ["status=incomplete"])
+            shown = "\n".join(f"  {line}" for line in summary.unreadable[:20])
+            raise StrongroomError(
+                f"set {name} is incomplete: {len(summary.unreadable)} item(s) could not be "
+                f"read:\n{shown}"
+            )
+        verified = False
+        if request.verify:
+            _verify(engine, name, summary.snapshot_id, staging, manifest)
+            verified = True
+        record.status, record.snapshot_id = "complete", summary.snapshot_id
+        record.bytes = summary.total_bytes + sum(stream.bytes for stream in streams)
+        session.state.save_run(record)
+    except BaseException as exc:
+        record.status = "failed"
+        record.error = exc.message if isinstance(exc, StrongroomError) else type(exc).__name__
+        session.state.save_run(record)
+        raise
+    finally:
+        log.removeHandler(run_log)
+    return CreateBackupResult(
+        set=name, id=summary.snapshot_id[:8], type=kind, profile=profile.profile_name,
+        destination=repo_name, time=started, services=services, paths=len(sources),
+        parts=[PartResult(part=stream.part, snapshot_id=stream.snapshot_id, files=1,
+                          bytes=stream.bytes, bytes_added=added) for stream, added in stored]
+        + [PartResult(part=FILES_PART, snapshot_id=summary.snapshot_id,
+                      files=summary.total_files, bytes=summary.total_bytes,
+                      bytes_added=summary.data_added)],
+        files=summary.total_files, bytes=summary.total_bytes + sum(s.bytes for s in streams),
+        bytes_added=summary.data_added + sum(added for _, added in stored),
+        duration=round(time.monotonic() - clock, 3), encrypted=True,
+        compressed=request.compress, verified=verified,
+    )
+
+
+def _claim_set_name(session: Session, base: str) -> tuple[datetime, str]:
+    """A time and a set name no other run on this host has; waits out a same-second clash."""
+    for _ in range(5):
+        now = datetime.now(UTC)
+        started = now.replace(microsecond=0)
+        name = set_name(base, started)
+        if session.state.claim_run(name):
+            return started, name
+        time.sleep(1.0 - now.microsecond / 1_000_000 + 0.01)
+    raise StrongroomError(f"cannot find a free set name for {base!r}: is another run looping?")
+
+
+def _verify(
+    engine: Engine, name: str, snapshot_id: str, staging: Path, manifest: Manifest
+) -> None:
+    """Every stream part is present and the manifest reads back byte for byte."""
+    if manifest.streams:
+        present = [snap.id for snap in engine.snapshots([PRODUCT_TAG, f"set={name}"])]
+        missing = [stream.logical for stream in manifest.missing_streams(present)]
+        if missing:
+            raise StrongroomError(f"verification failed: part(s) missing: {', '.join(missing)}")
+    stored = engine.dump(snapshot_id, f"{staging}/{MANIFEST_FILE}")
+    if stored != manifest.to_bytes():
+        raise StrongroomError(
+            f"verification failed: the manifest in snapshot {snapshot_id[:8]} does not match"
+        )

@@ -1,0 +1,121 @@
+"""The set manifest, metadata.json: what a set holds and where each piece belongs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from orchestrator.engines.base import Engine, Snapshot
+from orchestrator.errors import StrongroomError
+from orchestrator.sets.layout import Kind, SourcePath
+
+MANIFEST_FILE = "metadata.json"
+LOG_FILE = "logs/backup.log"
+VERIFICATION_LOG = "logs/verification.log"  # a part of its own, stored by verify-backup
+
+
+class ManifestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ManifestPath(ManifestModel):
+    source: str
+    logical: str
+    kind: Kind
+    owner: str
+    excludes: list[str] = []
+
+    def as_source(self) -> SourcePath:
+        return SourcePath(self.source, self.logical, self.kind, self.owner, tuple(self.excludes))
+
+
+class ManifestStream(ManifestModel):
+    """A dump stored as its own snapshot; digest is `algorithm:hex` of the exact stream."""
+
+    part: str
+    logical: str
+    snapshot_id: str
+    bytes: int
+    digest: str | None = None
+    hook: str
+    service: str
+    index: int = 0
+    database: str
+    format: str
+    # What a hook records beyond the stream itself, e.g. a disk's format and virtual size.
+    details: dict[str, str | int] = {}
+
+
+class Manifest(ManifestModel):
+    format: Literal[1] = 1
+    set: str
+    name: str
+    type: str
+    profile: str
+    host: str
+    started: datetime
+    services: list[str]
+    include_data: bool
+    compress: bool
+    paths: list[ManifestPath]
+    streams: list[ManifestStream] = []
+    tools: dict[str, str] = {}
+    log: list[str] = []  # the run's log, for sets of dumps alone (no logs/backup.log file)
+
+    def to_bytes(self) -> bytes:
+        return (self.model_dump_json(indent=2) + "\n").encode()
+
+    def sources(self) -> list[SourcePath]:
+        return [item.as_source() for item in self.paths]
+
+    def located(self, parts: Mapping[str, Snapshot]) -> Manifest:
+        """The manifest with each stream's snapshot id as it is in this repository: a set
+        copied by backup-sync keeps its manifest, but its parts get new snapshot ids."""
+        streams = []
+        for stream in self.streams:
+            here = parts.get(stream.part)
+            if here is not None and not here.id.startswith(stream.snapshot_id):
+                stream = stream.model_copy(update={"snapshot_id": here.id})
+            streams.append(stream)
+        return self.model_copy(update={"streams": streams})
+
+    def missing_streams(self, stored_ids: Iterable[str]) -> list[ManifestStream]:
+        """The stream parts whose snapshot is not among `stored_ids` (full or short ids)."""
+        present = set(stored_ids)
+        return [s for s in self.streams if s.snapshot_id not in present
+                and not any(full.startswith(s.snapshot_id) for full in present)]
+
+
+def paths_from(sources: list[SourcePath]) -> list[ManifestPath]:
+    return [
+        ManifestPath(
+            source=item.source, logical=item.logical, kind=item.kind, owner=item.owner,
+            excludes=list(item.excludes),
+        )
+        for item in sources
+    ]
+
+
+def manifest_dir_in(final: Snapshot, base: str) -> str:
+    """The staged manifest folder among the final snapshot's paths."""
+    for path in final.paths:
+        if path.rstrip("/").endswith(f"/sets/{base}"):
+            return path.rstrip("/")
+        if path.endswith(f"/sets/{base}/{MANIFEST_FILE}"):  # a set of dumps alone
+            return path[: -len(MANIFEST_FILE) - 1]
+    raise StrongroomError(f"snapshot {final.short_id} holds no strongroom manifest")
+
+
+def read_manifest(engine: Engine, final: Snapshot, base: str) -> Manifest:
+    folder = manifest_dir_in(final, base)
+    data = engine.dump(final.id, f"{folder}/{MANIFEST_FILE}")
+    try:
+        return Manifest.model_validate(json.loads(data))
+    except (ValueError, ValidationError) as exc:
+        raise StrongroomError(
+            f"the manifest of snapshot {final.short_id} cannot be read: {exc}"
+        ) from None

@@ -1,0 +1,237 @@
+"""restore-backup: choose a set, plan what goes where, refuse conflicts, then restore.
+
+Files go back to their absolute source paths, or under --target DIR keeping those
+paths (DIR/srv/…), as restic does. Nothing that exists is overwritten without force.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from orchestrator.engines.base import Node
+from orchestrator.engines.restic_args import escape_pattern
+from orchestrator.errors import ConflictError, StrongroomError, UsageError
+from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
+from orchestrator.sets.create import Session, load_sets
+from orchestrator.sets.dumps import FILE_TARGET_HOOKS, conflicts_of, restore_plans, restore_streams
+from orchestrator.sets.layout import SourcePath, select_for_restore
+from orchestrator.sets.manifest import Manifest, ManifestStream, read_manifest
+from orchestrator.sets.naming import BackupSet, parse_timestamp, select_set
+
+SHOWN_CONFLICTS = 20
+
+
+def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreResult:
+    if request.from_archive is not None:
+        if request.backup is not None or request.timestamp is not None:
+            raise UsageError("--from-archive restores the archive's set: drop --backup/--timestamp")
+        from orchestrator.export.from_archive import restore_from_archive
+
+        return restore_from_archive(session, request)
+    if request.backup is None and request.timestamp is None:
+        raise UsageError("say which backup: --backup NAME|latest|ID or --timestamp TIME")
+    moment = parse_timestamp(request.timestamp) if request.timestamp else None
+    repo_name, engine = session.engine(request.destination)
+    url = session.profile.repositories[repo_name].url
+    chosen = select_set(load_sets(session, engine, url), request.backup, moment)
+    final = chosen.final
+    assert final is not None  # select_set returns complete sets only
+    clock = time.monotonic()
+    manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)
+    _check_services(manifest, request.services)
+    sources = [] if request.databases else select_for_restore(
+        manifest.sources(), request.mode, request.services, check_services=False)
+    target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
+    renames = parse_as_database(request.as_database, manifest.streams, request)
+    for item in select_streams(manifest.streams, request):
+        if item.hook in FILE_TARGET_HOOKS and item.database not in renames:
+            # A database file or a disk follows --target like every other file.
+            renames[item.database] = str(retarget(item.database, target_root))
+    stream_plans = restore_plans(session.profile, select_streams(manifest.streams, request),
+                                 renames, request.force)
+    if not sources and not stream_plans:
+        raise UsageError(f"backup {chosen.name} holds nothing for --mode {request.mode}")
+    nodes = engine.ls(final.id, [item.source for item in sources]) if sources else []
+    plan = _plan(sources, nodes, target_root) + [
+        RestorePlanEntry(part=item.stream.logical, logical=item.stream.logical,
+                         source=item.stream.database, target=item.plan.target, files=1,
+                         bytes=item.stream.bytes, kind="database")
+        for item in stream_plans
+    ]
+    conflicts = find_conflicts(nodes, sources, target_root)
+    conflicts += conflicts_of(session.profile, stream_plans)
+    result = RestoreResult(
+        set=chosen.name, id=chosen.id, time=chosen.time, mode=request.mode,
+        target=str(target_root), dry_run=request.dry_run, plan=plan, conflicts=conflicts,
+        files=sum(entry.files for entry in plan if entry.kind == "files"),
+        bytes=sum(entry.bytes for entry in plan), restored=False, verified=False, duration=0.0,
+    )
+    if request.dry_run:
+        return result
+    if conflicts and not request.force:
+        raise ConflictError(_conflict_message(chosen, conflicts))
+    if sources:
+        _check_target(target_root, sources)
+        if conflicts:
+            clear_for_overwrite(nodes, sources, target_root)
+        engine.restore(
+            final.id, target_root, includes=[escape_pattern(item.source) for item in sources],
+            verify=request.verify,
+        )
+    restore_streams(engine, session.profile, stream_plans)
+    result.restored = True
+    result.verified = request.verify
+    result.duration = round(time.monotonic() - clock, 3)
+    return result
+
+
+def _check_services(manifest: Manifest, services: Sequence[str]) -> None:
+    present = {item.service for item in manifest.sources() if item.service}
+    present |= {stream.service for stream in manifest.streams}
+    unknown = [name for name in services if name not in present]
+    if unknown:
+        raise UsageError(
+            f"the backup holds no service named {', '.join(unknown)} "
+            f"(it has: {', '.join(sorted(present)) or 'none'})"
+        )
+
+
+def select_streams(
+    streams: Sequence[ManifestStream], request: RestoreBackupRequest
+) -> list[ManifestStream]:
+    """The dumps a restore brings back: none for config-only; globals only when asked."""
+    if request.mode == "config-only":
+        return []
+    chosen = [s for s in streams if not request.services or s.service in request.services]
+    if request.databases:
+        chosen = [s for s in chosen if s.database in request.databases or s.format == "globals"]
+    # Roles and tablespaces go first, and only when asked for.
+    globals_first = [s for s in chosen if s.format == "globals" and request.with_globals]
+    return globals_first + [s for s in chosen if s.format != "globals"]
+
+
+def parse_as_database(
+    values: Sequence[str], streams: Sequence[ManifestStream], request: RestoreBackupRequest
+) -> dict[str, str]:
+    """`--as-database NEW` (one database restored) or `--as-database OLD=NEW` (any)."""
+    mapping: dict[str, str] = {}
+    chosen = [s for s in select_streams(streams, request) if s.format != "globals"]
+    for value in values:
+        old, sep, new = value.partition("=")
+        if sep:
+            if not any(s.database == old for s in chosen):
+                raise UsageError(f"--as-database {value}: the restore holds no database {old!r}")
+            mapping[old] = new
+        elif len(chosen) == 1:
+            mapping[chosen[0].database] = value
+        else:
+            names = ", ".join(s.database for s in chosen) or "none"
+            raise UsageError(f"--as-database {value}: the restore holds {len(chosen)} databases "
+                             f"({names}); say which with --as-database OLD=NEW")
+    return mapping
+
+
+def _plan(
+    sources: Sequence[SourcePath], nodes: Sequence[Node], target_root: Path
+) -> list[RestorePlanEntry]:
+    entries = []
+    for item in sources:
+        inside = [node for node in nodes if _within(node.path, item.source)]
+        files = [node for node in inside if node.type != "dir"]
+        entries.append(
+            RestorePlanEntry(
+                part="files", logical=item.logical, source=item.source,
+                target=str(retarget(item.source, target_root)), files=len(files),
+                bytes=sum(node.size for node in files if node.type == "file"),
+            )
+        )
+    return entries
+
+
+def _within(path: str, root: str) -> bool:
+    root = root.rstrip("/") or "/"
+    return path == root or path.startswith(root + "/") or root == "/"
+
+
+def retarget(source: str, target_root: Path) -> Path:
+    return target_root / source.lstrip("/") if str(target_root) != "/" else Path(source)
+
+
+def _existing(
+    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+) -> Iterator[tuple[Node, Path, bool]]:
+    """(node, its target, whether that target is a real directory) for each node of the
+    chosen parts whose target exists and is not a directory meeting a directory."""
+    for node in nodes:
+        if not any(_within(node.path, item.source) for item in sources):
+            continue
+        target = retarget(node.path, target_root)
+        if not os.path.lexists(target):
+            continue
+        existing_is_dir = target.is_dir() and not target.is_symlink()
+        if node.type == "dir" and existing_is_dir:
+            continue
+        yield node, target, existing_is_dir
+
+
+def find_conflicts(
+    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+) -> list[str]:
+    """Existing things a restore would replace: any non-directory, or a directory's clash."""
+    return [str(target) for _node, target, _is_dir in _existing(nodes, sources, target_root)]
+
+
+def clear_for_overwrite(
+    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+) -> None:
+    """Make way where restic cannot overwrite in place (with --force only).
+
+    restic rewrites regular files over regular files itself, but it cannot replace
+    an existing symlink, nor a file with a directory or the other way round.
+    """
+    import shutil
+
+    for node, target, existing_is_dir in _existing(nodes, sources, target_root):
+        if node.type == "file" and target.is_file() and not target.is_symlink():
+            continue
+        if existing_is_dir:
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+
+
+def _conflict_message(chosen: BackupSet, conflicts: list[str]) -> str:
+    shown = "\n".join(f"  {path}" for path in conflicts[:SHOWN_CONFLICTS])
+    more = len(conflicts) - SHOWN_CONFLICTS
+    tail = f"\n  … and {more} more" if more > 0 else ""
+    return (
+        f"restoring {chosen.name} would overwrite {len(conflicts)} existing path(s):\n"
+        f"{shown}{tail}\nnothing was written; use --force to overwrite, --target DIR to "
+        "restore elsewhere, or --dry-run to see the plan"
+    )
+
+
+def _check_target(target_root: Path, sources: Sequence[SourcePath]) -> None:
+    if target_root.exists() and not target_root.is_dir():
+        raise StrongroomError(f"--target {target_root} exists and is not a directory")
+    if str(target_root) == "/":
+        return
+    for item in sources:
+        # restic follows symlinks it finds on the way; one planted below the target
+        # would carry the restore elsewhere.
+        path = target_root
+        for part in Path(item.source).parts[1:]:
+            path = path / part
+            if path.is_symlink():
+                raise StrongroomError(f"--target {target_root}: {path} is a symlink; restic "
+                                      "would write through it. Nothing was written; remove it "
+                                      "or choose an empty target")
+            if not path.exists():
+                break
+
+
+__all__ = ["find_conflicts", "restore_backup", "retarget"]
+

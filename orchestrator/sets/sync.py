@@ -1,0 +1,66 @@
+"""backup-sync: copy whole sets from one repository to another with `restic copy`.
+
+A set arrives complete or not at all: its stream and log parts are copied first and
+its final part (files and manifest) last, so a sync that is killed midway leaves a
+set the target lists as incomplete, and the next sync completes it (restic copy
+skips the snapshots that are already there). Sets complete at the target are not
+copied again. A new target is created with the source's chunker parameters, so the
+copied data deduplicates with what is backed up there directly.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from orchestrator.engines.base import Engine
+from orchestrator.errors import UsageError
+from orchestrator.models import BackupSyncRequest, BackupSyncResult
+from orchestrator.sets.create import Session, load_sets
+from orchestrator.sets.naming import FILES_PART, BackupSet, parse_timestamp, select_set
+
+log = logging.getLogger("strongroom")
+
+
+def backup_sync(session: Session, request: BackupSyncRequest) -> BackupSyncResult:
+    given = [name for name, value in (("--backup", request.backup), ("--all", request.all),
+                                      ("--since", request.since)) if value]
+    if len(given) > 1:
+        raise UsageError(f"give one of {', '.join(given)}")
+    source_name, source = session.engine(request.from_)
+    target_name, target = session.engine(request.to)
+    if source_name == target_name:
+        raise UsageError(f"--from and --to are both {source_name!r}")
+    chosen = _chosen(session, source, source_name, request)
+    created = target.init_like(source)
+    if created:
+        log.info("created %s with the chunker parameters of %s", target_name, source_name)
+    there = {entry.name: entry for entry in load_sets(
+        session, target, session.profile.repositories[target_name].url)}
+    copied, skipped, snapshots = [], [], 0
+    for entry in chosen:
+        present = there.get(entry.name)
+        if present is not None and present.complete:
+            skipped.append(entry.name)
+            continue
+        assert entry.final is not None
+        first = [snap.id for part, snap in sorted(entry.parts.items()) if part != FILES_PART]
+        log.info("copying %s (%d part(s)) to %s", entry.name, len(first) + 1, target_name)
+        if first:
+            target.copy_from(source, first)
+        target.copy_from(source, [entry.final.id])
+        copied.append(entry.name)
+        snapshots += len(first) + 1
+    return BackupSyncResult(source=source_name, target=target_name, created=created,
+                            copied=copied, skipped=skipped, snapshots=snapshots)
+
+
+def _chosen(session: Session, engine: Engine, name: str,
+            request: BackupSyncRequest) -> list[BackupSet]:
+    sets = load_sets(session, engine, session.profile.repositories[name].url)
+    if request.backup:
+        return [select_set(sets, request.backup)]
+    complete = [entry for entry in sets if entry.complete]
+    if request.since:
+        since = parse_timestamp(request.since)
+        complete = [entry for entry in complete if entry.time >= since]
+    return complete
