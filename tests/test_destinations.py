@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from orchestrator.engines.destinations import kind_of, resolve
+from orchestrator.engines.destinations import resolve
 from orchestrator.errors import UsageError
 from orchestrator.profile.schema import Repository, SecretSource
+from orchestrator.profile.urls import kind_of
 
 
 def repo(url: str, **extra: Any) -> Repository:

@@ -21,7 +21,7 @@ from orchestrator import __version__
 from orchestrator.access.tools import TOOLS, invoke, parse
 from orchestrator.engines.base import Progress
 from orchestrator.errors import StrongroomError
-from orchestrator.sets.create import Session
+from orchestrator.sets.session import Session
 
 log = logging.getLogger("strongroom.mcp")
 

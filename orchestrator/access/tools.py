@@ -19,7 +19,7 @@ from orchestrator import models
 from orchestrator.access import audit
 from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import AccessDenied, StrongroomError, UsageError
-from orchestrator.sets.create import Session
+from orchestrator.sets.session import Session
 
 Operation = Callable[[Session, Any, ProgressCallback | None], BaseModel]
 
@@ -40,6 +40,10 @@ class Tool:
 
 
 def _create(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    if request.schedule is not None:
+        from orchestrator.schedule.run import create_scheduled_backup
+
+        return create_scheduled_backup(session, request, progress)
     from orchestrator.sets.create import create_backup
 
     return create_backup(session, request, progress)
@@ -52,6 +56,12 @@ def _list(session: Session, request: Any, progress: ProgressCallback | None) -> 
 
 
 def _restore(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    if request.from_archive is not None:
+        if request.backup is not None or request.timestamp is not None:
+            raise UsageError("--from-archive restores the archive's set: drop --backup/--timestamp")
+        from orchestrator.export.from_archive import restore_from_archive
+
+        return restore_from_archive(session, request)
     from orchestrator.sets.restore import restore_backup
 
     return restore_backup(session, request)

@@ -49,7 +49,7 @@ def setup_logging(verbose: int) -> None:
 
 def open_session(profile_ref: str | None, verbose: int) -> Any:
     from orchestrator.profile.load import find_profile, load_profile
-    from orchestrator.sets.create import Session
+    from orchestrator.sets.session import Session
 
     setup_logging(verbose)
     return Session(load_profile(find_profile(profile_ref)))

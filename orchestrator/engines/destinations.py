@@ -23,14 +23,12 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from orchestrator.errors import UsageError
 from orchestrator.profile.schema import Repository, SecretSource
+from orchestrator.profile.urls import Kind, kind_of
 
-Kind = Literal["local", "s3", "sftp", "rest", "azure", "gcs", "rclone"]
-KINDS: tuple[Kind, ...] = ("local", "s3", "sftp", "rest", "azure", "gcs", "rclone")
 AWS_HOST = "s3.amazonaws.com"
 STORAGE_CLASS_SINCE = (0, 16, 0)
 
@@ -47,21 +45,6 @@ class Destination:
 
     def option_args(self) -> list[str]:
         return [arg for option in self.options for arg in ("-o", option)]
-
-
-def kind_of(url: str) -> Kind:
-    if url.startswith(("local:", "file://")) or ":" not in url.split("/", 1)[0]:
-        return "local"  # an absolute or relative path
-    scheme = re.match(r"^([a-z0-9]+)(://|:)", url)
-    prefix = scheme.group(1) if scheme else ""
-    kinds: dict[str, Kind] = {"s3": "s3", "sftp": "sftp", "rest": "rest", "azure": "azure",
-                              "gs": "gcs", "rclone": "rclone"}
-    if prefix in kinds:
-        return kinds[prefix]
-    raise UsageError(
-        f"repository URL {url!r} is not understood: give a path, local:/path, s3://bucket/"
-        "prefix, s3:https://host/bucket, sftp://user@host:port/path, rest:https://…, "
-        "azure://container/prefix, gs://bucket/prefix or rclone:remote:path")
 
 
 def resolve(name: str, repo: Repository, restic_version: tuple[int, int, int] = (0, 14, 0)
@@ -209,11 +192,6 @@ def _address(parts: object) -> tuple[str, int] | None:
     port = getattr(parts, "port", None) or (443 if getattr(parts, "scheme", "") == "https"
                                             else 80)
     return host, int(port)
-
-
-def shown_url(url: str) -> str:
-    """The URL as messages may show it: a password in it (rest:https://user:pw@host) hidden."""
-    return re.sub(r"(://[^/:@]+):[^/@]+@", r"\1:***@", url)
 
 
 def behind_proxy() -> bool:

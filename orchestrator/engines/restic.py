@@ -33,11 +33,11 @@ from orchestrator.engines.destinations import (
     probe,
     resolve,
     secret_values,
-    shown_url,
 )
 from orchestrator.engines.passwords import PasswordSource
 from orchestrator.engines.restic_output import BackupOutput, live_restic_on
 from orchestrator.profile.schema import Repository
+from orchestrator.profile.urls import shown_url
 
 log = logging.getLogger("strongroom.restic")
 # Failures that say nothing about the command itself: never an "ok" exit code.

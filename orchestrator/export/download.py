@@ -13,9 +13,9 @@ from orchestrator.export.entries import has_file_parts, set_entries
 from orchestrator.export.targets import open_output, parse_output, presign
 from orchestrator.export.writers import extension, open_writer
 from orchestrator.models import DownloadBackupRequest, DownloadBackupResult
-from orchestrator.sets.create import Session, load_sets
 from orchestrator.sets.manifest import MANIFEST_FILE, VERIFICATION_LOG, Manifest, manifest_dir_in
 from orchestrator.sets.naming import select_set
+from orchestrator.sets.session import Session, load_sets
 
 
 def download_backup(session: Session, request: DownloadBackupRequest) -> DownloadBackupResult:

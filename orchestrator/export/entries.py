@@ -15,6 +15,7 @@ from typing import IO, Literal
 from orchestrator.engines.base import Engine, Snapshot
 from orchestrator.errors import StrongroomError
 from orchestrator.export.tar_reader import TarMember, TarReader
+from orchestrator.run.pipes import read_chunks
 from orchestrator.sets.digest import StreamDigest
 from orchestrator.sets.manifest import (
     LOG_FILE,
@@ -23,8 +24,6 @@ from orchestrator.sets.manifest import (
     Manifest,
     manifest_dir_in,
 )
-
-CHUNK = 1 << 20
 
 
 @dataclass
@@ -46,15 +45,6 @@ def logical_name(path: str, prefixes: Sequence[tuple[str, str]]) -> str | None:
         if path.startswith(source + "/"):
             return logical + path[len(source):]
     return None
-
-
-def read_chunks(stream: IO[bytes]) -> Iterator[bytes]:
-    """A stream's data in chunks of up to 1 MiB."""
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            return
-        yield chunk
 
 
 def has_file_parts(final: Snapshot, base: str) -> bool:

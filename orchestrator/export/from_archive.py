@@ -24,7 +24,6 @@ from pathlib import Path
 
 from orchestrator import run
 from orchestrator.errors import ConflictError, StrongroomError, UsageError
-from orchestrator.export.entries import read_chunks
 from orchestrator.export.envelope import HEADER_SIZE, is_envelope
 from orchestrator.export.safe_tree import SafeTree, UnsafePath, clean_absolute, components, shown
 from orchestrator.export.unpack import (
@@ -36,7 +35,7 @@ from orchestrator.export.unpack import (
 )
 from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
 from orchestrator.profile.schema import Profile
-from orchestrator.sets.create import Session
+from orchestrator.run.pipes import read_chunks
 from orchestrator.sets.digest import StreamDigest
 from orchestrator.sets.dumps import (
     FILE_TARGET_HOOKS,
@@ -48,6 +47,7 @@ from orchestrator.sets.dumps import (
 from orchestrator.sets.layout import plan_sources, select_for_restore
 from orchestrator.sets.manifest import Manifest, ManifestPath
 from orchestrator.sets.restore import parse_as_database, retarget, select_streams
+from orchestrator.sets.session import Session
 
 MAX_ENTRIES = 1_000_000
 FREE_SPACE_MARGIN = 64 << 20

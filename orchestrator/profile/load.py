@@ -362,7 +362,7 @@ def _redact_item(key: str, item: Any) -> Any:
     if key == "password" and item is not None:
         return "***"
     if key == "url" and isinstance(item, str):
-        from orchestrator.engines.destinations import shown_url
+        from orchestrator.profile.urls import shown_url
 
         return shown_url(item)  # rest:https://user:password@host/
     return _redact(item)

@@ -94,8 +94,8 @@ class Repository(RetentionRules):
 
     @model_validator(mode="after")
     def known_url(self) -> Repository:
-        from orchestrator.engines.destinations import kind_of
         from orchestrator.errors import UsageError
+        from orchestrator.profile.urls import kind_of
 
         if self.engine == "restic":
             try:

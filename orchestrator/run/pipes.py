@@ -125,6 +125,15 @@ class Tap(Protocol):
 COPY_CHUNK = 1 << 20
 
 
+def read_chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    """A stream's data in chunks of up to 1 MiB."""
+    while True:
+        chunk = stream.read(COPY_CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
 def _copy_through(source: IO[bytes], sink: IO[bytes], tap: Tap) -> None:
     """Copy a pipe into another in 1 MiB chunks, showing each chunk to the tap."""
     src, dst = source.fileno(), sink.fileno()

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from orchestrator.errors import UsageError
 from orchestrator.models import ApplyRetentionRequest, ApplyRetentionResult, RetentionDecision
 from orchestrator.schedule.retention import Policy, add_date, decide, parse_retention
-from orchestrator.sets.create import Session, load_sets
 from orchestrator.sets.naming import BackupSet
+from orchestrator.sets.session import Session, load_sets
 
 log = logging.getLogger("strongroom")
 INCOMPLETE_GRACE = timedelta(days=1)

@@ -41,8 +41,8 @@ from orchestrator.schedule.install import (
     uninstall,
 )
 from orchestrator.schedule.units import ScheduledJob, job_argv
-from orchestrator.sets.create import Session
 from orchestrator.sets.naming import split_set_name
+from orchestrator.sets.session import Session
 
 # cron runs jobs with PATH=/usr/bin:/bin; the dump tools may live in the sbin folders too.
 CRON_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from orchestrator.profile.cron import cron_times
-from orchestrator.sets.create import Session
+from orchestrator.sets.session import Session
 from orchestrator.sets.state import write_atomic
 
 log = logging.getLogger("strongroom")

@@ -18,9 +18,9 @@ from orchestrator.models import (
     PartComparison,
     PartStatus,
 )
-from orchestrator.sets.create import Session, load_sets
 from orchestrator.sets.manifest import Manifest, ManifestPath, read_manifest
 from orchestrator.sets.naming import BackupSet, select_set
+from orchestrator.sets.session import Session, load_sets
 
 CHANGE_NAMES: dict[str, ChangeKind] = {
     "+": "added", "-": "removed", "M": "modified", "T": "modified", "?": "modified"}

@@ -1,13 +1,13 @@
-"""The operations, one function per tool. The CLI and the MCP server only call these.
+"""init, create-backup, backup-files, backup-database and list-backups.
 
 Nothing here prints: results are returned as models, progress goes to callbacks,
-and detail goes to the `strongroom` logger.
+and detail goes to the `strongroom` logger. A scheduled run's follow-ups (its
+retention, its sync_to copies) are the schedule package's: see schedule/run.py.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 from datetime import datetime
 from pathlib import Path
 
@@ -15,10 +15,8 @@ from pydantic import ValidationError
 
 from hooks import hook_for, parse_config
 from hooks.base import DumpPlan
-from orchestrator.engines import open_engine
-from orchestrator.engines.base import Engine, ProgressCallback
-from orchestrator.engines.destinations import shown_url
-from orchestrator.errors import StrongroomError, UsageError
+from orchestrator.engines.base import ProgressCallback
+from orchestrator.errors import UsageError
 from orchestrator.models import (
     BackupDatabaseRequest,
     BackupFilesRequest,
@@ -31,37 +29,20 @@ from orchestrator.models import (
     ListBackupsResult,
 )
 from orchestrator.profile.schema import Profile
-from orchestrator.sets.layout import SourcePath, anchored_excludes, plan_sources
-from orchestrator.sets.manifest import read_manifest
-from orchestrator.sets.naming import PRODUCT_TAG, BackupSet, group_sets
-from orchestrator.sets.state import StateDir, state_dir
-
-log = logging.getLogger("strongroom")
-# Imported after Session's dependencies: backup.py refers back to Session for typing only.
-from orchestrator.sets.dumps import (  # noqa: E402
+from orchestrator.profile.urls import shown_url
+from orchestrator.sets.dumps import (
     NON_DATABASE_HOOKS,
     HookRef,
     hook_refs,
     plan_refs,
     plan_streams,
 )
-from orchestrator.sets.make import make_set  # noqa: E402
+from orchestrator.sets.layout import SourcePath, anchored_excludes, plan_sources
+from orchestrator.sets.make import make_set
+from orchestrator.sets.manifest import read_manifest
+from orchestrator.sets.session import Session, load_sets
 
-
-class Session:
-    """A loaded profile with its state directory: what every operation starts from."""
-
-    def __init__(self, profile: Profile) -> None:
-        self.profile = profile
-        self.state = StateDir(state_dir(profile))
-
-    def engine(self, destination: str | None) -> tuple[str, Engine]:
-        name, repository = self.profile.repository(destination)
-        return name, open_engine(name, repository, self.state.root)
-
-    @property
-    def host(self) -> str:
-        return self.profile.host or socket.gethostname()
+log = logging.getLogger("strongroom")
 
 
 def init(session: Session, request: InitRequest) -> list[InitResult]:
@@ -92,45 +73,7 @@ def create_backup(
     def plan() -> list[DumpPlan]:
         return plan_streams(session.profile, request.type, chosen, request.include_data)
 
-    result = make_set(session, request, base, sources, services, on_progress, plan_dumps=plan)
-    if request.schedule is not None:
-        try:
-            result.removed_by_retention = _scheduled_retention(session, request.schedule)
-        except StrongroomError as exc:
-            raise StrongroomError(f"{result.set} was stored and verified, but applying the "
-                                  f"retention of schedule {request.schedule!r} failed: "
-                                  f"{exc.message}", hint=exc.hint) from exc
-        for target in session.profile.schedules[request.schedule].sync_to:
-            _scheduled_sync(session, result, target)
-    return result
-
-
-def _scheduled_sync(session: Session, result: CreateBackupResult, target: str) -> None:
-    """Copy the new set to an off-site repository (the schedule's sync_to)."""
-    from orchestrator.models import BackupSyncRequest
-    from orchestrator.sets.sync import backup_sync
-
-    try:
-        backup_sync(session, BackupSyncRequest.model_validate(
-            {"from": result.destination, "to": target, "backup": result.set}))
-    except StrongroomError as exc:
-        raise StrongroomError(f"{result.set} was stored and verified in {result.destination}, "
-                              f"but copying it to {target!r} failed: {exc.message}",
-                              hint=exc.hint) from exc
-    result.synced_to.append(target)
-
-
-def _scheduled_retention(session: Session, schedule: str) -> list[str]:
-    """A scheduled run applies its schedule's retention once the set is safely stored."""
-    from orchestrator.schedule.apply import apply_retention
-    from orchestrator.schedule.retention import Policy
-
-    if Policy.for_schedule(session.profile, schedule).empty:
-        return []
-    from orchestrator.models import ApplyRetentionRequest
-
-    applied = apply_retention(session, ApplyRetentionRequest(schedule=schedule))
-    return [item.set for item in applied.sets if not item.keep]
+    return make_set(session, request, base, sources, services, on_progress, plan_dumps=plan)
 
 
 def backup_files(
@@ -234,31 +177,6 @@ def _apply_schedule(profile: Profile, request: CreateBackupRequest) -> CreateBac
             "verify": request.verify and schedule.verify,
         }
     )
-
-
-def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:
-    """The profile's sets in a repository, with this host's interrupted runs added."""
-    profile = session.profile.profile_name
-    sets = group_sets(engine.snapshots([PRODUCT_TAG, f"profile={profile}"]))
-    known = {entry.name for entry in sets}
-    for record in session.state.runs(url, profile):
-        if record.status == "complete" or record.set in known:
-            continue
-        started = datetime.fromisoformat(record.started)
-        what = "interrupted" if record.status == "running" else "failed"
-        detail = f": {record.error}" if record.error else ""
-        sets.append(
-            BackupSet(
-                name=record.set, base=record.set.rsplit("-", 2)[0], type=record.type,
-                profile=profile, time=started, services=tuple(record.services),
-                problem=f"the run {what}{detail}"[:300],
-            )
-        )
-    sized = {record.set: record.bytes for record in session.state.runs(url, profile)}
-    for entry in sets:
-        if entry.size is None:
-            entry.size = sized.get(entry.name)
-    return sorted(sets, key=lambda entry: (entry.time, entry.name))
 
 
 def list_backups(session: Session, request: ListBackupsRequest) -> ListBackupsResult:

@@ -20,9 +20,9 @@ from orchestrator.models import (
     CreateBackupRequest,
     CreateBackupResult,
 )
-from orchestrator.sets.create import Session
 from orchestrator.sets.dumps import HookRef, hook_refs, plan_refs
 from orchestrator.sets.make import make_set
+from orchestrator.sets.session import Session
 
 
 def backup_containers(

@@ -21,7 +21,7 @@ from orchestrator.sets.naming import FILES_PART, PRODUCT_TAG, set_name, set_tags
 from orchestrator.sets.state import RunRecord, write_atomic
 
 if TYPE_CHECKING:
-    from orchestrator.sets.create import Session
+    from orchestrator.sets.session import Session
 
 log = logging.getLogger("strongroom")
 

@@ -15,22 +15,17 @@ from orchestrator.engines.base import Node
 from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
-from orchestrator.sets.create import Session, load_sets
 from orchestrator.sets.dumps import FILE_TARGET_HOOKS, conflicts_of, restore_plans, restore_streams
 from orchestrator.sets.layout import SourcePath, select_for_restore
 from orchestrator.sets.manifest import Manifest, ManifestStream, read_manifest
 from orchestrator.sets.naming import BackupSet, parse_timestamp, select_set
+from orchestrator.sets.session import Session, load_sets
 
 SHOWN_CONFLICTS = 20
 
 
 def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreResult:
-    if request.from_archive is not None:
-        if request.backup is not None or request.timestamp is not None:
-            raise UsageError("--from-archive restores the archive's set: drop --backup/--timestamp")
-        from orchestrator.export.from_archive import restore_from_archive
-
-        return restore_from_archive(session, request)
+    """A set from a repository (restore-backup --from-archive is export.from_archive's)."""
     if request.backup is None and request.timestamp is None:
         raise UsageError("say which backup: --backup NAME|latest|ID or --timestamp TIME")
     moment = parse_timestamp(request.timestamp) if request.timestamp else None

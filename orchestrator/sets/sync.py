@@ -15,8 +15,8 @@ import logging
 from orchestrator.engines.base import Engine
 from orchestrator.errors import UsageError
 from orchestrator.models import BackupSyncRequest, BackupSyncResult
-from orchestrator.sets.create import Session, load_sets
 from orchestrator.sets.naming import FILES_PART, BackupSet, parse_timestamp, select_set
+from orchestrator.sets.session import Session, load_sets
 
 log = logging.getLogger("strongroom")
 

@@ -19,14 +19,14 @@ from pathlib import Path
 from orchestrator.engines.base import Engine
 from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import StrongroomError
-from orchestrator.export.entries import read_chunks
 from orchestrator.models import VerifyBackupRequest, VerifyCheck, VerifyResult
-from orchestrator.sets.create import Session, load_sets
+from orchestrator.run.pipes import read_chunks
 from orchestrator.sets.digest import StreamDigest
 from orchestrator.sets.dumps import hook_refs
 from orchestrator.sets.layout import plan_sources
 from orchestrator.sets.manifest import VERIFICATION_LOG, Manifest, read_manifest
 from orchestrator.sets.naming import BackupSet, select_set, set_tags
+from orchestrator.sets.session import Session, load_sets
 
 log = logging.getLogger("strongroom")
 DATA_TYPES = ("full", "disaster-recovery")

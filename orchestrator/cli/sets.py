@@ -1,0 +1,323 @@
+"""The commands over backup sets: init, create-backup, backup-files, backup-database,
+verify-backup, list-backups, restore-backup, download-backup, backup-migrate, decrypt.
+
+Click options in, one tool call, rendered out; each command imports what it needs
+when it runs, so that `strongroom --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from orchestrator.cli.main import TYPES, common, guarded, main, split_list
+
+MODES = ["full-rebuild", "config-only", "selective"]
+
+
+@main.command()
+@click.option("--destination", "-d", metavar="REPO", help="Only this repository.")
+@common
+@guarded
+def init(destination: str | None, profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """Create the profile's repositories (idempotent: existing ones are checked)."""
+    from orchestrator.cli import console
+    from orchestrator.models import InitRequest
+    from orchestrator.sets import create as service
+
+    session = console.open_session(profile_ref, verbose)
+    results = service.init(session, InitRequest(destination=destination))
+    console.emit(results, as_json, console.render_init)
+
+
+@main.command("create-backup")
+@click.option("--type", "backup_type", type=click.Choice(TYPES), default="config",
+              show_default=True, help="What the set holds.")
+@click.option("--name", help="Set name; the set is NAME-YYYYMMDD-HHMMSS (UTC).")
+@click.option("--services", multiple=True, metavar="A,B", help="Only these services.")
+@click.option("--include-data", is_flag=True, help="With --type service: data paths too.")
+@click.option("--destination", "-d", metavar="REPO", help="Repository (default: the first).")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Check every part is present and the manifest reads back.")
+@click.option("--compress/--no-compress", default=True, show_default=True)
+@click.option("--encrypt/--no-encrypt", default=True, show_default=True,
+              help="restic repositories are always encrypted; --no-encrypt is refused.")
+@click.option("--schedule", metavar="NAME", help="Take type, services, destination and name "
+              "from [schedules.NAME].")
+@common
+@guarded
+def create_backup(
+    backup_type: str, name: str | None, services: tuple[str, ...], include_data: bool,
+    destination: str | None, verify: bool, compress: bool, encrypt: bool,
+    schedule: str | None, profile_ref: str | None, as_json: bool, verbose: int,
+) -> None:
+    """Back up the profile: one run makes one backup set."""
+    from orchestrator.cli import console
+    from orchestrator.models import CreateBackupRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(
+        CreateBackupRequest, type=backup_type, name=name, services=split_list(services),
+        include_data=include_data, destination=destination, verify=verify, compress=compress,
+        encrypt=encrypt, schedule=schedule,
+    )
+    with console.backup_progress(as_json) as on_progress:
+        result = console.call(session, "create-backup", request, on_progress)
+    console.emit(result, as_json, console.render_created)
+
+
+@main.command("backup-files")
+@click.option("--path", "paths", multiple=True, required=True, metavar="PATH",
+              help="File or directory (repeatable).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Exclude glob (repeatable).")
+@click.option("--name", default="files", show_default=True, help="Set name.")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--verify/--no-verify", default=True, show_default=True)
+@common
+@guarded
+def backup_files(
+    paths: tuple[str, ...], exclude: tuple[str, ...], name: str, destination: str | None,
+    verify: bool, profile_ref: str | None, as_json: bool, verbose: int,
+) -> None:
+    """Back up ad-hoc files and directories as a set of their own."""
+    from orchestrator.cli import console
+    from orchestrator.models import BackupFilesRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(BackupFilesRequest, paths=list(paths), exclude=list(exclude),
+                            name=name, destination=destination, verify=verify)
+    with console.backup_progress(as_json) as on_progress:
+        result = console.call(session, "backup-files", request, on_progress)
+    console.emit(result, as_json, console.render_created)
+
+
+@main.command("backup-database")
+@click.option("--service", metavar="NAME", help="Dump this service's database hooks.")
+@click.option("--database", "databases", multiple=True, metavar="NAME",
+              help="Only this database (repeatable); with --type, the database to dump "
+              "(a file path for sqlite).")
+@click.option("--type", "db_type",
+              type=click.Choice(["postgresql", "mysql", "mariadb", "sqlite", "mongodb"]),
+              help="Dump a database the profile does not name.")
+@click.option("--host", help="With --type: server host.")
+@click.option("--port", type=int, help="With --type: server port.")
+@click.option("--username", help="With --type: user name.")
+@click.option("--password-file", metavar="FILE",
+              help="With --type: file holding the password (for mongodb: the connection URI).")
+@click.option("--name", help="Set name (default: SERVICE-db).")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--verify/--no-verify", default=True, show_default=True)
+@common
+@guarded
+def backup_database(
+    service: str | None, databases: tuple[str, ...], db_type: str | None, host: str | None,
+    port: int | None, username: str | None, password_file: str | None, name: str | None,
+    destination: str | None, verify: bool, profile_ref: str | None, as_json: bool,
+    verbose: int,
+) -> None:
+    """Dump databases straight into the repository as a set of their own."""
+    from orchestrator.cli import console
+    from orchestrator.models import BackupDatabaseRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(
+        BackupDatabaseRequest, service=service, database=list(databases), type=db_type,
+        host=host, port=port, username=username, password_file=password_file, name=name,
+        destination=destination, verify=verify,
+    )
+    result = console.call(session, "backup-database", request)
+    console.emit(result, as_json, console.render_created)
+
+
+@main.command("verify-backup")
+@click.option("--backup", default="latest", show_default=True, metavar="NAME|ID|latest")
+@click.option("--deep-check", is_flag=True,
+              help="Also re-read every stream against its digest and test-restore the files.")
+@click.option("--read-data-subset", metavar="N%|n/t|SIZE",
+              help="Have restic check read this much of the pack data (e.g. 5%).")
+@click.option("--destination", "-d", metavar="REPO")
+@common
+@guarded
+def verify_backup(backup: str, deep_check: bool, read_data_subset: str | None,
+                  destination: str | None, profile_ref: str | None, as_json: bool,
+                  verbose: int) -> None:
+    """Check that a set is whole and the repository sound; exit 1 when anything failed."""
+    from orchestrator.cli import console
+    from orchestrator.models import VerifyBackupRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(VerifyBackupRequest, backup=backup, deep_check=deep_check,
+                            read_data_subset=read_data_subset, destination=destination)
+    result = console.call(session, "verify-backup", request)
+    console.emit(result, as_json, console.render_verify)
+    if not result.ok:
+        raise SystemExit(1)
+
+
+@main.command("list-backups")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--name", help="Only sets of this name.")
+@click.option("--type", "backup_type",
+              type=click.Choice([*TYPES, "files", "database", "containers", "vm"]))
+@click.option("--service", help="Only sets holding this service.")
+@click.option("--since", metavar="TIME", help="ISO 8601; a time without zone is local.")
+@click.option("--until", metavar="TIME", help="ISO 8601; a time without zone is local.")
+@click.option("--all", "show_all", is_flag=True, help="Include incomplete sets.")
+@common
+@guarded
+def list_backups(
+    destination: str | None, name: str | None, backup_type: str | None, service: str | None,
+    since: str | None, until: str | None, show_all: bool, profile_ref: str | None,
+    as_json: bool, verbose: int,
+) -> None:
+    """Show the backup sets in a repository."""
+    from orchestrator.cli import console
+    from orchestrator.models import ListBackupsRequest
+    from orchestrator.sets.naming import parse_timestamp
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(
+        ListBackupsRequest, destination=destination, name=name, type=backup_type,
+        service=service, since=parse_timestamp(since) if since else None,
+        until=parse_timestamp(until) if until else None, all=show_all,
+    )
+    console.emit(console.call(session, "list-backups", request), as_json, console.render_list)
+
+
+@main.command("restore-backup")
+@click.option("--backup", metavar="NAME|ID|latest",
+              help="Full set name, a name (its latest set), latest, or a set id.")
+@click.option("--timestamp", metavar="TIME", help="The latest complete set at or before TIME "
+              "(ISO 8601; a time without zone is local time).")
+@click.option("--mode", type=click.Choice(MODES), default="full-rebuild", show_default=True)
+@click.option("--services", multiple=True, metavar="A,B", help="Only these services.")
+@click.option("--target", metavar="DIR", help="Restore under DIR (DIR/original/path).")
+@click.option("--destination", "-d", metavar="REPO", help="Repository to restore from.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@click.option("--verify", is_flag=True, help="Compare restored files with the backup.")
+@click.option("--force", is_flag=True,
+              help="Overwrite existing files and restore into non-empty databases.")
+@click.option("--database", "databases", multiple=True, metavar="NAME",
+              help="Only this database (repeatable).")
+@click.option("--as-database", multiple=True, metavar="[OLD=]NEW",
+              help="Restore a database under another name.")
+@click.option("--with-globals", is_flag=True,
+              help="Restore PostgreSQL roles and tablespaces (pg_dumpall --globals-only) first.")
+@click.option("--from-archive", metavar="FILE",
+              help="Restore from an export made by download-backup instead of a repository.")
+@click.option("--password-file", metavar="FILE", help="With --from-archive: its password.")
+@click.option("--password-env", metavar="VAR", help="With --from-archive: its password.")
+@click.option("--trust-archive", is_flag=True,
+              help="With --from-archive: replay dumps whose client could run commands from "
+              "the stream (psql plain SQL, command hooks) although the archive is not "
+              "authenticated. Only for archives you made and nobody could change.")
+@click.option("--max-bytes", metavar="SIZE", help="With --from-archive: refuse archives whose "
+              "files hold more (e.g. 20G; default: the target's free space less 64 MiB).")
+@common
+@guarded
+def restore_backup(
+    backup: str | None, timestamp: str | None, mode: str, services: tuple[str, ...],
+    target: str | None, destination: str | None, dry_run: bool, verify: bool, force: bool,
+    databases: tuple[str, ...], as_database: tuple[str, ...], with_globals: bool,
+    from_archive: str | None, password_file: str | None, password_env: str | None,
+    trust_archive: bool, max_bytes: str | None, profile_ref: str | None, as_json: bool,
+    verbose: int,
+) -> None:
+    """Restore a backup set, by name or by time. Never overwrites without --force."""
+    from orchestrator.cli import console
+    from orchestrator.models import RestoreBackupRequest
+    from orchestrator.profile.sizes import parse_size
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(
+        RestoreBackupRequest, backup=backup, timestamp=timestamp, mode=mode,
+        services=split_list(services), target=target, destination=destination,
+        dry_run=dry_run, verify=verify, force=force, databases=list(databases), confirm=True,
+        as_database=list(as_database), with_globals=with_globals, from_archive=from_archive,
+        archive_password=console.read_password(
+            bool(password_file or password_env), password_file, password_env, confirm=False),
+        trust_archive=trust_archive,
+        max_bytes=parse_size(max_bytes, "--max-bytes") if max_bytes else None,
+    )
+    with console.spinner(as_json, "restoring"):
+        result = console.call(session, "restore-backup", request)
+    console.emit(result, as_json, console.render_restore)
+
+
+@main.command("download-backup")
+@click.option("--backup", default="latest", show_default=True, metavar="NAME|ID|latest")
+@click.option("--format", "fmt", type=click.Choice(["zip", "tar.gz", "tar.xz"]), default="zip",
+              show_default=True)
+@click.option("--encrypt", is_flag=True, help="zip: AES-256 (WinZip AE-2; opens in 7-Zip, not "
+              "in plain unzip). tar: an AES-256-GCM envelope, opened by `strongroom decrypt`.")
+@click.option("--password-file", metavar="FILE", help="Encryption password from a file.")
+@click.option("--password-env", metavar="VAR", help="Encryption password from a variable.")
+@click.option("--output", "-o", metavar="PATH|-|s3://BUCKET/KEY",
+              help="Default: ./SET.EXT. '-' is stdout. s3:// uploads (AWS environment).")
+@click.option("--services", multiple=True, metavar="A,B", help="Only these services.")
+@click.option("--presign", type=int, metavar="SECONDS",
+              help="With s3://: print an HTTPS download link valid this long.")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@common
+@guarded
+def download_backup(
+    backup: str, fmt: str, encrypt: bool, password_file: str | None, password_env: str | None,
+    output: str | None, services: tuple[str, ...], presign: int | None,
+    destination: str | None, force: bool, profile_ref: str | None, as_json: bool, verbose: int,
+) -> None:
+    """Export a backup set as one archive in its logical layout (metadata.json first)."""
+    from orchestrator.cli import console
+    from orchestrator.models import DownloadBackupRequest
+
+    session = console.open_session(profile_ref, verbose)
+    password = console.read_password(encrypt, password_file, password_env, confirm=True)
+    request = console.build(
+        DownloadBackupRequest, backup=backup, format=fmt, encrypt=encrypt, password=password,
+        output=output, services=split_list(services), presign=presign,
+        destination=destination, force=force,
+    )
+    with console.spinner(as_json or output == "-", "exporting"):
+        result = console.call(session, "download-backup", request)
+    console.emit(result, as_json, console.render_download)
+
+
+@main.command("backup-migrate")
+@click.option("--backup", default="latest", show_default=True, metavar="NAME|ID|latest")
+@click.option("--to-format", "fmt", type=click.Choice(["zip", "tar.gz", "tar.xz"]),
+              required=True)
+@click.option("--output", "-o", metavar="PATH|-|s3://BUCKET/KEY")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--force", is_flag=True)
+@common
+@guarded
+def backup_migrate(
+    backup: str, fmt: str, output: str | None, destination: str | None, force: bool,
+    profile_ref: str | None, as_json: bool, verbose: int,
+) -> None:
+    """Convert a backup set to an archive format (the same conversion as download-backup)."""
+    from orchestrator.cli import console
+    from orchestrator.models import BackupMigrateRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(BackupMigrateRequest, backup=backup, to_format=fmt, output=output,
+                            destination=destination, force=force)
+    console.emit(console.call(session, "backup-migrate", request), as_json,
+                 console.render_download)
+
+
+@main.command("decrypt")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", metavar="PATH|-", help="Default: FILE without .enc.")
+@click.option("--password-file", metavar="FILE")
+@click.option("--password-env", metavar="VAR")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@guarded
+def decrypt(file: str, output: str | None, password_file: str | None,
+            password_env: str | None, force: bool) -> None:
+    """Open an encrypted tar export (.tar.gz.enc, .tar.xz.enc)."""
+    from orchestrator.cli import console
+    from orchestrator.export.unpack import decrypt_file
+
+    password = console.read_password(True, password_file, password_env, confirm=False)
+    assert password is not None
+    decrypt_file(file, output, password.encode(), force)

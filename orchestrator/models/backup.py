@@ -1,0 +1,157 @@
+"""create-backup, backup-files, backup-database, backup-containers, backup-vm-snapshot,
+init, list-backups and backup-sync: requests and results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from orchestrator.models.base import Model
+from orchestrator.profile.schema import NAME_PATTERN, BackupType
+
+
+class InitRequest(Model):
+    destination: str | None = None
+
+
+class InitResult(Model):
+    destination: str
+    url: str
+    created: bool
+
+
+class CreateBackupRequest(Model):
+    type: BackupType = "config"
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    services: list[str] = Field(default_factory=list)
+    include_data: bool = Field(default=False, alias="includeData")
+    destination: str | None = None
+    encrypt: bool = True
+    compress: bool = True
+    verify: bool = True
+    schedule: str | None = None
+
+
+class BackupFilesRequest(Model):
+    paths: list[str] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    destination: str | None = None
+    compress: bool = True
+    verify: bool = True
+
+
+class BackupDatabaseRequest(Model):
+    service: str | None = None
+    database: list[str] = Field(default_factory=list)
+    type: Literal["postgresql", "mysql", "mariadb", "sqlite", "mongodb"] | None = None
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    password_file: str | None = None
+    path: str | None = None
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    destination: str | None = None
+    verify: bool = True
+
+
+class PartResult(Model):
+    part: str
+    snapshot_id: str
+    files: int
+    bytes: int
+    bytes_added: int
+
+
+class CreateBackupResult(Model):
+    set: str
+    id: str
+    type: str
+    profile: str
+    destination: str
+    time: datetime
+    services: list[str]
+    paths: int
+    parts: list[PartResult]
+    files: int
+    bytes: int
+    bytes_added: int
+    duration: float
+    encrypted: bool
+    compressed: bool
+    verified: bool
+    removed_by_retention: list[str] = Field(default_factory=list)
+    synced_to: list[str] = Field(default_factory=list)
+
+
+SetType = Literal["config", "full", "service", "disaster-recovery", "files", "database",
+                  "containers", "vm"]
+
+
+class ListBackupsRequest(Model):
+    destination: str | None = None
+    name: str | None = None
+    type: SetType | None = None
+    service: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    all: bool = False
+
+
+class BackupSetInfo(Model):
+    set: str
+    id: str
+    name: str
+    type: str
+    profile: str
+    host: str
+    time: datetime
+    services: list[str]
+    parts: int
+    size: int | None
+    status: Literal["complete", "incomplete"]
+    problem: str | None = None
+
+
+class ListBackupsResult(Model):
+    destination: str
+    backups: list[BackupSetInfo]
+
+
+class BackupContainersRequest(Model):
+    service: str | None = None
+    image: list[str] = Field(default_factory=list)
+    volume: list[str] = Field(default_factory=list)
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    destination: str | None = None
+    verify: bool = True
+
+
+class BackupVmSnapshotRequest(Model):
+    disk: str | None = None
+    vm: str | None = None
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    destination: str | None = None
+    verify: bool = True
+
+
+class BackupSyncRequest(Model):
+    """Copy sets between repositories: one set, those since a time, or (the default)
+    every complete set of the profile."""
+
+    from_: str = Field(alias="from")
+    to: str
+    backup: str | None = None
+    all: bool = False
+    since: str | None = None
+
+
+class BackupSyncResult(Model):
+    source: str
+    target: str
+    created: bool
+    copied: list[str]
+    skipped: list[str]
+    snapshots: int
