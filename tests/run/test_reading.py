@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.errors import EndedEarly
 from orchestrator.run import COPY_CHUNK, CommandError, reading
-from tests.test_run import gone, py, wait_until
+from tests.run.test_process import gone, py, wait_until
 
 
 def test_reading_hands_over_the_output_through_a_wide_pipe() -> None:
