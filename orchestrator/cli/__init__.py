@@ -1,10 +1,11 @@
-"""The click faces: the `strongroom` group, one module per command family, and the
-console output.
+"""The click faces: the `strongroom` group (main.py), one module per command family
+(sets.py, admin.py, infra.py, schedule.py) and the console output (console.py).
 
 May import everything below it (access, the operations, profile, engines, models,
-run, errors), lazily inside the commands. Command families register on `main` when
-this package imports them, from COMMAND_MODULES: they import `main` from cli/main.py,
-never this package, so nothing imports back up.
+run, errors), lazily inside the commands so that `strongroom --help` stays fast.
+Command families register on `main` when this package imports them, from
+COMMAND_MODULES: they import `main` from cli/main.py, never this package, so nothing
+imports back up. A new family is a module here and a name in COMMAND_MODULES.
 """
 
 from importlib import import_module

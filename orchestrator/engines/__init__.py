@@ -1,4 +1,9 @@
-"""Backup engines behind one protocol, and the explicit registry that picks one."""
+"""Backup engines behind one protocol, and the explicit registry that picks one.
+
+Owns the Engine protocol (base.py), restic (restic.py, its argv builders and output
+readers), repository passwords and where a repository lives (destinations.py).
+May import profile, run and errors; never sets or anything above.
+"""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@ module per tool family. Field aliases carry the names of the original request
 (includeData, backupName, …) so that one model serves both faces.
 
 Every name is re-exported here: `from orchestrator.models import X` is the way in.
-May import profile (names and types the schema defines) and nothing above it.
+May import profile (names and types the schema defines) and nothing else of
+orchestrator.
 """
 
 from orchestrator.models.backup import (
