@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from orchestrator import audit, models
+from orchestrator.audit_anchors import profile_key
 from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import AccessDenied, StrongroomError, UsageError
 from orchestrator.service import Session
@@ -234,4 +235,4 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
                 "origin": origin,
                 "arguments": audit.redact(request.model_dump(mode="json", by_alias=False)),
                 **outcome, "duration": round(time.monotonic() - clock, 3),
-            })
+            }, key=profile_key(session.profile))
