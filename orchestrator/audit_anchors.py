@@ -82,10 +82,11 @@ def check(lines: list[bytes] | None, anchors: list[Anchor]) -> list[Problem]:
                                     "the log was deleted or emptied")]
     problems = []
     if newest.seq > len(lines):
+        gone = f"line {newest.seq} was" if newest.seq == len(lines) + 1 else \
+            f"lines {len(lines) + 1}..{newest.seq} were"
         problems.append(Problem(newest.seq, f"the log ends at line {len(lines)}, but set "
-                                            f"{newest.set} anchored line {newest.seq}: lines "
-                                            f"{len(lines) + 1}..{newest.seq} were removed "
-                                            "(truncated)"))
+                                            f"{newest.set} anchored line {newest.seq}: {gone} "
+                                            "removed (truncated)"))
     seen: set[tuple[int, str]] = set()
     for anchor in held:
         if anchor.seq > len(lines) or (anchor.seq, anchor.sha256) in seen:
