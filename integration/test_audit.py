@@ -233,3 +233,20 @@ def test_without_a_readable_repository_the_chain_is_still_checked(
     wrong = site.run("audit", "verify", "--destination", "offsite", check=False)
     assert wrong.returncode != 0 and "no repository named 'offsite'" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_an_unreadable_key_file_stops_an_operation_before_it_runs(
+    anchored: Anchored, tmp_path: Path
+) -> None:
+    site = anchored.site
+    broken = tmp_path / "broken.toml"
+    broken.write_text(site.profile.read_text() + f'\n[audit]\nkey_file = "{tmp_path}/none"\n')
+    state = tmp_path / "state"
+    shutil.copytree(site.state, state, symlinks=True)
+    run = replace(site, profile=broken, state=state).run(
+        "backup-files", "--path", str(site.path("etc/netplan")), "--name", "six", check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert f"the audit key_file {tmp_path}/none cannot be read" in run.stderr, run.stderr
+    assert not (state / "sets/six").exists()
+    assert (state / "audit.log").read_bytes() == b"".join(line + b"\n"
+                                                          for line in anchored.lines)

@@ -78,8 +78,7 @@ def check(lines: list[bytes] | None, anchors: list[Anchor]) -> list[Problem]:
     if not lines:
         what = "missing" if lines is None else "empty"
         return [Problem(newest.seq, f"the log is {what}, but set {newest.set} anchored line "
-                                    f"{newest.seq} ({len(held)} anchor(s) in the repository): "
-                                    "the log was deleted or emptied")]
+                                    f"{newest.seq}: the log was deleted or emptied")]
     problems = []
     if newest.seq > len(lines):
         gone = f"line {newest.seq} was" if newest.seq == len(lines) + 1 else \
