@@ -80,6 +80,8 @@ def test_every_set_records_the_head_in_its_manifest_and_a_tag(anchored: Anchored
         assert "audit log ok: 5 line(s), chain intact" in result.stdout
         assert "5 anchor(s) checked in repository 'local'" in result.stdout
     assert (site.state / "audit.head").stat().st_mode & 0o777 == 0o600
+    assert (site.state / "audit.log").stat().st_mode & 0o777 == 0o600
+    assert site.state.stat().st_mode & 0o777 == 0o700
 
 
 def recompute(lines: list[bytes]) -> list[bytes]:
@@ -250,3 +252,28 @@ def test_an_unreadable_key_file_stops_an_operation_before_it_runs(
     assert not (state / "sets/six").exists()
     assert (state / "audit.log").read_bytes() == b"".join(line + b"\n"
                                                           for line in anchored.lines)
+
+
+def test_sets_copied_to_another_repository_carry_their_anchors(
+    anchored: Anchored, tmp_path: Path
+) -> None:
+    site = anchored.site
+    both = tmp_path / "both.toml"
+    both.write_text(site.profile.read_text() + f"""
+[repositories.offsite]
+url = "{tmp_path / 'offsite'}"
+password_file = "{site.password_file}"
+""")
+    state = tmp_path / "state"
+    shutil.copytree(site.state, state, symlinks=True)
+    here = replace(site, profile=both, state=state)
+    here.run("init", "--destination", "offsite")
+    here.run("backup-sync", "--from", "local", "--to", "offsite", "--all")
+    ok = here.run("audit", "verify", "--destination", "offsite")
+    assert "5 anchor(s) checked in repository 'offsite'" in ok.stdout, ok.stdout
+    # backup-sync itself was audited: the log has six lines now; cut it to two.
+    lines = (state / "audit.log").read_bytes().splitlines()
+    (state / "audit.log").write_bytes(lines[0] + b"\n" + lines[1] + b"\n")
+    audit.write_head(state, 2, audit.digest(lines[1]))
+    cut = here.run("audit", "verify", "--destination", "offsite", check=False)
+    assert cut.returncode == 1 and "lines 3..4 were removed (truncated)" in cut.stderr

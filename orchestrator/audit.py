@@ -21,6 +21,7 @@ import hmac
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,7 +92,7 @@ def last_line(handle: BinaryIO) -> bytes:
         cut = stripped.rfind(b"\n")
         if cut >= 0:
             return stripped[cut + 1:]
-    return tail.strip()
+    return tail.rstrip()
 
 
 def _seq_of(line: bytes, handle: BinaryIO) -> int:
@@ -110,6 +111,7 @@ def append(state_dir: Path, entry: dict[str, Any], key: bytes | None = None) -> 
     """Append one line, chained to the last one; safe against concurrent writers."""
     path = state_dir / AUDIT_FILE
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _private_folder(state_dir)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "r+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -129,6 +131,14 @@ def append(state_dir: Path, entry: dict[str, Any], key: bytes | None = None) -> 
         handle.flush()
         os.fsync(handle.fileno())
         write_head(state_dir, seq, digest(line))
+
+
+def _private_folder(folder: Path) -> None:
+    """The state folder 0700 (its parents create it 0755 under umask 022); a sticky,
+    shared folder such as /tmp, or one of another user, is left as it is."""
+    info = os.stat(folder)
+    if info.st_mode & 0o077 and not info.st_mode & stat.S_ISVTX and info.st_uid == os.geteuid():
+        os.chmod(folder, stat.S_IMODE(info.st_mode) & 0o700)
 
 
 def _last_byte(handle: BinaryIO) -> bytes:
@@ -235,7 +245,7 @@ def verify_chain(state_dir: Path, key: bytes | None = None) -> Report:
     _check_head(state_dir, lines, found is None, problems)
     if key is not None:
         _check_hmacs(lines, key, problems)
-    elif any(signature_ok(line, b"-") is not None for line in lines):
+    elif any(_SIGNED.match(line) for line in lines):
         report.notes.append("hmacs not checked: the profile sets no [audit] key_file")
     return report
 

@@ -75,13 +75,18 @@ def test_append_chains_numbers_and_writes_a_private_head(tmp_path: Path) -> None
     assert audit.verify_chain(state).problems == []
 
 
-def test_append_tightens_an_old_log_and_head(tmp_path: Path) -> None:
+def test_append_tightens_an_old_log_head_and_folder(tmp_path: Path) -> None:
     make_log(tmp_path, 1)
     for name in (audit.AUDIT_FILE, audit.HEAD_FILE):
         os.chmod(tmp_path / name, 0o644)
+    os.chmod(tmp_path, 0o755)
     make_log(tmp_path, 1)
     for name in (audit.AUDIT_FILE, audit.HEAD_FILE):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o700
+    os.chmod(tmp_path, 0o1777)
+    make_log(tmp_path, 1)
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o1777
 
 
 def test_append_after_a_line_without_newline_starts_a_new_line(tmp_path: Path) -> None:
