@@ -119,9 +119,9 @@ def verify_session(session: Session, destination: str | None, use_anchors: bool)
         report = verify(session.state.root, key, None)
         report.notes.append("anchors not checked (--no-anchors)")
         return report
-    name, engine = session.engine(destination)
+    name, _ = session.profile.repository(destination)  # an unknown name is an error
     try:
-        snapshots = engine.snapshots([PRODUCT_TAG])
+        snapshots = session.engine(name)[1].snapshots([PRODUCT_TAG])
     except StrongroomError as exc:
         report = verify(session.state.root, key, None)
         report.notes.append(f"anchors not checked: repository {name!r} cannot be read: "
