@@ -228,6 +228,12 @@ class Access(Strict):
     roles: dict[str, Role] = Field(default_factory=dict)
 
 
+class AuditSettings(Strict):
+    """The audit log: with key_file, every line carries an HMAC-SHA256 keyed by its bytes."""
+
+    key_file: Path | None = Field(default=None, description="relative to the profile file")
+
+
 class Profile(Strict):
     """A whole host or site. `extends` is resolved before validation."""
 
@@ -240,6 +246,7 @@ class Profile(Strict):
     infrastructure: Infrastructure = Field(default_factory=Infrastructure)
     schedules: dict[str, Schedule] = Field(default_factory=dict)
     access: Access = Field(default_factory=Access)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     lock_wait: str = Field(default="5min", description="how long a run waits for another run "
                            "of this profile to finish")
 

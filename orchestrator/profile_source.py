@@ -318,6 +318,8 @@ def _resolve_paths(
 
     if profile.state_dir is not None:
         profile.state_dir = fix(profile.state_dir, ("state_dir",))
+    if profile.audit.key_file is not None:
+        profile.audit.key_file = fix(profile.audit.key_file, ("audit", "key_file"))
     for name, repo in profile.repositories.items():
         key: KeyPath = ("repositories", name)
         if repo.password_file is not None:

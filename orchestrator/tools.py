@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from orchestrator import audit, models
+from orchestrator.audit_anchors import profile_key
 from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import AccessDenied, StrongroomError, UsageError
 from orchestrator.service import Session
@@ -212,6 +213,7 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
     tool = TOOLS.get(name)
     if tool is None:
         raise UsageError(f"no tool named {name!r}")
+    key = profile_key(session.profile)  # an unreadable key_file stops the run before it starts
     clock = time.monotonic()
     outcome: dict[str, Any] = {"result": "ok"}
     try:
@@ -234,4 +236,4 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
                 "origin": origin,
                 "arguments": audit.redact(request.model_dump(mode="json", by_alias=False)),
                 **outcome, "duration": round(time.monotonic() - clock, 3),
-            })
+            }, key=key)
