@@ -11,7 +11,6 @@ failed or refused export leaves no partial file and no half-finished upload.
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 from orchestrator.errors import AccessDenied, ConflictError, UsageError
+from orchestrator.tempfiles import exclusive_temp
 
 S3_PART = 16 << 20
 
@@ -113,27 +113,13 @@ def _refuse_existing(path: Path, force: bool, hint: str) -> None:
         raise ConflictError(f"{path} exists; use --force to replace it{hint}")
 
 
-def _exclusive_temp(path: Path, mode: int) -> tuple[int, Path]:
-    """A new file beside `path` that nothing else can have planted: a random name,
-    created with O_EXCL (never an existing file) and O_NOFOLLOW (never through a link)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    while True:
-        temp = path.with_name(f".{path.name[:200]}.{secrets.token_hex(8)}.partial")
-        try:
-            fd = os.open(temp, flags, mode)
-        except FileExistsError:
-            continue
-        os.fchmod(fd, mode)  # exactly the mode asked for, whatever the umask
-        return fd, temp
-
-
 @contextmanager
 def replacing(path: Path, force: bool, mode: int = 0o600, hint: str = "") -> Iterator[BinaryIO]:
     """A file written aside and renamed onto `path` once complete and on disk. An existing
     `path` is replaced only with `force`, and never when it is a symlink or not a file."""
     _refuse_existing(path, force, hint)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temp = _exclusive_temp(path, mode)
+    fd, temp = exclusive_temp(path, mode)
     handle = os.fdopen(fd, "wb")
     try:
         yield handle
