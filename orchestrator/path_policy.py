@@ -153,7 +153,7 @@ def confine(profile: Profile, state_root: Path, role: str | None, origin: str,
         if request.password_file is not None:
             raise AccessDenied("a confined caller may not name a password_file; back up a "
                                "service whose hook names one")
-        if request.type == "sqlite" and request.database:
+        if request.service is None and request.type == "sqlite":  # database: file paths
             update["database"] = [str(inside(path, allowed.backup_roots, "database",
                                              "backup_roots")) for path in request.database]
     elif isinstance(request, models.BackupVmSnapshotRequest) and request.disk is not None:

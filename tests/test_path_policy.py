@@ -191,6 +191,8 @@ def test_backup_paths_stay_in_the_roots(tmp_path: Path, state: Path) -> None:
     with pytest.raises(AccessDenied, match="database"):
         confine(profile, state, None, "mcp", models.BackupDatabaseRequest(
             type="sqlite", database=["/etc/shadow"]))
+    named = models.BackupDatabaseRequest(service="web", type="sqlite", database=["main"])
+    assert confine(profile, state, None, "mcp", named) is named
 
 
 def test_no_roots_at_all_refuses_everything(tmp_path: Path, state: Path) -> None:
