@@ -19,6 +19,7 @@ from orchestrator import audit, models
 from orchestrator.audit_anchors import profile_key
 from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import AccessDenied, StrongroomError, UsageError
+from orchestrator.path_policy import confine
 from orchestrator.service import Session
 
 Operation = Callable[[Session, Any, ProgressCallback | None], BaseModel]
@@ -218,6 +219,7 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
     outcome: dict[str, Any] = {"result": "ok"}
     try:
         check_access(session, role, name, request)
+        request = confine(session.profile, session.state.root, role, origin, request)
         if tool.run is None:
             raise NotAvailable(f"{name} is not available in this version of strongroom yet")
         with _held(session, tool):

@@ -8,7 +8,6 @@ point out, hard links — are refused before anything is written.
 
 from __future__ import annotations
 
-import os
 import sys
 import tarfile
 import zipfile
@@ -18,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from orchestrator.errors import ConflictError, StrongroomError, UsageError
+from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.export.envelope import HEADER_SIZE, decrypt_stream, is_envelope
+from orchestrator.export.targets import replacing
 from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, VERIFICATION_LOG, Manifest
 
 
@@ -36,16 +36,9 @@ def decrypt_file(file: str, output: str | None, password: bytes, force: bool) ->
         return
     target = Path(output) if output else source.with_suffix("") if source.suffix == ".enc" \
         else source.with_name(source.name + ".dec")
-    if target.exists() and not force:
-        raise ConflictError(f"{target} exists; use --force to replace it")
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        with open(source, "rb") as handle, open(partial, "wb") as out:
-            for plain in decrypt_stream(handle, password):
-                out.write(plain)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    with open(source, "rb") as handle, replacing(target, force) as out:
+        for plain in decrypt_stream(handle, password):
+            out.write(plain)
 
 
 class _PlainReader:
