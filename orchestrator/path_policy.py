@@ -140,6 +140,9 @@ def confine(profile: Profile, state_root: Path, role: str | None, origin: str,
         else:
             update["output"] = output_inside(request.output, allowed.export_dir)
     elif isinstance(request, models.RestoreBackupRequest):
+        if request.trust_archive:
+            raise AccessDenied("a confined caller may not vouch for an archive "
+                               "(trustArchive); restore it from the shell without a role")
         if request.target is not None:
             update["target"] = str(inside(request.target, allowed.restore_targets,
                                           "target", "restore_targets"))

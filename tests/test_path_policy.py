@@ -166,6 +166,8 @@ def test_restore_targets_and_archives(tmp_path: Path, state: Path) -> None:
         (models.RestoreBackupRequest(target="/etc"), "target '/etc' is outside"),
         (models.RestoreBackupRequest(target="../x"), "'..'"),
         (models.RestoreBackupRequest(from_archive="/tmp/evil.zip"), "fromArchive"),
+        (models.RestoreBackupRequest(from_archive=str(state / "exports" / "a.zip"),
+                                     trust_archive=True), "may not vouch"),
     ]:
         with pytest.raises(AccessDenied, match=message):
             confine(profile, state, None, "mcp", request)
