@@ -42,8 +42,10 @@ def guarded(fn: F) -> F:
 
         try:
             return fn(*args, **kwargs)
-        except KeyboardInterrupt:
-            fail("interrupted", 130)
+        except KeyboardInterrupt as exc:
+            from orchestrator.run.signals import interrupted
+
+            fail(*interrupted(exc))
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -67,6 +69,9 @@ def main(role: str | None) -> None:
     data, the repositories to back up to, and schedules. restic does the
     deduplication, encryption and snapshots.
     """
+    from orchestrator.run.signals import install
+
+    install()  # SIGTERM and SIGHUP end a command like Ctrl-C (exit 143 and 129)
 
 
 @main.command()

@@ -1,0 +1,120 @@
+"""How every child is started so that it cannot outlive strongroom.
+
+Each child gets its own process group (Ctrl-C on the terminal reaches strongroom only,
+and a whole tree can be ended) and, before exec, PR_SET_PDEATHSIG: SIGTERM when the
+thread that forked it ends. Because that is the forking *thread*, not the process,
+children are forked from the main thread or from one spawner thread that lives as
+long as the process; a short-lived worker thread (anyio, a ThreadPoolExecutor) never
+forks. PDEATHSIG is not inherited by grandchildren (bash running a pipeline, pg_dump
+under a wrapper): the child also registers its process group with the watchdog
+(watchdog.py), which ends every registered group once strongroom is gone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from orchestrator.run.watchdog import ENV_NAME
+
+PR_SET_PDEATHSIG = 1
+DEATH_SIGNAL = signal.SIGTERM
+TOKEN = secrets.token_hex(8)
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_spawner: ThreadPoolExecutor | None = None
+_watchdog: tuple[int, int, subprocess.Popen[bytes]] | None = None  # (owner pid, fd, proc)
+
+
+def _prctl() -> Callable[..., int] | None:
+    try:
+        function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                         ctypes.c_ulong]
+    function.restype = ctypes.c_int
+    return function
+
+
+_PRCTL = _prctl()
+
+
+def guard_env(env: dict[str, str]) -> dict[str, str]:
+    """The child's environment with this process's token, which the watchdog checks."""
+    env[ENV_NAME] = TOKEN
+    return env
+
+
+def _watchdog_fd() -> int | None:
+    """The write end of the watchdog's pipe, starting the watchdog on first use."""
+    global _watchdog
+    with _lock:
+        if _watchdog is not None and _watchdog[0] == os.getpid():
+            return _watchdog[1]
+        read_end, write_end = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(Path(__file__).with_name("watchdog.py")), TOKEN],
+                stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True,
+            )
+        except OSError:
+            os.close(write_end)
+            return None
+        finally:
+            os.close(read_end)
+        _watchdog = (os.getpid(), write_end, proc)
+        return write_end
+
+
+def preexec(parent: int, report_fd: int | None) -> Callable[[], None]:
+    """What the child runs between fork and exec (setsid has happened already)."""
+
+    def child() -> None:
+        if _PRCTL is not None:
+            _PRCTL(PR_SET_PDEATHSIG, int(DEATH_SIGNAL), 0, 0, 0)
+        if os.getppid() != parent:  # strongroom died before the line above
+            os._exit(255)
+        if report_fd is not None:
+            try:
+                os.write(report_fd, b"%d\n" % os.getpid())
+            except OSError:
+                pass
+
+    return child
+
+
+def popen(argv: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """subprocess.Popen with its own session, PDEATHSIG and watchdog registration,
+    forked from a thread that lives as long as strongroom."""
+    report_fd = _watchdog_fd()
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, start_new_session=True,
+                                preexec_fn=preexec(os.getpid(), report_fd), **options)
+
+    return on_lasting_thread(start)
+
+
+def on_lasting_thread(function: Callable[[], T]) -> T:
+    """Run `function` on the main thread or on the spawner thread, which never ends
+    before the process does."""
+    if threading.current_thread() is threading.main_thread():
+        return function()
+    global _spawner
+    with _lock:
+        if _spawner is None:
+            _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-spawn")
+        spawner = _spawner
+    return spawner.submit(function).result()
