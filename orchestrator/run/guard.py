@@ -38,14 +38,16 @@ _watchdog: tuple[int, int, subprocess.Popen[bytes]] | None = None  # (owner pid,
 
 
 def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up in the parent: the child between fork and exec only calls."""
     try:
-        function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+        function = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
                          ctypes.c_ulong]
     function.restype = ctypes.c_int
-    return function
+    found: Callable[..., int] = function
+    return found
 
 
 _PRCTL = _prctl()

@@ -116,8 +116,9 @@ def terminate_tree(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     """Terminate a child and every process below it; kill what is left after `grace`.
 
     Below it means its descendants and its process group (which also holds the
-    grandchildren whose parent has exited already). The child itself is reaped through Popen so that its returncode stays truthful
-    (a killed child must not look like one that exited 0).
+    grandchildren whose parent has exited already). The child itself is reaped through
+    Popen so that its returncode stays truthful (a killed child must not look like one
+    that exited 0).
     """
     import psutil
 
