@@ -43,8 +43,10 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except KeyboardInterrupt as exc:
+            from orchestrator.run import end_children
             from orchestrator.run.signals import interrupted
 
+            end_children()  # those of worker threads too: exit waits for the threads
             fail(*interrupted(exc))
         except click.exceptions.Exit:
             raise

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,6 +36,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _spawner: ThreadPoolExecutor | None = None
 _watchdog: tuple[int, int, subprocess.Popen[bytes]] | None = None  # (owner pid, fd, proc)
+_live: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()
 
 
 def _prctl() -> Callable[..., int] | None:
@@ -106,7 +108,14 @@ def popen(argv: list[str], **options: Any) -> subprocess.Popen[bytes]:
         return subprocess.Popen(argv, start_new_session=True,
                                 preexec_fn=preexec(os.getpid(), report_fd), **options)
 
-    return on_lasting_thread(start)
+    proc = on_lasting_thread(start)
+    _live.add(proc)
+    return proc
+
+
+def running() -> list[subprocess.Popen[bytes]]:
+    """The children of this process that have not exited, whichever thread runs them."""
+    return [proc for proc in list(_live) if proc.poll() is None]
 
 
 def on_lasting_thread(function: Callable[[], T]) -> T:

@@ -11,6 +11,7 @@ import collections
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -145,6 +146,30 @@ def terminate_tree(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def end_children(grace: float = 3.0) -> None:
+    """Terminate the process group of every child still running, from any thread; kill
+    what is left after `grace`. For an interrupt: the threads that own the children see
+    them fail and unwind (a ThreadPoolExecutor is joined at exit)."""
+    import time
+
+    children = guard.running()
+    for proc in children:
+        _signal_group(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while children and time.monotonic() < deadline:
+        time.sleep(0.05)
+        children = [proc for proc in children if proc.poll() is None]
+    for proc in children:
+        _signal_group(proc.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except OSError:
+        pass
 
 
 def _group(pgid: int) -> list[psutil.Process]:

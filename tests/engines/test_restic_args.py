@@ -32,8 +32,8 @@ from orchestrator.engines.restic_args import (
     restore_args,
     snapshots_args,
     stream_backup_args,
-    tag_args,
     tag_add_args,
+    tag_args,
     without_lock,
 )
 from orchestrator.run import child_env
