@@ -39,9 +39,11 @@ def guarded(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from orchestrator.console import fail
+        from orchestrator.run.signals import raising
 
         try:
-            return fn(*args, **kwargs)
+            with raising():
+                return fn(*args, **kwargs)
         except KeyboardInterrupt as exc:
             from orchestrator.run import end_children
             from orchestrator.run.signals import interrupted

@@ -151,11 +151,12 @@ def _in_group(pid: int, group: int) -> bool:
 def test_sigterm_and_sighup_interrupt_like_ctrl_c(signum: int, code: int) -> None:
     parent = parent_process("""
         import sys, time
-        from orchestrator.run.signals import install, interrupted
+        from orchestrator.run.signals import install, interrupted, raising
         install()
         try:
-            print(0, flush=True)
-            time.sleep(60)
+            with raising():
+                print(0, flush=True)
+                time.sleep(60)
         except KeyboardInterrupt as exc:
             try:
                 time.sleep(0.5)  # a second signal must not cut the cleanup short
@@ -175,4 +176,21 @@ def test_sigterm_and_sighup_interrupt_like_ctrl_c(signum: int, code: int) -> Non
     assert parent.returncode == code
     assert out.strip() == f"terminated by {signal.Signals(signum).name}"
     assert interrupted(KeyboardInterrupt()) == ("interrupted", 130)
+
+
+def test_outside_the_guard_a_signal_says_so_and_exits() -> None:
+    parent = parent_process("""
+        import time
+        from orchestrator.run.signals import install
+        install()
+        print(0, flush=True)
+        time.sleep(60)
+    """)
+    try:
+        pids_from(parent, 1)
+        parent.send_signal(signal.SIGTERM)
+        parent.wait(timeout=10)
+    finally:
+        parent.kill()
+    assert parent.returncode == 143
     assert interrupted(Terminated(signal.SIGTERM)) == ("terminated by SIGTERM", 143)

@@ -1,14 +1,21 @@
 """SIGTERM and SIGHUP end a command the way Ctrl-C does.
 
-The handler raises Terminated, a KeyboardInterrupt, in the main thread: every path that
-already ends children and marks a set incomplete on Ctrl-C does the same for these
-signals. Only the first signal interrupts; later ones would cut that cleanup short.
+Inside `raising()` (the CLI's error guard) the handler raises Terminated, a
+KeyboardInterrupt, in the main thread: every path that already ends children and marks
+a set incomplete on Ctrl-C does the same for these signals. Outside it (argument
+parsing, printing the result) nothing needs cleaning up and an exception would reach
+click, which calls it "Aborted!": the message is written and the process exits. Only
+the first signal counts; later ones would cut the cleanup short.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
@@ -30,10 +37,31 @@ def install() -> None:
         if raised.is_set():
             return
         raised.set()
-        raise Terminated(signum)
+        if _depth:
+            raise Terminated(signum)
+        message, code = interrupted(Terminated(signum))
+        try:
+            sys.stdout.flush()
+        finally:
+            os.write(2, f"strongroom: error: {message}\n".encode())
+            os._exit(code)
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, handler)
+
+
+_depth = 0
+
+
+@contextmanager
+def raising() -> Iterator[None]:
+    """Within this block SIGTERM and SIGHUP raise Terminated."""
+    global _depth
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
 
 
 def interrupted(exc: KeyboardInterrupt) -> tuple[str, int]:
