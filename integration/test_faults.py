@@ -131,7 +131,7 @@ restore = "cat > {site.root}/restored-stream.bin"
     for index in range(RUNS):
         name = list(commands)[index % len(commands)]
         signum = rng.choice([signal.SIGKILL, signal.SIGTERM])
-        delay = rng.uniform(0.1, durations[name] * 1.1)
+        delay = rng.uniform(0.1, durations[name] * 0.9)
         export.unlink(missing_ok=True)
         outcome = interrupt(site, commands[name], signum, delay)
         key = f"{name} {signal.Signals(signum).name} exit {outcome.returncode}"

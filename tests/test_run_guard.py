@@ -194,3 +194,13 @@ def test_outside_the_guard_a_signal_says_so_and_exits() -> None:
         parent.kill()
     assert parent.returncode == 143
     assert interrupted(Terminated(signal.SIGTERM)) == ("terminated by SIGTERM", 143)
+
+
+def test_a_dead_watchdog_is_replaced_and_never_breaks_a_child() -> None:
+    run(["true"])
+    assert guard._watchdog is not None
+    first = guard._watchdog[2]
+    first.kill()
+    first.wait()
+    assert run(py("print('still starts')")).stdout == "still starts\n"
+    assert guard._watchdog[2].pid != first.pid and guard._watchdog[2].poll() is None

@@ -16,6 +16,7 @@ import ctypes
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -35,24 +36,26 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _spawner: ThreadPoolExecutor | None = None
-_watchdog: tuple[int, int, subprocess.Popen[bytes]] | None = None  # (owner pid, fd, proc)
+_watchdog: tuple[int, socket.socket, subprocess.Popen[bytes]] | None = None  # owner pid
 _live: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()
 
 
-def _prctl() -> Callable[..., int] | None:
-    """libc's prctl, looked up in the parent: the child between fork and exec only calls."""
+def _libc(name: str, argtypes: list[Any]) -> Callable[..., int] | None:
+    """A libc function looked up in the parent: the child between fork and exec only
+    calls it."""
     try:
-        function = ctypes.CDLL(None, use_errno=True).prctl
+        function = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
-    function.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                         ctypes.c_ulong]
-    function.restype = ctypes.c_int
+    function.argtypes = argtypes
+    function.restype = ctypes.c_ssize_t if name == "send" else ctypes.c_int
     found: Callable[..., int] = function
     return found
 
 
-_PRCTL = _prctl()
+_PRCTL = _libc("prctl", [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                         ctypes.c_ulong])
+_SEND = _libc("send", [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int])
 
 
 def guard_env(env: dict[str, str]) -> dict[str, str]:
@@ -62,24 +65,28 @@ def guard_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def _watchdog_fd() -> int | None:
-    """The write end of the watchdog's pipe, starting the watchdog on first use."""
+    """strongroom's end of the socket to the watchdog, starting (or restarting) the
+    watchdog when needed. A socket rather than a pipe: the child reports with
+    send(MSG_NOSIGNAL), so a watchdog gone for any reason cannot SIGPIPE it."""
     global _watchdog
     with _lock:
-        if _watchdog is not None and _watchdog[0] == os.getpid():
-            return _watchdog[1]
-        read_end, write_end = os.pipe()
+        if _watchdog is not None and _watchdog[0] == os.getpid() \
+                and _watchdog[2].poll() is None:
+            return _watchdog[1].fileno()
+        ours, theirs = socket.socketpair()
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(Path(__file__).with_name("watchdog.py")), TOKEN],
-                stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True,
+                stdin=theirs.fileno(), stdout=subprocess.DEVNULL, start_new_session=True,
             )
         except OSError:
-            os.close(write_end)
+            ours.close()
             return None
         finally:
-            os.close(read_end)
-        _watchdog = (os.getpid(), write_end, proc)
-        return write_end
+            theirs.close()
+        ours.shutdown(socket.SHUT_RD)
+        _watchdog = (os.getpid(), ours, proc)
+        return ours.fileno()
 
 
 def preexec(parent: int, report_fd: int | None) -> Callable[[], None]:
@@ -90,11 +97,9 @@ def preexec(parent: int, report_fd: int | None) -> Callable[[], None]:
             _PRCTL(PR_SET_PDEATHSIG, int(DEATH_SIGNAL), 0, 0, 0)
         if os.getppid() != parent:  # strongroom died before the line above
             os._exit(255)
-        if report_fd is not None:
-            try:
-                os.write(report_fd, b"%d\n" % os.getpid())
-            except OSError:
-                pass
+        if report_fd is not None and _SEND is not None:
+            line = b"%d\n" % os.getpid()
+            _SEND(report_fd, line, len(line), socket.MSG_NOSIGNAL)
 
     return child
 
