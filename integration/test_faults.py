@@ -155,3 +155,23 @@ restore = "cat > {site.root}/restored-stream.bin"
             assert (site.root / "restored-stream.bin").read_bytes() == expected_stream
     print(dict(sorted(tally.items())))
     assert len(made) >= RUNS // 3 + 1
+
+
+def test_a_shell_pipeline_whose_first_stage_fails_fails_the_set(
+    make_site: Callable[..., Site],
+) -> None:
+    """pipefail: `dump | cat` exits with the dump's failure, not cat's success."""
+    site = make_site()
+    site.profile.write_text(site.profile.read_text() + """
+[[services.web.hooks]]
+type = "command"
+name = "cut.bin"
+shell = true
+dump = "(head -c 200000 /dev/urandom; echo 'dump broke' >&2; exit 3) | cat"
+""")
+    failed = site.run("create-backup", "--type", "full", check=False)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    assert "exit code 3" in failed.stderr and "dump broke" in failed.stderr, failed.stderr
+    listed = site.run("list-backups", "--all", "--json").json()["backups"]
+    assert [item["status"] for item in listed] == ["incomplete"]
+    assert site.run("list-backups", "--json").json()["backups"] == []
