@@ -175,3 +175,58 @@ dump = "(head -c 200000 /dev/urandom; echo 'dump broke' >&2; exit 3) | cat"
     listed = site.run("list-backups", "--all", "--json").json()["backups"]
     assert [item["status"] for item in listed] == ["incomplete"]
     assert site.run("list-backups", "--json").json()["backups"] == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_the_mcp_server_ends_a_tools_children(make_site: Callable[..., Site],
+                                              signum: int) -> None:
+    """A tool call runs in a worker thread of `strongroom mcp`: its dump, restic and their
+    pipeline stages end with the server, and the set shows as incomplete."""
+    import json
+
+    site = make_site()
+    site.profile.write_text(site.profile.read_text() + """
+[[services.web.hooks]]
+type = "command"
+name = "slow.bin"
+shell = true
+dump = "head -c 1000 /dev/urandom; sleep 60 | cat"
+""")
+    mark = uuid.uuid4().hex
+    server = subprocess.Popen(
+        [*STRONGROOM, "mcp", "-p", str(site.profile)], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=site.root,
+        env={**os.environ, "STRONGROOM_STATE_DIR": str(site.state), "FAULT_MARK": mark})
+    assert server.stdin is not None and server.stdout is not None
+    try:
+        for message in (
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "faults", "version": "1"}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+             "params": {"name": "create-backup", "arguments": {"type": "full"}}},
+        ):
+            server.stdin.write((json.dumps(message) + "\n").encode())
+            server.stdin.flush()
+        assert b'"id":1' in server.stdout.readline()
+        deadline = time.monotonic() + 30
+        while not any(name.endswith(" sleep") for name in marked(mark)):
+            assert time.monotonic() < deadline, "the dump never started"
+            time.sleep(0.1)
+        server.send_signal(signum)
+        server.wait(timeout=15)
+        exited = time.monotonic()
+        while marked(mark) and time.monotonic() - exited < SURVIVAL:
+            time.sleep(0.05)
+        assert not marked(mark)
+    finally:
+        server.kill()
+        server.wait()
+    assert server.stderr is not None
+    stderr = server.stderr.read().decode()
+    if signum == signal.SIGTERM:
+        assert server.returncode == 143, stderr
+        assert stderr.strip().endswith("strongroom: error: terminated by SIGTERM"), stderr
+    listed = site.run("list-backups", "--all", "--json").json()["backups"]
+    assert [item["status"] for item in listed] == ["incomplete"]
