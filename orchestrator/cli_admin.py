@@ -23,16 +23,34 @@ def mcp(profile_ref: str | None, verbose: int, address: str | None,
 
     session = console.open_session(profile_ref, verbose)
     role = click.get_current_context().find_root().params.get("role")
-    if address is None:
-        from orchestrator.mcp_server import serve_stdio
-
-        serve_stdio(session, role)
-        return
-    if not token_file:
+    if address is not None and not token_file:
         raise click.UsageError("--http needs --token-file FILE holding the bearer token")
-    from orchestrator.mcp_server import serve_http
+    try:
+        if address is None:
+            from orchestrator.mcp_server import serve_stdio
 
-    serve_http(session, role, address, token_file)
+            serve_stdio(session, role)
+        else:
+            from orchestrator.mcp_server import serve_http
+
+            serve_http(session, role, address, token_file or "")
+    except KeyboardInterrupt as exc:
+        _stop_server(exc)
+
+
+def _stop_server(exc: KeyboardInterrupt) -> None:
+    """Ctrl-C, SIGTERM or SIGHUP: end the tools' children and leave at once; a normal
+    exit would wait for threads blocked on the client (stdin) or on running tools."""
+    import os
+
+    from orchestrator.run import end_children
+    from orchestrator.run.signals import interrupted
+
+    end_children()
+    message, code = interrupted(exc)
+    click.echo(f"strongroom: error: {message}", err=True)
+    sys.stdout.flush()
+    os._exit(code)
 
 
 @main.group()

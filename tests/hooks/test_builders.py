@@ -124,7 +124,7 @@ def test_command_hook_needs_argv_lists_unless_shell_is_set() -> None:
     config = command_hook.CommandConfig.model_validate(
         {"type": "command", "name": "r.rdb", "dump": "redis-cli --rdb - | cat", "shell": True})
     assert command_hook.argv_of(config.dump, config.shell) == (
-        "/bin/sh", "-c", "redis-cli --rdb - | cat")
+        "bash", "-o", "pipefail", "-c", "redis-cli --rdb - | cat")
     assert command_hook.argv_of(["redis-cli", "--rdb", "-"], False) == ("redis-cli", "--rdb", "-")
 
 
