@@ -83,7 +83,7 @@ def _members(opened: Any, handle: BinaryIO, archive: str,
     if len(set(starts)) != len(starts):
         raise DamagedArchive(f"{shown(archive)}: two entries share one local header "
                              "(overlapping entries)")
-    following = dict(zip(starts, [*starts[1:], opened.start_dir], strict=True))
+    following = dict(zip(starts, [*starts, opened.start_dir][1:], strict=True))
     turn = [0]
     previous: _Source | None = None
     for info in infos:
@@ -119,7 +119,8 @@ def _member(opened: Any, handle: BinaryIO, info: Any, archive: str, turn: list[i
         raise DamagedArchive(f"{shown(archive)}, member {shown(name)}: compression method "
                              f"{info.compress_type} is not supported (only stored, deflated)")
     source = _Source(opened, info)
-    data = MemberData(source.read, info.file_size, archive, name, _still_at(turn, turn[0]))
+    data = MemberData(source.read, info.file_size, archive, name, _still_at(turn, turn[0]),
+                      _errors())
     if kind == "symlink":
         if info.file_size > LINK_MAX:
             raise ArchiveLimitExceeded(f"{shown(archive)}, member {shown(name)}: a link target "

@@ -130,8 +130,10 @@ class MemberData(io.RawIOBase):
     this member (a stream reader cannot go back)."""
 
     def __init__(self, source: Callable[[int], bytes], declared: int, archive: str,
-                 member: str, usable: Callable[[], bool] = lambda: True) -> None:
+                 member: str, usable: Callable[[], bool] = lambda: True,
+                 errors: tuple[type[BaseException], ...] = CAUGHT) -> None:
         super().__init__()
+        self.errors = errors
         self.source = source
         self.declared = declared
         self.archive = archive
@@ -153,7 +155,7 @@ class MemberData(io.RawIOBase):
         want = left + 1 if size is None or size < 0 else min(size, left + 1)
         try:
             data = self.source(want)
-        except CAUGHT as exc:
+        except self.errors as exc:
             raise translate(self.archive, exc, self.member) from None
         self.count += len(data)
         if self.count > self.declared:
