@@ -37,6 +37,7 @@ ENCRYPTED, DATA_DESCRIPTOR, UTF8 = 1, 1 << 3, 1 << 11
 AES_METHOD = 99
 METHODS = (0, 8)  # stored, deflated
 UNKNOWN = 0xFFFFFFFF
+NO_LIMIT = 1 << 62
 OTHER_KINDS = {stat.S_IFIFO: "fifo", stat.S_IFCHR: "device", stat.S_IFBLK: "device",
                stat.S_IFSOCK: "socket"}
 
@@ -170,8 +171,10 @@ def _check_local(handle: BinaryIO, info: Any, limit: int, archive: str) -> None:
 
 
 class _Source:
-    """The member's data from pyzipper, opened on first read. pyzipper stops at the
-    declared size; it is told two bytes more, so that extra data shows."""
+    """The member's data from pyzipper, opened on first read. pyzipper would stop at
+    the declared size (and check the CRC there) without a word about what follows;
+    told of no limit, it ends where the compressed data ends, and MemberData stops
+    after declared + 1 bytes. pyzipper decompresses at most max(asked, 4 KiB) at once."""
 
     def __init__(self, opened: Any, info: Any) -> None:
         self.opened = opened
@@ -181,7 +184,7 @@ class _Source:
     def read(self, size: int) -> bytes:
         if self.stream is None:
             wider = copy.copy(self.info)
-            wider.file_size = self.info.file_size + 2
+            wider.file_size = NO_LIMIT
             self.stream = self.opened.open(wider)
         return bytes(self.stream.read(size))
 
