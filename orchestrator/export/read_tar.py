@@ -104,9 +104,9 @@ def _members(reader: TarReader, archive: str, encrypted: bool,
             member = next(members, None)
         except CAUGHT as exc:
             raise translate(archive, exc) from None
+        turn[0] += 1
         if member is None:
             return
-        turn[0] += 1
         check_name(archive, member.name, turn[0], max_members)
         kind, detail = _kind(member)
         if kind in ("symlink", "other"):

@@ -98,6 +98,7 @@ def _members(opened: Any, handle: BinaryIO, archive: str,
         except _errors() as exc:
             raise translate(archive, exc, info.filename[:LINK_MAX]) from None
         yield member
+    turn[0] += 1
     if previous is not None:
         previous.close()
 

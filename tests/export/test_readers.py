@@ -237,6 +237,10 @@ def test_data_cannot_be_read_after_moving_on(tmp_path: Path, fmt: str) -> None:
         assert first.reader is not None
         with pytest.raises(StrongroomError, match="moved on"):
             first.reader.read()
+        last = list(members)[-1]
+        assert last.reader is not None
+        with pytest.raises(StrongroomError, match="moved on"):
+            last.reader.read()
 
 
 def test_a_manifest_that_is_not_one(tmp_path: Path) -> None:
