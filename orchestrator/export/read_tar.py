@@ -91,7 +91,7 @@ def tar_members(path: Path, password: bytes | None,
         try:
             reader = TarReader(_decompressed(source))
         except CAUGHT as exc:
-            raise translate(archive, exc) from None
+            raise translate(archive, exc, at_start=not encrypted) from None
         yield _members(reader, archive, encrypted, max_members)
 
 
@@ -103,7 +103,7 @@ def _members(reader: TarReader, archive: str, encrypted: bool,
         try:
             member = next(members, None)
         except CAUGHT as exc:
-            raise translate(archive, exc) from None
+            raise translate(archive, exc, at_start=turn[0] == 0 and not encrypted) from None
         turn[0] += 1
         if member is None:
             return

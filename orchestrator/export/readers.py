@@ -63,22 +63,27 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
 CAUGHT: tuple[type[BaseException], ...] = (StrongroomError, RuntimeError, *READ_ERRORS)
 
 
-def translate(archive: str, exc: BaseException, member: str | None = None) -> StrongroomError:
+def translate(archive: str, exc: BaseException, member: str | None = None,
+              at_start: bool = False) -> StrongroomError:
     """One error for anything raised while reading: HostileArchive (or UsageError for a
-    missing or wrong password) naming the archive and, when known, the member."""
-    where = f"{shown(archive)}" + (f", member {shown(member)}" if member is not None else "")
+    missing or wrong password) naming the archive and, when known, the member.
+    `at_start`: nothing was read yet, so the file may well be no archive at all."""
     if isinstance(exc, (HostileArchive, UsageError)):
         return exc
+    where = f"{shown(archive)}" + (f", member {shown(member)}" if member is not None else "")
     if isinstance(exc, RuntimeError):  # pyzipper: a password is missing or wrong
         return UsageError(f"{where}: {_plain(str(exc))} (wrong or missing --password-file?)")
     if isinstance(exc, StrongroomError):
-        return DamagedArchive(f"{where}: {_plain(exc.message)}")
-    if isinstance(exc, EOFError):
-        return DamagedArchive(f"{where}: the archive is truncated")
-    if isinstance(exc, UnicodeDecodeError):
-        return DamagedArchive(f"{where}: a name is not valid text; the archive is damaged")
-    detail = _plain(str(exc)) or type(exc).__name__
-    return DamagedArchive(f"{where}: the archive is damaged or not an archive ({detail})")
+        reason = _plain(exc.message)
+    elif isinstance(exc, EOFError):
+        reason = "the archive is truncated"
+    elif isinstance(exc, UnicodeDecodeError):
+        reason = "a name is not valid text; the archive is damaged"
+    else:
+        reason = f"the archive is damaged ({_plain(str(exc)) or type(exc).__name__})"
+    if at_start:
+        reason = f"not a ZIP or tar archive (plain, .gz, .xz, .bz2, .enc), or damaged: {reason}"
+    return DamagedArchive(f"{where}: {reason}")
 
 
 @dataclass

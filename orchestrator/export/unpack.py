@@ -62,9 +62,12 @@ def open_members(path: Path, password: bytes | None, *,
         raise UsageError(f"no archive at {path}")
     try:
         with open(path, "rb") as handle:
-            is_zip = handle.read(4) == b"PK\x03\x04"
+            head = handle.read(4)
     except OSError as exc:
         raise translate(str(path), exc) from None
+    if not head:
+        raise DamagedArchive(f"{shown(str(path))}: the file is empty, not an archive")
+    is_zip = head == b"PK\x03\x04"
     reader = zip_members if is_zip else tar_members
     return reader(path, password, max_members)
 
