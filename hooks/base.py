@@ -117,6 +117,12 @@ class Hook(Protocol):
         """Put the restored result in place, or clean up after a failure."""
         ...
 
+    def untrusted_risk(self, config: HookModel, ctx: HookContext,
+                       plan: RestorePlanInput) -> str | None:
+        """Why replaying this stream from an unauthenticated archive could run commands on
+        this host (its client obeys commands found in the stream), or None when it cannot."""
+        ...
+
 
 @dataclass(frozen=True)
 class RestorePlanInput:
@@ -131,6 +137,17 @@ class RestorePlanInput:
 
 
 STAGING_SUFFIX = ".strongroom-restore"
+
+
+def logical_component(value: str) -> str:
+    """A name from outside (a database found on the server) as one component of a logical
+    path: `/`, `\\`, `%` and control characters percent-encoded, and never `.` or `..`.
+    Ordinary names are unchanged; the manifest keeps the name itself."""
+    escaped = "".join(f"%{ord(c):02X}" if c in "/\\%" or ord(c) < 0x20 or ord(c) == 0x7F
+                      else c for c in value)
+    if escaped.strip(".") == "":
+        escaped = escaped.replace(".", "%2E") or "%00"
+    return escaped
 
 
 def file_name(value: str, fallback: str) -> str:

@@ -76,3 +76,9 @@ class CommandHook:
 
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
         return None
+
+    def untrusted_risk(self, config: HookModel, ctx: HookContext,
+                       plan: RestorePlanInput) -> str | None:
+        assert isinstance(config, CommandConfig)
+        return (f"command hook {config.name!r} hands the stream to its own restore command, "
+                "which strongroom cannot vouch for")

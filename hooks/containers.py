@@ -267,6 +267,11 @@ class ContainersHook:
         if remove is not None and not succeeded:
             run.run(remove, ok_codes=range(256))  # a volume this restore created half-filled
 
+    def untrusted_risk(self, config: HookModel, ctx: HookContext,
+                       plan: RestorePlanInput) -> str | None:
+        # load and volume import read image and tar data; nothing in them runs on the host
+        return None
+
 
 def _empty_folder(runtime: Runtime, mountpoint: str) -> bool:
     """Whether a local volume holds nothing; unknown (docker, remote drivers) counts as not."""

@@ -21,6 +21,7 @@ from hooks.base import (
     HookModel,
     RestorePlanInput,
     RestoreTarget,
+    logical_component,
     read_secret,
 )
 
@@ -83,7 +84,8 @@ class MongodbHook:
         secret = self._secret(config, ctx)
         return [
             DumpPlan("mongodb", service, index, database,
-                     f"services/{service}/mongodb-{database}.archive", "archive",
+                     f"services/{service}/mongodb-{logical_component(database)}.archive",
+                     "archive",
                      Command(tuple(dump_argv(config, database)), secret=secret))
             for database in config.databases
         ]
@@ -100,3 +102,7 @@ class MongodbHook:
 
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
         return None
+
+    def untrusted_risk(self, config: HookModel, ctx: HookContext,
+                       plan: RestorePlanInput) -> str | None:
+        return None  # mongorestore reads BSON documents; nothing in them is run

@@ -8,6 +8,7 @@ another name; the restore creates the database when it is missing.
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,7 @@ from hooks.base import (
     HookModel,
     RestorePlanInput,
     RestoreTarget,
+    logical_component,
     read_secret,
 )
 from orchestrator import run
@@ -92,6 +94,21 @@ def client_argv(config: MysqlConfig, *args: str) -> list[str]:
     return [pick(config.client_command, "mariadb", "mysql"), first_arg(), *args]
 
 
+def restore_argv(config: MysqlConfig, database: str, sandbox: bool) -> list[str]:
+    # --sandbox: `system`, `\\!`, `source` and `tee` lines in the stream are refused.
+    return client_argv(config, *(["--sandbox"] if sandbox else []), "--", database)
+
+
+@functools.cache
+def has_sandbox(client: str) -> bool:
+    """Whether the client knows --sandbox (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.x)."""
+    try:
+        run.run([client, "--sandbox", "--version"], timeout=30)
+    except (run.CommandError, OSError):
+        return False
+    return True
+
+
 def quote_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -143,7 +160,8 @@ class MysqlHook:
         assert isinstance(config, MysqlConfig)
         secret = self._secret(config, ctx)
         return [
-            DumpPlan(config.type, service, index, database, f"services/{service}/{database}.sql",
+            DumpPlan(config.type, service, index, database,
+                     f"services/{service}/{logical_component(database)}.sql",
                      "sql", Command(tuple(dump_argv(config, database, schema_only)),
                                     secret=secret))
             for database in self.databases(config, ctx)
@@ -164,8 +182,18 @@ class MysqlHook:
     def restore(self, config: HookModel, ctx: HookContext, plan: RestorePlanInput) -> Command:
         assert isinstance(config, MysqlConfig)
         self._sql(config, ctx, f"CREATE DATABASE IF NOT EXISTS {quote_ident(plan.target)}")
-        return Command(tuple(client_argv(config, "--", plan.target)),
+        client = client_argv(config)[0]
+        return Command(tuple(restore_argv(config, plan.target, has_sandbox(client))),
                        secret=self._secret(config, ctx))
 
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
         return None
+
+    def untrusted_risk(self, config: HookModel, ctx: HookContext,
+                       plan: RestorePlanInput) -> str | None:
+        assert isinstance(config, MysqlConfig)
+        client = client_argv(config)[0]
+        if has_sandbox(client):
+            return None
+        return (f"{client} has no --sandbox, and it obeys `system` and `\\!` lines in a dump "
+                "(upgrade to MariaDB 10.5.25, 10.6.18, 10.11.8 or later)")

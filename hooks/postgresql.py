@@ -21,6 +21,7 @@ from hooks.base import (
     HookModel,
     RestorePlanInput,
     RestoreTarget,
+    logical_component,
     read_secret,
 )
 from orchestrator import run
@@ -116,7 +117,8 @@ def quote_ident(name: str) -> str:
 
 
 def logical_name(service: str, database: str, dump_format: str) -> str:
-    return f"services/{service}/{database}.{'dump' if dump_format == 'custom' else 'sql'}"
+    name = logical_component(database)
+    return f"services/{service}/{name}.{'dump' if dump_format == 'custom' else 'sql'}"
 
 
 def where(config: PostgresqlConfig) -> str:
@@ -207,6 +209,12 @@ class PostgresqlHook:
 
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
         return None
+
+    def untrusted_risk(self, config: HookModel, ctx: HookContext,
+                       plan: RestorePlanInput) -> str | None:
+        if plan.format == "custom":
+            return None  # pg_restore reads a catalogue; it has no client-side commands
+        return "psql obeys backslash commands in plain SQL (\\! runs a shell command)"
 
 
 def quote_literal(value: str) -> str:

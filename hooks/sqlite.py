@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from hooks.base import (
     Command,
@@ -20,6 +20,7 @@ from hooks.base import (
     RestorePlanInput,
     RestoreTarget,
     finish_staged,
+    logical_component,
     staging_path,
 )
 
@@ -31,6 +32,14 @@ class SqliteConfig(HookModel):
     sqlite3: str = "sqlite3"
     schema_in_config: bool = False
 
+    @field_validator("name")
+    @classmethod
+    def plain_name(cls, value: str | None) -> str | None:
+        if value is not None and logical_component(value) != value:
+            raise ValueError("a name may not hold '/', '\\', '%' or control characters, "
+                             "nor be '.' or '..'")
+        return value
+
 
 def dump_argv(config: SqliteConfig, path: Path, schema_only: bool) -> list[str]:
     return [config.sqlite3, "-readonly", "-batch", str(path),
@@ -38,7 +47,8 @@ def dump_argv(config: SqliteConfig, path: Path, schema_only: bool) -> list[str]:
 
 
 def restore_argv(config: SqliteConfig, staging: Path) -> list[str]:
-    return [config.sqlite3, "-bail", "-batch", str(staging)]
+    # -safe: the stream is SQL only; .shell, .system, ATTACH and writefile() are refused.
+    return [config.sqlite3, "-safe", "-bail", "-batch", str(staging)]
 
 
 class SqliteHook:
@@ -58,7 +68,7 @@ class SqliteHook:
                    schema_only: bool) -> list[DumpPlan]:
         assert isinstance(config, SqliteConfig)
         path = ctx.path(config.path)
-        name = config.name or path.stem
+        name = config.name or logical_component(path.stem)
         return [DumpPlan("sqlite", service, index, str(path), f"services/{service}/{name}.sql",
                          "sql", Command(tuple(dump_argv(config, path, schema_only))))]
 
@@ -79,3 +89,7 @@ class SqliteHook:
 
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
         finish_staged(Path(plan.target), succeeded)
+
+    def untrusted_risk(self, config: HookModel, ctx: HookContext,
+                       plan: RestorePlanInput) -> str | None:
+        return None  # sqlite3 -safe

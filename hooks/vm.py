@@ -58,6 +58,8 @@ from hooks.vm_args import (
 from orchestrator import run
 
 log = logging.getLogger("strongroom")
+# Formats a restored disk may be created in (the manifest says which; it is not trusted).
+DISK_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "vhdx", "vpc", "qed")
 DiskFormat = Literal["auto", "qcow2", "raw", "vdi", "vmdk", "vpc", "vhdx"]
 
 
@@ -155,8 +157,11 @@ class VmHook:
         assert isinstance(config, VmConfig)
         size = plan.details.get("virtual_size")
         fmt = str(plan.details.get("source_format", "raw"))
-        if not isinstance(size, int):
+        if not isinstance(size, int) or size < 0:
             raise HookError(f"{plan.logical}: the manifest records no virtual size")
+        if fmt not in DISK_FORMATS:
+            raise HookError(f"{plan.logical}: the manifest records the disk format {fmt!r}, "
+                            f"not one of {', '.join(DISK_FORMATS)}")
         staging = staging_path(Path(plan.target))
         staging.parent.mkdir(parents=True, exist_ok=True)
         staging.unlink(missing_ok=True)
@@ -166,6 +171,10 @@ class VmHook:
 
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
         finish_staged(Path(plan.target), succeeded)
+
+    def untrusted_risk(self, config: HookModel, ctx: HookContext,
+                       plan: RestorePlanInput) -> str | None:
+        return None  # qemu-img writes the raw stream as disk data
 
 
 def _consistent(config: VmConfig, disk: Path, fmt: str) -> Prepare:

@@ -154,3 +154,16 @@ def test_unchanged_rerun_uses_the_previous_snapshot_as_parent(site: Site) -> Non
 def test_schedule_supplies_type_and_name(site: Site, schedule_type: str) -> None:
     made = site.run("create-backup", "--schedule", "nightly", "--json").json()
     assert made["type"] == schedule_type and made["set"].startswith("nightly-")
+
+
+def test_a_symlink_planted_below_the_target_is_refused(site: Site) -> None:
+    made = site.run("create-backup", "--type", "config", "--json").json()
+    outside = site.root / "outside"
+    outside.mkdir()
+    target = site.root / "target"
+    target.mkdir()
+    (target / site.root.relative_to("/").parts[0]).symlink_to(outside)
+    result = site.run("restore-backup", "--backup", made["set"], "--target", str(target),
+                      check=False)
+    assert result.returncode == 1 and "is a symlink" in result.stderr
+    assert list(outside.iterdir()) == []

@@ -111,6 +111,14 @@ def test_round_trip_through_from_archive(site: Site, fmt: str, encrypted: bool) 
             assert not handle.read(64).startswith(b"\x1f\x8b")  # not a readable gzip
     target = site.root / "from-archive"
     restore_args = ["--password-file", str(secret)] if encrypted else []
+    authenticated = encrypted and fmt != "zip"  # only the AES-GCM tar envelope
+    if not authenticated:
+        # The set holds a command hook's dump: replaying it needs trust in the archive.
+        refused = site.run("restore-backup", "--from-archive", str(out), "--target",
+                           str(target), "--dry-run", *restore_args, check=False)
+        assert refused.returncode == 2 and "--trust-archive" in refused.stderr
+        assert "command hook 'cache.bin'" in refused.stderr and not target.exists()
+        restore_args.append("--trust-archive")
     dry = site.run("restore-backup", "--from-archive", str(out), "--target", str(target),
                    "--dry-run", "--json", *restore_args).json()
     assert not target.exists() and dry["conflicts"] == []
@@ -236,7 +244,7 @@ allowed_outputs = ["file"]
     big = site.run("download-backup", "--encrypt", "--password-file", str(secret), "-o",
                    str(out), check=False)
     assert big.returncode == 4 and "max_bytes" in big.stderr
-    assert not out.exists() and not list(site.root.glob(".too-big.zip.partial"))
+    assert not out.exists() and not list(site.root.glob(".too-big.zip.*partial"))
     stdout = site.run("download-backup", "--encrypt", "--password-file", str(secret), "-o", "-",
                       check=False)
     assert stdout.returncode == 4 and "allowed_outputs" in stdout.stderr
@@ -299,7 +307,7 @@ def test_a_tampered_local_manifest_stops_the_export(site: Site) -> None:
     out = site.root / "x.zip"
     result = site.run("download-backup", "--backup", made["set"], "-o", str(out), check=False)
     assert result.returncode != 0 and "differs from the one in the repository" in result.stderr
-    assert not out.exists() and not list(site.root.glob(".x.zip.partial"))
+    assert not out.exists() and not list(site.root.glob(".x.zip.*partial"))
     staged.unlink()  # without a local copy the manifest comes from the repository
     site.run("download-backup", "--backup", made["set"], "-o", str(out))
     assert zipfile.ZipFile(out).namelist()[0] == "metadata.json"

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hooks.base import DumpPlan
-from orchestrator import __version__
+from orchestrator import __version__, audit
+from orchestrator.audit_anchors import anchor_tag
 from orchestrator.dumps import run_streams
 from orchestrator.engines.base import Engine, ProgressCallback
 from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.layout import SourcePath, check_sources_exist
-from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, Manifest, paths_from
+from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, Manifest, ManifestAudit, paths_from
 from orchestrator.models import CreateBackupRequest, CreateBackupResult, PartResult
 from orchestrator.sets import FILES_PART, PRODUCT_TAG, set_name, set_tags
 from orchestrator.state import RunRecord, write_atomic
@@ -81,8 +82,9 @@ def make_set(
             log.info("  %s -> %s", item.source, item.logical)
         compression = "auto" if request.compress else "off"
         staging = session.state.staging(base)
+        audit_seq, audit_hash = audit.head(session.state.root)
         final_tags = set_tags(name, FILES_PART, kind, profile.profile_name, services,
-                              streams=len(plans))
+                              streams=len(plans)) + [anchor_tag(audit_seq, audit_hash)]
         # A set of dumps alone keeps its manifest in a stdin snapshot whose restic process
         # opens the repository (key derivation, index) while the dumps run.
         pending = None if sources else engine.start_stream_backup(
@@ -107,6 +109,7 @@ def make_set(
             compress=request.compress, paths=paths_from(sources), streams=streams,
             tools={"strongroom": __version__, "engine": str(engine.version())},
             log=run_log.lines if pending is not None else [],
+            audit=ManifestAudit(seq=audit_seq, sha256=audit_hash),
         )
         write_atomic(staging / MANIFEST_FILE, manifest.to_bytes())
         if pending is not None:

@@ -260,6 +260,12 @@ def list_backups(
               help="Restore from an export made by download-backup instead of a repository.")
 @click.option("--password-file", metavar="FILE", help="With --from-archive: its password.")
 @click.option("--password-env", metavar="VAR", help="With --from-archive: its password.")
+@click.option("--trust-archive", is_flag=True,
+              help="With --from-archive: replay dumps whose client could run commands from "
+              "the stream (psql plain SQL, command hooks) although the archive is not "
+              "authenticated. Only for archives you made and nobody could change.")
+@click.option("--max-bytes", metavar="SIZE", help="With --from-archive: refuse archives whose "
+              "files hold more (e.g. 20G; default: the target's free space less 64 MiB).")
 @common
 @guarded
 def restore_backup(
@@ -267,11 +273,13 @@ def restore_backup(
     target: str | None, destination: str | None, dry_run: bool, verify: bool, force: bool,
     databases: tuple[str, ...], as_database: tuple[str, ...], with_globals: bool,
     from_archive: str | None, password_file: str | None, password_env: str | None,
-    profile_ref: str | None, as_json: bool, verbose: int,
+    trust_archive: bool, max_bytes: str | None, profile_ref: str | None, as_json: bool,
+    verbose: int,
 ) -> None:
     """Restore a backup set, by name or by time. Never overwrites without --force."""
     from orchestrator import console
     from orchestrator.models import RestoreBackupRequest
+    from orchestrator.sizes import parse_size
 
     session = console.open_session(profile_ref, verbose)
     request = console.build(
@@ -281,6 +289,8 @@ def restore_backup(
         as_database=list(as_database), with_globals=with_globals, from_archive=from_archive,
         archive_password=console.read_password(
             bool(password_file or password_env), password_file, password_env, confirm=False),
+        trust_archive=trust_archive,
+        max_bytes=parse_size(max_bytes, "--max-bytes") if max_bytes else None,
     )
     with console.spinner(as_json, "restoring"):
         result = console.call(session, "restore-backup", request)

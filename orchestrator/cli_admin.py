@@ -41,26 +41,34 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("-d", "--destination", metavar="REPO",
+              help="Repository whose sets hold the anchors (default: the profile's first).")
+@click.option("--no-anchors", is_flag=True, help="Check the chain alone.")
 @common
 @guarded
-def audit_verify(profile_ref: str | None, as_json: bool, verbose: int) -> None:
-    """Check the chain: an edited, deleted, inserted or reordered line is named."""
+def audit_verify(destination: str | None, no_anchors: bool, profile_ref: str | None,
+                 as_json: bool, verbose: int) -> None:
+    """Check the chain, the head, the hmacs and the anchors stored in the sets: an edited,
+    deleted, inserted, reordered, truncated or recomputed line is named."""
     import json
 
-    from orchestrator import audit as log
-    from orchestrator import console
+    from orchestrator import audit_anchors, console
 
     session = console.open_session(profile_ref, verbose)
-    count, problems = log.verify(session.state.root)
+    report = audit_anchors.verify_session(session, destination, not no_anchors)
+    count = len(report.lines or [])
     if as_json:
-        click.echo(json.dumps({"lines": count, "ok": not problems,
-                               "problems": [p.render() for p in problems]}, indent=2))
-    elif problems:
-        for problem in problems:
-            click.echo(f"audit log: {problem.render()}", err=True)
+        click.echo(json.dumps({"lines": count, "ok": not report.problems,
+                               "anchors": report.anchors, "notes": report.notes,
+                               "problems": [p.render() for p in report.problems]}, indent=2))
     else:
-        click.echo(f"audit log ok: {count} line(s), chain intact")
-    if problems:
+        for problem in report.problems:
+            click.echo(f"audit log: {problem.render()}", err=True)
+        if not report.problems:
+            click.echo(f"audit log ok: {count} line(s), chain intact")
+        for note in report.notes:
+            click.echo(f"audit log: {note}", err=bool(report.problems))
+    if report.problems:
         sys.exit(1)
 
 

@@ -179,23 +179,37 @@ def restore_plans(
     streams: Sequence[ManifestStream],
     as_database: dict[str, str],
     force: bool,
+    *,
+    from_archive: bool = False,
 ) -> list[StreamRestore]:
-    """Each stored dump with the hook config that restores it (the profile's, if it has one)."""
+    """Each stored dump with the hook config that restores it (the profile's, if it has one).
+    From an archive, the profile's hook is required and the target is one it names: an
+    archive never chooses a program, a file or a database of its own."""
     result = []
     for stream in streams:
-        ref = _ref_for(profile, stream)
-        target = as_database.get(stream.database, stream.database)
+        ref = _ref_for(profile, stream, from_archive)
+        if stream.database in as_database:
+            target = as_database[stream.database]
+        elif from_archive:
+            target = _profile_target(ref, stream, context_for(profile))
+        else:
+            target = stream.database
         result.append(StreamRestore(stream, ref, RestorePlanInput(
             database=stream.database, target=target, format=stream.format,
             logical=stream.logical, force=force, details=dict(stream.details))))
     return result
 
 
-def _ref_for(profile: Profile, stream: ManifestStream) -> HookRef:
+def _ref_for(profile: Profile, stream: ManifestStream, from_archive: bool) -> HookRef:
     service = profile.services.get(stream.service)
     hooks = service.hooks if service else []
     if stream.index < len(hooks) and hooks[stream.index].type == stream.hook:
         entry = hooks[stream.index].model_dump()
+    elif from_archive:
+        raise HookError(
+            f"cannot restore {stream.logical} from an archive: the profile has no "
+            f"{stream.hook} hook at services.{stream.service}.hooks[{stream.index}] to "
+            "restore it with (an archive never brings its own)")
     else:
         # Rebuilding from the repository alone: the hook's defaults (local server).
         entry = {"type": stream.hook}
@@ -211,6 +225,29 @@ def _ref_for(profile: Profile, stream: ManifestStream) -> HookRef:
             f"service {stream.service} to restore it with ({exc})"
         ) from None
     return HookRef(stream.service, stream.index, stream.hook, hook_for(stream.hook), config)
+
+
+def _profile_target(ref: HookRef, stream: ManifestStream, ctx: HookContext) -> str:
+    """Where an archive's dump goes: the file or database the profile's hook names."""
+    config = ref.config
+    path = getattr(config, "path", None)
+    if ref.kind == "sqlite" and isinstance(path, Path):
+        return str(ctx.path(path))
+    disks = getattr(config, "disks", None)
+    if ref.kind == "vm" and isinstance(disks, list):
+        named = [str(ctx.path(Path(d))) for d in disks]
+        if stream.database in named:
+            return stream.database
+        raise HookError(f"cannot restore {stream.logical} from an archive: the archive names "
+                        f"the disk {stream.database!r}, which the profile's vm hook does not "
+                        "name; restore it with --as-database OLD=NEW")
+    databases = getattr(config, "databases", None)
+    if stream.format != "globals" and isinstance(databases, list) and databases != ["all"] \
+            and stream.database not in databases:
+        raise HookError(f"cannot restore {stream.logical} from an archive: the archive names "
+                        f"the database {stream.database!r}, which the profile's "
+                        f"{ref.kind} hook does not name; say where with --as-database OLD=NEW")
+    return stream.database
 
 
 def conflicts_of(profile: Profile, plans: Sequence[StreamRestore]) -> list[str]:

@@ -147,6 +147,12 @@ class RestoreBackupRequest(Model):
                           "unattended restores; the CLI confirms by being run")
     from_archive: str | None = Field(default=None, alias="fromArchive")
     archive_password: SecretStr | None = Field(default=None, alias="archivePassword")
+    trust_archive: bool = Field(default=False, alias="trustArchive", description=(
+        "with fromArchive: replay dumps whose client could run commands from the stream "
+        "(psql plain SQL, command hooks) although the archive is not authenticated"))
+    max_bytes: int | None = Field(default=None, alias="maxBytes", ge=0, description=(
+        "with fromArchive: refuse archives whose files hold more; default: the free space "
+        "of the target less 64 MiB"))
 
 
 class RestorePlanEntry(Model):

@@ -74,7 +74,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     if conflicts and not request.force:
         raise ConflictError(_conflict_message(chosen, conflicts))
     if sources:
-        _check_target(target_root)
+        _check_target(target_root, sources)
         if conflicts:
             clear_for_overwrite(nodes, sources, target_root)
         engine.restore(
@@ -214,9 +214,23 @@ def _conflict_message(chosen: BackupSet, conflicts: list[str]) -> str:
     )
 
 
-def _check_target(target_root: Path) -> None:
+def _check_target(target_root: Path, sources: Sequence[SourcePath]) -> None:
     if target_root.exists() and not target_root.is_dir():
         raise StrongroomError(f"--target {target_root} exists and is not a directory")
+    if str(target_root) == "/":
+        return
+    for item in sources:
+        # restic follows symlinks it finds on the way; one planted below the target
+        # would carry the restore elsewhere.
+        path = target_root
+        for part in Path(item.source).parts[1:]:
+            path = path / part
+            if path.is_symlink():
+                raise StrongroomError(f"--target {target_root}: {path} is a symlink; restic "
+                                      "would write through it. Nothing was written; remove it "
+                                      "or choose an empty target")
+            if not path.exists():
+                break
 
 
 __all__ = ["find_conflicts", "restore_backup", "retarget"]

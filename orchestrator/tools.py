@@ -16,8 +16,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from orchestrator import audit, models
+from orchestrator.audit_anchors import profile_key
 from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import AccessDenied, StrongroomError, UsageError
+from orchestrator.path_policy import confine
 from orchestrator.service import Session
 
 Operation = Callable[[Session, Any, ProgressCallback | None], BaseModel]
@@ -212,10 +214,12 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
     tool = TOOLS.get(name)
     if tool is None:
         raise UsageError(f"no tool named {name!r}")
+    key = profile_key(session.profile)  # an unreadable key_file stops the run before it starts
     clock = time.monotonic()
     outcome: dict[str, Any] = {"result": "ok"}
     try:
         check_access(session, role, name, request)
+        request = confine(session.profile, session.state.root, role, origin, request)
         if tool.run is None:
             raise NotAvailable(f"{name} is not available in this version of strongroom yet")
         with _held(session, tool):
@@ -234,4 +238,4 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
                 "origin": origin,
                 "arguments": audit.redact(request.model_dump(mode="json", by_alias=False)),
                 **outcome, "duration": round(time.monotonic() - clock, 3),
-            })
+            }, key=key)

@@ -1,9 +1,22 @@
-"""restore-backup --from-archive: an export's logical layout back to its source paths."""
+"""restore-backup --from-archive: an export's logical layout back onto this host.
+
+An archive is untrusted input. Its manifest only maps members to logical names:
+where files go comes from the profile (a part's logical name must be one the profile
+names, at the same path) or from --target; which hook restores a dump, and into
+which database or file, comes from the profile's own hook (or --as-database). A dump
+whose client would run commands found in the stream (psql's `\\!`, a command hook)
+is refused unless the archive is authenticated (the encrypted tar envelope) or the
+user says --trust-archive. The archive is read twice: once to plan (every name
+checked, every conflict and limit found, nothing written), then to write through
+`SafeTree`, which never follows a symlink below a part's root.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,9 +24,17 @@ from pathlib import Path
 
 from orchestrator import run
 from orchestrator.digest import StreamDigest
-from orchestrator.dumps import FILE_TARGET_HOOKS, conflicts_of, context_for, restore_plans
-from orchestrator.errors import ConflictError, StrongroomError
+from orchestrator.dumps import (
+    FILE_TARGET_HOOKS,
+    StreamRestore,
+    conflicts_of,
+    context_for,
+    restore_plans,
+)
+from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.export.entries import read_chunks
+from orchestrator.export.envelope import HEADER_SIZE, is_envelope
+from orchestrator.export.safe_tree import SafeTree, UnsafePath, clean_absolute, components, shown
 from orchestrator.export.unpack import (
     SKIPPED,
     HostileArchive,
@@ -21,62 +42,43 @@ from orchestrator.export.unpack import (
     open_members,
     read_archive_manifest,
 )
-from orchestrator.layout import select_for_restore
-from orchestrator.manifest import Manifest, ManifestPath, ManifestStream
+from orchestrator.layout import plan_sources, select_for_restore
+from orchestrator.manifest import Manifest, ManifestPath
 from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
+from orchestrator.profile import Profile
 from orchestrator.restore import parse_as_database, retarget, select_streams
 from orchestrator.service import Session
+
+MAX_ENTRIES = 1_000_000
+FREE_SPACE_MARGIN = 64 << 20
+
+
+@dataclass(frozen=True)
+class Part:
+    """Where one file part of the archive goes: `tree` is the folder writes start from
+    (trusted), `prefix` the part's own path below it."""
+
+    logical: str
+    source: str
+    tree: Path
+    prefix: str
+
+    @property
+    def root(self) -> Path:
+        return self.tree / self.prefix if self.prefix else self.tree
 
 
 @dataclass(frozen=True)
 class Placement:
     member: str
-    destination: Path
-    root: Path  # nothing of this part may land outside it
+    part: Part
+    rel: str  # below part.tree
+    kind: str
+    size: int
 
-
-def _place(name: str, paths: Sequence[ManifestPath], target_root: Path) -> Placement | None:
-    clean = posixpath.normpath(name.rstrip("/"))
-    if name.startswith("/") or clean.startswith("../") or clean == ".." or "/../" in name \
-            or name.startswith("../"):
-        raise HostileArchive(f"archive entry {name!r} escapes its folder; nothing was written")
-    best: ManifestPath | None = None
-    for item in paths:
-        if (clean == item.logical or clean.startswith(item.logical + "/")) and (
-                best is None or len(item.logical) > len(best.logical)):
-            best = item
-    if best is None:
-        return None
-    root = retarget(best.source, target_root)
-    rest = clean[len(best.logical):].lstrip("/")
-    return Placement(name, root / rest if rest else root, root)
-
-
-def _inside(path: Path, root: Path) -> bool:
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(path)
-    return real == real_root or real.startswith(real_root.rstrip("/") + "/")
-
-
-def _check_member(member: Member, place: Placement, links: set[Path]) -> None:
-    """Refuse what could write outside its part's root. Absolute symlinks are kept as the
-    data they are (restic restores them too), but nothing is ever written through one."""
-    if member.kind == "other":
-        raise HostileArchive(f"archive entry {member.name!r} is a hard link or device; "
-                             "refused, nothing was written")
-    for parent in place.destination.parents:
-        if parent in links:
-            raise HostileArchive(f"archive entry {member.name!r} would be written through the "
-                                 f"symlink {parent}; refused, nothing was written")
-    if member.kind == "symlink":
-        links.add(place.destination)
-        if not Path(member.link).is_absolute():
-            pointed = posixpath.normpath(str(place.destination.parent / member.link))
-            root = str(place.root)
-            if pointed != root and not pointed.startswith(root.rstrip("/") + "/"):
-                raise HostileArchive(
-                    f"archive entry {member.name!r} is a symlink climbing out of {place.root} "
-                    f"({member.link}); refused, nothing was written")
+    @property
+    def destination(self) -> Path:
+        return self.part.tree / self.rel
 
 
 def restore_from_archive(session: Session, request: RestoreBackupRequest) -> RestoreResult:
@@ -86,28 +88,27 @@ def restore_from_archive(session: Session, request: RestoreBackupRequest) -> Res
         if request.archive_password else None
     clock = time.monotonic()
     manifest = read_archive_manifest(archive, password)
+    _check_manifest(manifest)
     sources = [] if request.databases else select_for_restore(
         manifest.sources(), request.mode, request.services, check_services=False)
-    chosen_paths = [p for p in manifest.paths if p.source in {s.source for s in sources}]
-    target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
-    streams = select_streams(manifest.streams, request)
-    renames = parse_as_database(request.as_database, manifest.streams, request)
-    for item in streams:
-        if item.hook in FILE_TARGET_HOOKS and item.database not in renames:
-            renames[item.database] = str(retarget(item.database, target_root))
-    stream_plans = restore_plans(session.profile, streams, renames, request.force)
+    chosen = [p for p in manifest.paths if p.source in {s.source for s in sources}]
+    target_root = Path(request.target).expanduser().absolute() if request.target else None
+    parts = _parts(session.profile, chosen, target_root)
+    stream_plans = _stream_plans(session.profile, manifest, request, target_root)
+    trusted = request.trust_archive or authenticated(archive)
+    if not trusted:
+        _refuse_script_streams(session.profile, stream_plans, archive)
     by_logical = {item.stream.logical: item for item in stream_plans}
-
-    placements, conflicts, plan = _plan(archive, password, chosen_paths, target_root,
-                                        by_logical, manifest)
+    placements, conflicts, plan = _plan(archive, password, parts, by_logical, manifest,
+                                        request.max_bytes)
     conflicts += conflicts_of(session.profile, stream_plans)
     plan += [RestorePlanEntry(kind="database", part=s.stream.logical, logical=s.stream.logical,
                               source=s.stream.database, target=s.plan.target, files=1,
                               bytes=s.stream.bytes) for s in stream_plans]
     result = RestoreResult(
         set=manifest.set, id="", time=manifest.started, mode=request.mode,
-        target=str(target_root), dry_run=request.dry_run, plan=plan, conflicts=conflicts,
-        files=sum(e.files for e in plan if e.kind == "files"),
+        target=str(target_root or "/"), dry_run=request.dry_run, plan=plan,
+        conflicts=conflicts, files=sum(e.files for e in plan if e.kind == "files"),
         bytes=sum(e.bytes for e in plan), restored=False, verified=False, duration=0.0)
     if request.dry_run:
         return result
@@ -122,83 +123,246 @@ def restore_from_archive(session: Session, request: RestoreBackupRequest) -> Res
     return result
 
 
+def authenticated(archive: Path) -> bool:
+    """Whether every byte read from the archive is authenticated before it is used: the
+    encrypted tar envelope (AES-256-GCM per segment) is. An AES ZIP is not: WinZip AE-2
+    checks an entry's HMAC only after all of its data has been handed out."""
+    with open(archive, "rb") as handle:
+        return is_envelope(handle.read(HEADER_SIZE))
+
+
+def _check_manifest(manifest: Manifest) -> None:
+    """Paths and names in the manifest are hostile until checked."""
+    try:
+        for item in manifest.paths:
+            clean_absolute(item.source, f"the archive's source path for {shown(item.logical)}")
+            components(item.logical)
+        for stream in manifest.streams:
+            components(stream.logical)
+    except UnsafePath as exc:
+        raise HostileArchive(f"the archive's manifest is refused: {exc.message}; nothing was "
+                             "written") from None
+
+
+def _parts(profile: Profile, paths: Sequence[ManifestPath], target_root: Path | None
+           ) -> list[Part]:
+    """Each file part's destination: below --target, or where the profile names it."""
+    if target_root is not None:
+        return [Part(p.logical, p.source, target_root, p.source.lstrip("/")) for p in paths]
+    named = {s.logical: s.source for s in plan_sources(profile, "disaster-recovery", [], True)}
+    unknown = [p for p in paths if named.get(p.logical) != p.source]
+    if unknown:
+        lines = "\n".join(f"  {shown(p.logical)} at {shown(p.source)}"
+                          + (f" (the profile has it at {named[p.logical]})"
+                             if p.logical in named else "") for p in unknown[:20])
+        raise UsageError(
+            f"the archive would put {len(unknown)} part(s) where this profile does not name "
+            f"them:\n{lines}\nnothing was written; restore the archive under --target DIR")
+    result = []
+    for p in paths:
+        source = Path(p.source)
+        result.append(Part(p.logical, p.source, source.parent, source.name) if source.name
+                      else Part(p.logical, p.source, source, ""))
+    return result
+
+
+def _stream_plans(profile: Profile, manifest: Manifest, request: RestoreBackupRequest,
+                  target_root: Path | None) -> list[StreamRestore]:
+    streams = select_streams(manifest.streams, request)
+    renames = parse_as_database(request.as_database, manifest.streams, request)
+    plans = restore_plans(profile, streams, renames, request.force, from_archive=True)
+    if target_root is None:
+        return plans
+    return [dataclasses.replace(item, plan=dataclasses.replace(
+                item.plan, target=str(retarget(item.plan.target, target_root))))
+            if item.stream.hook in FILE_TARGET_HOOKS else item for item in plans]
+
+
+def _refuse_script_streams(profile: Profile, plans: Sequence[StreamRestore],
+                           archive: Path) -> None:
+    ctx = context_for(profile)
+    risky = [(item, risk) for item in plans
+             if (risk := item.ref.hook.untrusted_risk(item.ref.config, ctx, item.plan))]
+    if risky:
+        lines = "\n".join(f"  {item.stream.logical}: {risk}" for item, risk in risky)
+        raise UsageError(
+            f"{archive.name} is not authenticated (only encrypted tar exports are), and "
+            f"replaying these dumps could run commands on this host:\n{lines}\n"
+            "nothing was written; restore from the repository, or pass --trust-archive "
+            "if you know who made this archive and that nobody changed it since")
+
+
 def _plan(
-    archive: Path, password: bytes | None, paths: Sequence[ManifestPath], target_root: Path,
-    streams: Mapping[str, object], manifest: Manifest,
-) -> tuple[dict[str, Placement], list[str], list[RestorePlanEntry]]:
-    placements: dict[str, Placement] = {}
-    links: set[Path] = set()
+    archive: Path, password: bytes | None, parts: Sequence[Part],
+    streams: Mapping[str, StreamRestore], manifest: Manifest, max_bytes: int | None,
+) -> tuple[list[Placement | None], list[str], list[RestorePlanEntry]]:
+    """Every member checked, in archive order (None: a member that is not written as a
+    file); nothing is written."""
+    order: list[Placement | None] = []
+    seen: set[tuple[Path, str]] = set()
+    links: set[tuple[Path, str]] = set()
     conflicts: list[str] = []
-    counts: dict[str, list[int]] = {p.logical: [0, 0] for p in paths}
+    counts: dict[str, list[int]] = {p.logical: [0, 0] for p in parts}
+    stream_names = {s.logical for s in manifest.streams}
     with open_members(archive, password) as members:
         for member in members:
-            if member.name in SKIPPED or member.name.rstrip("/") in streams:
+            if len(order) >= MAX_ENTRIES:
+                raise HostileArchive(f"{archive.name} holds more than {MAX_ENTRIES} entries; "
+                                     "refused, nothing was written")
+            try:
+                name = "/".join(components(member.name))
+            except UnsafePath as exc:
+                raise HostileArchive(f"archive entry refused: {exc.message}; nothing was "
+                                     "written") from None
+            if member.name in SKIPPED or name in stream_names:
+                if name in streams and member.kind != "file":
+                    raise HostileArchive(f"archive entry {shown(member.name)} should be a dump "
+                                         "but is not a regular file; nothing was written")
+                order.append(None)
                 continue
-            place = _place(member.name, paths, target_root)
+            place = _place(member, name, parts)
+            order.append(place)
             if place is None:
-                if not any(member.name == s.logical for s in manifest.streams):
-                    _place(member.name, [], target_root)  # still refuse hostile names
                 continue
-            _check_member(member, place, links)
-            placements[member.name] = place
-            exists = os.path.lexists(place.destination)
-            if exists and not (member.kind == "dir" and place.destination.is_dir()
-                               and not place.destination.is_symlink()):
-                conflicts.append(str(place.destination))
-            owner = max((p for p in paths if place.root == retarget(p.source, target_root)),
-                        key=lambda p: len(p.logical))
+            _check_member(member, place, seen, links)
+            if os.path.lexists(place.destination):
+                is_dir = place.destination.is_dir() and not place.destination.is_symlink()
+                if is_dir and member.kind != "dir":
+                    raise ConflictError(f"{place.destination} is a folder here and not a folder "
+                                        "in the archive; nothing was written; move it away or "
+                                        "restore with --target DIR")
+                if not is_dir or member.kind != "dir":
+                    conflicts.append(str(place.destination))
             if member.kind != "dir":
-                counts[owner.logical][0] += 1
-                counts[owner.logical][1] += member.size
+                counts[place.part.logical][0] += 1
+                counts[place.part.logical][1] += member.size
+    _check_space(parts, sum(size for _, size in counts.values()), max_bytes)
     plan = [RestorePlanEntry(part="files", logical=p.logical, source=p.source,
-                             target=str(retarget(p.source, target_root)),
-                             files=counts[p.logical][0], bytes=counts[p.logical][1])
-            for p in paths]
-    return placements, conflicts, plan
+                             target=str(p.root), files=counts[p.logical][0],
+                             bytes=counts[p.logical][1]) for p in parts]
+    return order, conflicts, plan
 
 
-def _write(archive: Path, password: bytes | None, placements: dict[str, Placement],
-           streams: Mapping[str, object], session: Session) -> None:
-    directories: list[tuple[Path, Member]] = []
-    with open_members(archive, password) as members:
-        for member in members:
-            name = member.name.rstrip("/")
-            if name in streams:
-                _restore_stream(member, streams[name], session)
-                continue
-            place = placements.get(member.name)
-            if place is None:
-                continue
-            dest = place.destination
-            if not _inside(dest.parent, place.root) and dest != place.root:
-                raise HostileArchive(f"archive entry {member.name!r} would be written through "
-                                     f"a symlink out of {place.root}; stopped")
-            if member.kind == "dir":
-                dest.mkdir(parents=True, exist_ok=True)
-                directories.append((dest, member))
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if os.path.lexists(dest) and (dest.is_symlink() or not dest.is_file()):
-                dest.unlink()
-            if member.kind == "symlink":
-                dest.symlink_to(member.link)
-                continue
-            assert member.reader is not None
-            with open(dest, "wb") as out:
-                for chunk in read_chunks(member.reader):
-                    out.write(chunk)
-            os.chmod(dest, member.mode)
-            os.utime(dest, (member.mtime, member.mtime))
-    for dest, member in reversed(directories):
-        os.chmod(dest, member.mode)
-        os.utime(dest, (member.mtime, member.mtime))
+def _place(member: Member, name: str, parts: Sequence[Part]) -> Placement | None:
+    best: Part | None = None
+    for part in parts:
+        if (name == part.logical or name.startswith(part.logical + "/")) and (
+                best is None or len(part.logical) > len(best.logical)):
+            best = part
+    if best is None:
+        return None
+    rest = name[len(best.logical):].lstrip("/")
+    rel = "/".join(x for x in (best.prefix, rest) if x)
+    if not rel:  # a part restored under --target at the root of the tree itself
+        if member.kind != "dir":
+            raise HostileArchive(f"archive entry {shown(member.name)} would replace the "
+                                 "restore's own root; nothing was written")
+        rel = "."
+    return Placement(member.name, best, rel, member.kind, member.size)
 
 
-def _restore_stream(member: Member, item: object, session: Session) -> None:
-    from orchestrator.dumps import StreamRestore
+def _check_member(member: Member, place: Placement, seen: set[tuple[Path, str]],
+                  links: set[tuple[Path, str]]) -> None:
+    """Refuse what could write outside its part's root or be ambiguous. Absolute symlinks
+    are kept as the data they are (restic restores them too); nothing is ever written
+    through one, here or in SafeTree."""
+    if member.kind not in ("file", "dir", "symlink"):
+        what = getattr(member, "detail", "") or "a hard link, device or FIFO"
+        raise HostileArchive(f"archive entry {shown(member.name)} is {what}; refused, "
+                             "nothing was written")
+    key = (place.part.tree, place.rel)
+    if key in seen:
+        raise HostileArchive(f"archive entry {shown(member.name)} appears twice; refused, "
+                             "nothing was written")
+    seen.add(key)
+    parents = Path(place.rel).parents
+    for parent in parents:
+        if (place.part.tree, str(parent)) in links:
+            raise HostileArchive(f"archive entry {shown(member.name)} would be written through "
+                                 f"the symlink {shown(str(parent))}; refused, nothing was "
+                                 "written")
+    if member.kind == "symlink":
+        links.add(key)
+        if not posixpath.isabs(member.link):
+            root = str(place.part.root)
+            pointed = posixpath.normpath(str(place.destination.parent / member.link))
+            if pointed != root and not pointed.startswith(root.rstrip("/") + "/"):
+                raise HostileArchive(
+                    f"archive entry {shown(member.name)} is a symlink climbing out of {root} "
+                    f"({shown(member.link)}); refused, nothing was written")
 
-    assert isinstance(item, StreamRestore) and member.reader is not None
-    stream: ManifestStream = item.stream
+
+def _check_space(parts: Sequence[Part], total: int, max_bytes: int | None) -> None:
+    if max_bytes is not None:
+        if total > max_bytes:
+            raise UsageError(f"the archive's files hold {total} bytes, more than --max-bytes "
+                             f"{max_bytes}; nothing was written")
+        return
+    for part in parts:
+        folder = part.tree
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        free = shutil.disk_usage(folder).free
+        if total > free - FREE_SPACE_MARGIN:
+            raise UsageError(f"the archive's files hold {total} bytes but {folder} has "
+                             f"{free} bytes free (keeping {FREE_SPACE_MARGIN} spare); nothing "
+                             "was written; free space, or pass --max-bytes to set the limit")
+        return
+
+
+def _write(archive: Path, password: bytes | None, order: Sequence[Placement | None],
+           streams: Mapping[str, StreamRestore], session: Session) -> None:
+    directories: list[tuple[SafeTree, str, Member]] = []
+    trees: dict[Path, SafeTree] = {}
+    written = 0
+    try:
+        with open_members(archive, password) as members:
+            for index, member in enumerate(members):
+                planned = order[index] if index < len(order) else None
+                if index >= len(order) or (planned is not None and (
+                        planned.member != member.name or planned.kind != member.kind
+                        or planned.size != member.size)):
+                    raise HostileArchive(f"{archive.name} changed while it was being restored; "
+                                         f"stopped after {written} entries")
+                name = member.name.rstrip("/")
+                if planned is None:
+                    if name in streams:
+                        _restore_stream(member, streams[name], session)
+                    continue
+                tree = trees.get(planned.part.tree)
+                if tree is None:
+                    tree = trees[planned.part.tree] = SafeTree(planned.part.tree)
+                _write_member(tree, planned, member, directories)
+                written += 1
+        for tree, rel, member in reversed(directories):
+            tree.set_dir_meta(rel, member.mode, member.mtime)
+    except (UnsafePath, OSError) as exc:
+        detail = exc.message if isinstance(exc, StrongroomError) else \
+            f"{exc.strerror or exc} ({shown(exc.filename or '')})"
+        raise HostileArchive(f"restoring {archive.name} stopped after {written} entries: "
+                             f"{detail}") from None
+    finally:
+        for tree in trees.values():
+            tree.close()
+
+
+def _write_member(tree: SafeTree, planned: Placement, member: Member,
+                  directories: list[tuple[SafeTree, str, Member]]) -> None:
+    if member.kind == "dir":
+        if planned.rel != ".":
+            tree.mkdir(planned.rel)
+        directories.append((tree, planned.rel, member))
+    elif member.kind == "symlink":
+        tree.symlink(planned.rel, member.link)
+    else:
+        assert member.reader is not None
+        tree.write_file(planned.rel, read_chunks(member.reader), member.mode, member.mtime,
+                        limit=member.size)
+
+
+def _restore_stream(member: Member, item: StreamRestore, session: Session) -> None:
+    assert member.reader is not None
+    stream = item.stream
     command = item.ref.hook.restore(item.ref.config, context_for(session.profile), item.plan)
     tap = StreamDigest()
     succeeded = False
@@ -211,7 +375,8 @@ def _restore_stream(member: Member, item: object, session: Session) -> None:
         succeeded = True
     except run.CommandError as exc:
         raise StrongroomError(f"restoring {stream.logical} into {item.plan.target} failed "
-                              f"(exit {exc.returncode}): {exc.stderr_tail.strip()}") from None
+                              f"(exit {exc.returncode}): {exc.stderr_tail.strip()[-2000:]}"
+                              ) from None
     finally:
         item.ref.hook.finish_restore(item.plan, succeeded)
     if stream.digest and tap.label != stream.digest:
@@ -219,4 +384,4 @@ def _restore_stream(member: Member, item: object, session: Session) -> None:
                               f"recorded at backup time")
 
 
-__all__ = ["restore_from_archive"]
+__all__ = ["authenticated", "restore_from_archive"]

@@ -8,13 +8,12 @@ point out, hard links — are refused before anything is written.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from orchestrator.errors import ConflictError, UsageError
+from orchestrator.errors import UsageError
 from orchestrator.export.envelope import decrypt_stream
 from orchestrator.export.read_tar import tar_members
 from orchestrator.export.read_zip import zip_members
@@ -27,6 +26,7 @@ from orchestrator.export.readers import (
     shown,
     translate,
 )
+from orchestrator.export.targets import replacing
 from orchestrator.manifest import LOG_FILE, MANIFEST_FILE, VERIFICATION_LOG, Manifest
 
 MANIFEST_MAX = 64 << 20
@@ -41,16 +41,9 @@ def decrypt_file(file: str, output: str | None, password: bytes, force: bool) ->
         return
     target = Path(output) if output else source.with_suffix("") if source.suffix == ".enc" \
         else source.with_name(source.name + ".dec")
-    if target.exists() and not force:
-        raise ConflictError(f"{target} exists; use --force to replace it")
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        with open(source, "rb") as handle, open(partial, "wb") as out:
-            for plain in decrypt_stream(handle, password):
-                out.write(plain)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    with open(source, "rb") as handle, replacing(target, force) as out:
+        for plain in decrypt_stream(handle, password):
+            out.write(plain)
 
 
 def open_members(path: Path, password: bytes | None, *,

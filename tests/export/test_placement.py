@@ -5,14 +5,17 @@ from pathlib import Path
 import pytest
 
 from orchestrator.export.entries import logical_name
-from orchestrator.export.from_archive import Placement, _check_member, _place
+from orchestrator.export.from_archive import Part, Placement, _check_member, _place
+from orchestrator.export.safe_tree import UnsafePath, components
 from orchestrator.export.unpack import HostileArchive, Member
-from orchestrator.manifest import ManifestPath
 
-PATHS = [ManifestPath(source="/srv/infra/terraform", logical="config/terraform", kind="config",
-                      owner="terraform"),
-         ManifestPath(source="/srv/data", logical="services/web/data", kind="service-data",
-                      owner="web")]
+IN_PLACE = [Part("config/terraform", "/srv/infra/terraform", Path("/srv/infra"), "terraform"),
+            Part("services/web/data", "/srv/data", Path("/srv"), "data")]
+UNDER = [Part("services/web/data", "/srv/data", Path("/mnt/t"), "srv/data")]
+
+
+def member(name: str, kind: str = "file", link: str = "", size: int = 1) -> Member:
+    return Member(name, kind, 0o644, 0, size, link)
 
 
 def test_logical_name_takes_the_longest_prefix() -> None:
@@ -23,33 +26,38 @@ def test_logical_name_takes_the_longest_prefix() -> None:
 
 
 def test_place_maps_logical_names_back() -> None:
-    placed = _place("config/terraform/main.tf", PATHS, Path("/"))
-    assert placed == Placement("config/terraform/main.tf", Path("/srv/infra/terraform/main.tf"),
-                               Path("/srv/infra/terraform"))
-    under = _place("services/web/data/a/b", PATHS, Path("/mnt/t"))
+    name = "config/terraform/main.tf"
+    placed = _place(member(name), name, IN_PLACE)
+    assert placed == Placement(name, IN_PLACE[0], "terraform/main.tf", "file", 1)
+    assert placed.destination == Path("/srv/infra/terraform/main.tf")
+    under = _place(member("services/web/data/a/b"), "services/web/data/a/b", UNDER)
     assert under is not None and under.destination == Path("/mnt/t/srv/data/a/b")
-    assert _place("logs/other.txt", PATHS, Path("/")) is None
+    assert _place(member("logs/other.txt"), "logs/other.txt", IN_PLACE) is None
 
 
 @pytest.mark.parametrize("name", ["/etc/passwd", "../x", "config/terraform/../../../etc/x",
-                                  "config/terraform/a/../../../x"])
-def test_place_refuses_escapes(name: str) -> None:
-    with pytest.raises(HostileArchive):
-        _place(name, PATHS, Path("/mnt/t"))
+                                  "config/terraform/a/../../../x", "a/\x00/b", ""])
+def test_names_that_escape_are_refused(name: str) -> None:
+    with pytest.raises(UnsafePath):
+        components(name)
 
 
-def test_check_member_refuses_links_out_and_writes_through_links() -> None:
-    links: set[Path] = set()
-    root = Path("/mnt/t/srv/data")
-    ok = Placement("services/web/data/l", root / "l", root)
-    _check_member(Member("l", "symlink", 0o777, 0, 0, "inside/file"), ok, links)
-    _check_member(Member("abs", "symlink", 0o777, 0, 0, "/etc/hosts"),
-                  Placement("a", root / "abs", root), links)
+def test_check_member_refuses_links_out_writes_through_links_and_twins() -> None:
+    seen: set[tuple[Path, str]] = set()
+    links: set[tuple[Path, str]] = set()
+    part = UNDER[0]
+
+    def place(name: str, kind: str = "file", size: int = 1) -> Placement:
+        return Placement(name, part, f"srv/data/{name}", kind, size)
+
+    _check_member(member("l", "symlink", "inside/file"), place("l", "symlink"), seen, links)
+    _check_member(member("abs", "symlink", "/etc/hosts"), place("abs", "symlink"), seen, links)
     with pytest.raises(HostileArchive, match="climbing out"):
-        _check_member(Member("up", "symlink", 0o777, 0, 0, "../../../../etc"),
-                      Placement("u", root / "up", root), links)
+        _check_member(member("up", "symlink", "../../../../etc"), place("up", "symlink"),
+                      seen, links)
     with pytest.raises(HostileArchive, match="through the symlink"):
-        _check_member(Member("abs/x", "file", 0o644, 0, 1),
-                      Placement("x", root / "abs" / "x", root), links)
+        _check_member(member("abs/x"), place("abs/x"), seen, links)
     with pytest.raises(HostileArchive, match="hard link"):
-        _check_member(Member("h", "other", 0, 0, 0), Placement("h", root / "h", root), links)
+        _check_member(member("h", "other"), place("h", "other"), seen, links)
+    with pytest.raises(HostileArchive, match="appears twice"):
+        _check_member(member("l"), place("l"), seen, links)

@@ -126,3 +126,15 @@ def test_registry_and_config_problems_locate_inside_the_entry() -> None:
 def test_restore_plan_input_defaults() -> None:
     plan = RestorePlanInput(database="a", target="b", format="custom", logical="services/x/a.dump")
     assert plan.force is False
+
+
+def test_restore_clients_run_in_their_safe_modes() -> None:
+    from hooks import mysql, sqlite
+
+    config = sqlite.SqliteConfig(type="sqlite", path=Path("/x.db"))
+    assert sqlite.restore_argv(config, Path("/x.db.tmp"))[:2] == ["sqlite3", "-safe"]
+    my = mysql.MysqlConfig(type="mariadb", client_command="mariadb")
+    sandboxed = mysql.restore_argv(my, "shop", sandbox=True)
+    assert sandboxed[1].startswith("--defaults-extra-file=") and sandboxed[2] == "--sandbox"
+    assert sandboxed[-2:] == ["--", "shop"]
+    assert "--sandbox" not in mysql.restore_argv(my, "shop", sandbox=False)
