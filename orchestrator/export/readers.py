@@ -80,7 +80,8 @@ def translate(archive: str, exc: BaseException, member: str | None = None,
     elif isinstance(exc, UnicodeDecodeError):
         reason = "a name is not valid text; the archive is damaged"
     else:
-        reason = f"the archive is damaged ({_plain(str(exc)) or type(exc).__name__})"
+        reason = _plain(str(exc)) or type(exc).__name__
+        reason = reason if at_start else f"the archive is damaged ({reason})"
     if at_start:
         reason = f"not a ZIP or tar archive (plain, .gz, .xz, .bz2, .enc), or damaged: {reason}"
     return DamagedArchive(f"{where}: {reason}")
