@@ -29,6 +29,7 @@ from orchestrator.export.readers import (
 )
 from orchestrator.export.tar_reader import HARDLINK, TarMember, TarReader
 
+TRAILING = 1 << 20  # after the end marker: record padding is 10 KiB at most in practice
 GZIP, XZ, BZIP2 = b"\x1f\x8b", b"\xfd7zXZ\x00", b"BZh"
 OTHER_KINDS = {HARDLINK: "hardlink", ord("3"): "device", ord("4"): "device",
                ord("6"): "fifo", ord("S"): "sparse"}
@@ -89,7 +90,7 @@ def tar_members(path: Path, password: bytes | None,
                 raise UsageError(f"{path} is encrypted: give --password-file or --password-env")
             source = Chunks(decrypt_stream(handle, password))
         try:
-            reader = TarReader(_decompressed(source))
+            reader = TarReader(_decompressed(source), TRAILING)
         except CAUGHT as exc:
             raise translate(archive, exc, at_start=not encrypted) from None
         yield _members(reader, archive, encrypted, max_members)

@@ -248,3 +248,34 @@ def test_a_manifest_that_is_not_one(tmp_path: Path) -> None:
     with pytest.raises(DamagedArchive, match="not a strongroom manifest") as caught:
         read_archive_manifest(path, None)
     assert "\n" not in caught.value.message and len(caught.value.message) < 700
+
+
+def _pax_record(key: str, value: str) -> bytes:
+    body = f" {key}={value}\n".encode()
+    length = len(body) + len(str(len(body)))
+    length += len(str(length)) - len(str(len(body)))
+    return str(length).encode() + body
+
+
+def test_tar_metadata_is_bounded_across_headers(tmp_path: Path) -> None:
+    record = _pax_record("comment", "c" * (600 << 10))
+    sink = io.BytesIO()
+    with tarfile.open(fileobj=sink, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for _ in range(3):
+            info = tarfile.TarInfo("pax")
+            info.type, info.size = tarfile.XHDTYPE, len(record)
+            archive.addfile(info, io.BytesIO(record))
+        archive.addfile(tarfile.TarInfo("f"), io.BytesIO(b""))
+    raw = sink.getvalue()
+    assert "metadata of more than 1048576 bytes" in _refused(_write(tmp_path, raw, "m.tar"))
+    one = raw[2 * (512 + len(record) + (-len(record) % 512)):]
+    assert [m[0] for m in consume(_write(tmp_path, one, "one.tar"))] == ["f"]
+
+
+def test_data_after_the_tar_end_is_bounded(tmp_path: Path) -> None:
+    import gzip
+
+    plain = gzip.decompress(build("tar.gz"))
+    assert len(consume(_write(tmp_path, gzip.compress(plain + bytes(64 << 10)), "ok.tar.gz")))
+    path = _write(tmp_path, gzip.compress(plain + bytes(4 << 20)), "tail.tar.gz")
+    assert "bytes after the tar's end marker" in _refused(path, DamagedArchive)
