@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -155,17 +157,30 @@ def file_name(value: str, fallback: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._") or fallback
 
 
+_STAGED: dict[Path, Path] = {}
+
+
 def staging_path(target: Path) -> Path:
-    """Where a file restore is written before it replaces its target whole."""
-    return target.with_name(target.name + STAGING_SUFFIX)
+    """Where a file restore is written before it replaces its target whole: inside a fresh
+    private folder beside the target (0700, from mkdtemp), so no planted symlink can
+    redirect the write. Call once per restore; finish_staged removes the folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{target.name[:100]}.", suffix=STAGING_SUFFIX,
+                                   dir=target.parent))
+    _STAGED[target] = folder / target.name
+    return _STAGED[target]
 
 
 def finish_staged(target: Path, succeeded: bool) -> None:
-    """Put a staged restore in place, or remove it after a failure."""
-    if succeeded:
-        staging_path(target).replace(target)
-    else:
-        staging_path(target).unlink(missing_ok=True)
+    """Put a staged restore in place, or drop it after a failure."""
+    staged = _STAGED.pop(target, None)
+    if staged is None:
+        return
+    try:
+        if succeeded:
+            staged.replace(target)
+    finally:
+        shutil.rmtree(staged.parent, ignore_errors=True)
 
 
 def output_of(argv: list[str], what: str, timeout: float = 600) -> str:

@@ -1,7 +1,9 @@
 """A generic hook: any program whose stdout is the dump and whose stdin takes it back.
 
 `dump` and `restore` are argv lists. `shell = true` runs them as strings through
-/bin/sh -c instead: the one place strongroom runs a shell, because the user asked.
+`bash -o pipefail -c` instead: the one place strongroom runs a shell, because the user
+asked. pipefail makes a failed stage of a pipeline (`pg_dump … | gzip`) fail the whole
+command, so a dump cut short is never stored as a complete one.
 """
 
 from __future__ import annotations
@@ -37,10 +39,13 @@ class CommandConfig(HookModel):
         return self
 
 
+SHELL = ("bash", "-o", "pipefail", "-c")
+
+
 def argv_of(value: list[str] | str, shell: bool) -> tuple[str, ...]:
     if isinstance(value, str):
-        return ("/bin/sh", "-c", value)
-    return ("/bin/sh", "-c", " ".join(value)) if shell else tuple(value)
+        return (*SHELL, value)
+    return (*SHELL, " ".join(value)) if shell else tuple(value)
 
 
 class CommandHook:

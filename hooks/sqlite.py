@@ -83,8 +83,6 @@ class SqliteHook:
         assert isinstance(config, SqliteConfig)
         target = Path(plan.target)
         staging = staging_path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging.unlink(missing_ok=True)
         return Command(tuple(restore_argv(config, staging)))
 
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:

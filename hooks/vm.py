@@ -163,8 +163,6 @@ class VmHook:
             raise HookError(f"{plan.logical}: the manifest records the disk format {fmt!r}, "
                             f"not one of {', '.join(DISK_FORMATS)}")
         staging = staging_path(Path(plan.target))
-        staging.parent.mkdir(parents=True, exist_ok=True)
-        staging.unlink(missing_ok=True)
         tools = config.tools()
         _run(create_argv(tools, staging, fmt, size), f"cannot create disk {staging}")
         return Command(tuple(write_argv(tools, staging, fmt)))

@@ -212,7 +212,7 @@ path = "{db}"
         rows = conn.execute("SELECT count(*), max(body) FROM notes").fetchone()
     conn.close()
     assert rows == (500, "note 99 ✓")
-    assert not list(site.root.glob("*.strongroom-restore"))
+    assert not list(site.root.glob(".*.strongroom-restore"))
 
 
 def py(code: str) -> list[str]:

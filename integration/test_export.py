@@ -244,7 +244,7 @@ allowed_outputs = ["file"]
     big = site.run("download-backup", "--encrypt", "--password-file", str(secret), "-o",
                    str(out), check=False)
     assert big.returncode == 4 and "max_bytes" in big.stderr
-    assert not out.exists() and not list(site.root.glob(".too-big.zip.partial"))
+    assert not out.exists() and not list(site.root.glob(".too-big.zip.*partial"))
     stdout = site.run("download-backup", "--encrypt", "--password-file", str(secret), "-o", "-",
                       check=False)
     assert stdout.returncode == 4 and "allowed_outputs" in stdout.stderr
@@ -307,7 +307,7 @@ def test_a_tampered_local_manifest_stops_the_export(site: Site) -> None:
     out = site.root / "x.zip"
     result = site.run("download-backup", "--backup", made["set"], "-o", str(out), check=False)
     assert result.returncode != 0 and "differs from the one in the repository" in result.stderr
-    assert not out.exists() and not list(site.root.glob(".x.zip.partial"))
+    assert not out.exists() and not list(site.root.glob(".x.zip.*partial"))
     staged.unlink()  # without a local copy the manifest comes from the repository
     site.run("download-backup", "--backup", made["set"], "-o", str(out))
     assert zipfile.ZipFile(out).namelist()[0] == "metadata.json"

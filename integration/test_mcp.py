@@ -33,7 +33,9 @@ def with_client(site: Site, body: Body, role: str | None = None) -> None:
             str(site.profile)]
     params = StdioServerParameters(command=sys.executable, args=args, cwd=str(site.root),
                                    env={"STRONGROOM_STATE_DIR": str(site.state),
-                                        "PATH": os.environ["PATH"]})
+                                        "PATH": os.environ["PATH"],
+                                        # the code under test, not an installed copy
+                                        "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
 
     async def main() -> None:
         with open(site.root / "mcp-stderr.log", "w") as errlog:
@@ -60,8 +62,9 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
     with open(site.path("srv/data/progress.bin"), "wb") as handle:
         for _ in range(200):
             handle.write(os.urandom(1 << 20))
-    out = site.root / "export.zip"
-    target = site.root / "restored"
+    # An MCP caller names paths inside the [access] folders (defaults under the state dir).
+    out = site.state / "exports" / "export.zip"
+    target = site.state / "restores" / "restored"
     seen: dict[str, Any] = {}
 
     async def body(session: Any) -> None:
@@ -90,13 +93,13 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
         assert [b["set"] for b in backups] == [made["set"]]
         exported = structured(await session.call_tool(
             "download-backup", {"backupName": made["set"], "format": "zip",
-                                "downloadPath": str(out)}))
+                                "downloadPath": "export.zip"}))
         assert exported["output"] == str(out)
         refused = await session.call_tool("restore-backup", {"backup": made["set"],
-                                                             "target": str(target)})
+                                                             "target": "restored"})
         assert "confirm: true" in error_text(refused)
         restored = structured(await session.call_tool(
-            "restore-backup", {"backup": made["set"], "target": str(target), "confirm": True}))
+            "restore-backup", {"backup": made["set"], "target": "restored", "confirm": True}))
         assert restored["restored"] is True
         verified = structured(await session.call_tool(
             "verify-backup", {"backup": made["set"], "deepCheck": True}))
@@ -167,7 +170,7 @@ require_encryption = true
         assert "require_encryption" in error_text(plain)
         encrypted = structured(await session.call_tool("download-backup", {
             "backupName": made["set"], "encrypt": True, "password": secret_password,
-            "downloadPath": str(site.root / "secret.zip")}))
+            "downloadPath": "secret.zip"}))
         assert encrypted["encrypted"] is True
 
     with_client(site, body, role="assistant")

@@ -79,7 +79,7 @@ def test_qcow2_round_trip_through_an_internal_snapshot(site: Site, disk: Path,
     assert not identical(before, disk)
     site.run("restore-backup", "--backup", made["set"], "--force")
     assert identical(before, disk)
-    assert not list(disk.parent.glob("*.strongroom-restore"))
+    assert not list(disk.parent.glob(".*.strongroom-restore"))
 
     full = site.run("create-backup", "--type", "full", "--json").json()
     assert "infrastructure/vm-snapshots/web/web-root.raw" in [p["part"] for p in full["parts"]]

@@ -91,7 +91,10 @@ def serve_stdio(session: Session, role: str | None) -> None:
 
 
 class BearerToken:
-    """ASGI middleware: every HTTP request needs `Authorization: Bearer <token>`."""
+    """ASGI middleware: every HTTP request needs exactly one `Authorization: Bearer <token>`.
+
+    Two or more Authorization headers are a 400, never "the last one wins": a proxy and
+    the server must not disagree about which one counted."""
 
     def __init__(self, app: Any, token: str) -> None:
         self.app = app
@@ -101,14 +104,23 @@ class BearerToken:
         import hmac
 
         if scope["type"] == "http":
-            given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                await send({"type": "http.response.start", "status": 401,
-                            "headers": [(b"content-type", b"text/plain"),
-                                        (b"www-authenticate", b"Bearer")]})
-                await send({"type": "http.response.body", "body": b"a bearer token is required\n"})
+            given = [value for name, value in scope.get("headers") or []
+                     if name.lower() == b"authorization"]
+            if len(given) > 1:
+                await _refuse(send, 400, b"exactly one Authorization header is allowed\n")
+                return
+            if not given or not hmac.compare_digest(given[0], self.expected):
+                await _refuse(send, 401, b"a bearer token is required\n")
                 return
         await self.app(scope, receive, send)
+
+
+async def _refuse(send: Any, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"text/plain")]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def read_token(path: str) -> str:

@@ -7,6 +7,7 @@ operation, and appends the audit line whatever the outcome.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -17,6 +18,8 @@ from pydantic import BaseModel
 
 from orchestrator import models
 from orchestrator.access import audit
+from orchestrator.access.anchors import profile_key
+from orchestrator.access.paths import confine
 from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import AccessDenied, StrongroomError, UsageError
 from orchestrator.sets.session import Session
@@ -223,10 +226,13 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
     tool = TOOLS.get(name)
     if tool is None:
         raise UsageError(f"no tool named {name!r}")
+    key = profile_key(session.profile)  # an unreadable key_file stops the run before it starts
+    session.audit_head = functools.partial(audit.head, session.state.root)
     clock = time.monotonic()
     outcome: dict[str, Any] = {"result": "ok"}
     try:
         check_access(session, role, name, request)
+        request = confine(session.profile, session.state.root, role, origin, request)
         if tool.run is None:
             raise NotAvailable(f"{name} is not available in this version of strongroom yet")
         with _held(session, tool):
@@ -245,4 +251,4 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
                 "origin": origin,
                 "arguments": audit.redact(request.model_dump(mode="json", by_alias=False)),
                 **outcome, "duration": round(time.monotonic() - clock, 3),
-            })
+            }, key=key)

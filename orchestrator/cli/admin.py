@@ -23,16 +23,34 @@ def mcp(profile_ref: str | None, verbose: int, address: str | None,
 
     session = console.open_session(profile_ref, verbose)
     role = click.get_current_context().find_root().params.get("role")
-    if address is None:
-        from orchestrator.access.mcp import serve_stdio
-
-        serve_stdio(session, role)
-        return
-    if not token_file:
+    if address is not None and not token_file:
         raise click.UsageError("--http needs --token-file FILE holding the bearer token")
-    from orchestrator.access.mcp import serve_http
+    try:
+        if address is None:
+            from orchestrator.access.mcp import serve_stdio
 
-    serve_http(session, role, address, token_file)
+            serve_stdio(session, role)
+        else:
+            from orchestrator.access.mcp import serve_http
+
+            serve_http(session, role, address, token_file or "")
+    except KeyboardInterrupt as exc:
+        _stop_server(exc)
+
+
+def _stop_server(exc: KeyboardInterrupt) -> None:
+    """Ctrl-C, SIGTERM or SIGHUP: end the tools' children and leave at once; a normal
+    exit would wait for threads blocked on the client (stdin) or on running tools."""
+    import os
+
+    from orchestrator.run import end_children
+    from orchestrator.run.signals import interrupted
+
+    end_children()
+    message, code = interrupted(exc)
+    click.echo(f"strongroom: error: {message}", err=True)
+    sys.stdout.flush()
+    os._exit(code)
 
 
 @main.group()
@@ -41,26 +59,35 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("-d", "--destination", metavar="REPO",
+              help="Repository whose sets hold the anchors (default: the profile's first).")
+@click.option("--no-anchors", is_flag=True, help="Check the chain alone.")
 @common
 @guarded
-def audit_verify(profile_ref: str | None, as_json: bool, verbose: int) -> None:
-    """Check the chain: an edited, deleted, inserted or reordered line is named."""
+def audit_verify(destination: str | None, no_anchors: bool, profile_ref: str | None,
+                 as_json: bool, verbose: int) -> None:
+    """Check the chain, the head, the hmacs and the anchors stored in the sets: an edited,
+    deleted, inserted, reordered, truncated or recomputed line is named."""
     import json
 
-    from orchestrator.access import audit as log
+    from orchestrator.access import anchors as audit_anchors
     from orchestrator.cli import console
 
     session = console.open_session(profile_ref, verbose)
-    count, problems = log.verify(session.state.root)
+    report = audit_anchors.verify_session(session, destination, not no_anchors)
+    count = len(report.lines or [])
     if as_json:
-        click.echo(json.dumps({"lines": count, "ok": not problems,
-                               "problems": [p.render() for p in problems]}, indent=2))
-    elif problems:
-        for problem in problems:
-            click.echo(f"audit log: {problem.render()}", err=True)
+        click.echo(json.dumps({"lines": count, "ok": not report.problems,
+                               "anchors": report.anchors, "notes": report.notes,
+                               "problems": [p.render() for p in report.problems]}, indent=2))
     else:
-        click.echo(f"audit log ok: {count} line(s), chain intact")
-    if problems:
+        for problem in report.problems:
+            click.echo(f"audit log: {problem.render()}", err=True)
+        if not report.problems:
+            click.echo(f"audit log ok: {count} line(s), chain intact")
+        for note in report.notes:
+            click.echo(f"audit log: {note}", err=bool(report.problems))
+    if report.problems:
         sys.exit(1)
 
 

@@ -40,11 +40,17 @@ def guarded(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from orchestrator.cli.console import fail
+        from orchestrator.run.signals import raising
 
         try:
-            return fn(*args, **kwargs)
-        except KeyboardInterrupt:
-            fail("interrupted", 130)
+            with raising():
+                return fn(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            from orchestrator.run import end_children
+            from orchestrator.run.signals import interrupted
+
+            end_children()  # those of worker threads too: exit waits for the threads
+            fail(*interrupted(exc))
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -68,3 +74,6 @@ def main(role: str | None) -> None:
     data, the repositories to back up to, and schedules. restic does the
     deduplication, encryption and snapshots.
     """
+    from orchestrator.run.signals import install
+
+    install()  # SIGTERM and SIGHUP end a command like Ctrl-C (exit 143 and 129)

@@ -50,6 +50,10 @@ class RepositoryLocked(EngineError):
     pass
 
 
+class RepositoryReadOnly(EngineError):
+    """restic cannot create a lock: a read-only mount, an immutable folder, a WORM bucket."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     id: str

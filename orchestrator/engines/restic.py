@@ -23,6 +23,7 @@ from orchestrator.engines.base import (
     ProgressCallback,
     RepositoryLocked,
     RepositoryMissing,
+    RepositoryReadOnly,
     Snapshot,
     Unreachable,
     WrongPassword,
@@ -35,7 +36,7 @@ from orchestrator.engines.destinations import (
     secret_values,
 )
 from orchestrator.engines.passwords import PasswordSource
-from orchestrator.engines.restic_output import BackupOutput, live_restic_on
+from orchestrator.engines.restic_output import BackupOutput, live_restic_on, read_only_folder
 from orchestrator.profile.schema import Repository
 from orchestrator.profile.urls import shown_url
 
@@ -45,6 +46,7 @@ REPOSITORY_ERRORS = (RepositoryLocked, RepositoryMissing, WrongPassword, Unreach
                      AuthenticationDenied)
 T = TypeVar("T")
 _versions: dict[str, EngineVersion] = {}
+_said_read_only: set[str] = set()
 
 
 class ResticEngine:
@@ -58,6 +60,7 @@ class ResticEngine:
         self.password = PasswordSource(repository_name, repository)
         self._destination: Destination | None = None
         self._secrets: dict[str, str] | None = None
+        self.read_only: bool | None = None  # None: not known yet
 
     @property
     def destination(self) -> Destination:
@@ -112,7 +115,9 @@ class ResticEngine:
     ) -> run.Completed:
         """Run restic; an exit code in `ok_codes` is the caller's to read, except that a
         lock, a wrong password or a missing repository is always an error (a stale lock
-        of a dead restic is removed and the command run once more)."""
+        of a dead restic is removed and the command run once more). On a read-only
+        repository a read runs again without a lock."""
+        argv = self._locking(argv)
         try:
             with self.password.as_file() as (password_file, fds):
                 env = {**self.backend_env(password_file), **(extra_env or {})}
@@ -127,11 +132,37 @@ class ResticEngine:
             error = args.classify_failure(
                 self.repository_name, self.url, exc.returncode, exc.stderr_tail
             )
+            if isinstance(error, RepositoryReadOnly) and args.reads_only(argv) \
+                    and args.NO_LOCK not in argv:
+                self._learn_read_only()
+                return self._run(argv, ok_codes=ok_codes, on_line=on_line,
+                                 retry_stale_lock=retry_stale_lock, extra_env=extra_env,
+                                 extra_fds=extra_fds)
             if isinstance(error, RepositoryLocked) and retry_stale_lock:
                 self._unlock_if_stale(error)
                 return self._run(argv, ok_codes=ok_codes, on_line=on_line, retry_stale_lock=False,
                                  extra_env=extra_env, extra_fds=extra_fds)
             raise error from None
+
+    def _locking(self, argv: list[str]) -> list[str]:
+        """argv as it must run on this repository: a read without a lock when it is
+        read-only; a write to it refused at once (restic would retry its lock ~45 s)."""
+        if self.read_only is None and argv[1:2] not in (["init"], ["version"]):
+            self.read_only = False
+            if self.destination.kind == "local" and read_only_folder(Path(self.repo_string)):
+                self._learn_read_only()
+        if not self.read_only or argv[1:2] == ["init"]:
+            return argv
+        if args.reads_only(argv):
+            return args.without_lock(argv)
+        raise args.read_only_error(self.repository_name, self.url)
+
+    def _learn_read_only(self) -> None:
+        self.read_only = True
+        if self.url not in _said_read_only:
+            _said_read_only.add(self.url)
+            log.warning("repository %s (%s) is read-only: reading it without a lock",
+                        self.repository_name, self.url)
 
     def _unlock_if_stale(self, error: RepositoryLocked) -> None:
         """Remove locks only when no live restic process works on this repository."""
@@ -233,9 +264,9 @@ class ResticEngine:
         """producer's stdout → restic backup --stdin. A failed producer fails the part with
         ProducerFailed, which names the snapshot restic saved of the partial stream."""
         reader = BackupOutput(None)
-        consumer = args.stream_backup_args(
+        consumer = self._locking(args.stream_backup_args(
             filename, tags=tags, time=time, host=host, compression=compression
-        )
+        ))
         with self.password.as_file() as (password_file, fds), \
                 run.prepared(producer) as (producer_argv, producer_env, producer_fds):
             env = self.backend_env(password_file)
@@ -268,9 +299,9 @@ class ResticEngine:
     ) -> PendingStream:
         """A `restic backup --stdin` started now, so the repository opens meanwhile; its
         data is given later by finish()."""
-        argv = args.stream_backup_args(
+        argv = self._locking(args.stream_backup_args(
             filename, tags=tags, time=time, host=host, compression=compression
-        )
+        ))
         with self.password.as_file() as (password_file, fds):
             env = self.backend_env(password_file)
             return PendingStream(self, run.Background(self.with_options(argv), env=env,
@@ -284,7 +315,8 @@ class ResticEngine:
                 run.prepared(consumer) as (consumer_argv, consumer_env, consumer_fds):
             env = self.backend_env(password_file)
             result = run.pipeline(
-                self.with_options(args.dump_args(snapshot_id, path)), consumer_argv,
+                self.with_options(self._locking(args.dump_args(snapshot_id, path))),
+                consumer_argv,
                 producer_env=env,
                 consumer_env=consumer_env, producer_pass_fds=fds,
                 consumer_pass_fds=consumer_fds, check=False, tap=tap,
@@ -305,6 +337,7 @@ class ResticEngine:
         argv = args.dump_args(snapshot_id, path)
         if archive:
             argv[2:2] = ["--archive", "tar"]
+        argv = self._locking(argv)
         with self.password.as_file() as (password_file, fds):
             env = self.backend_env(password_file)
             try:

@@ -24,6 +24,7 @@ from orchestrator.engines.base import (
     Progress,
     RepositoryLocked,
     RepositoryMissing,
+    RepositoryReadOnly,
     Snapshot,
     Unreachable,
     WrongPassword,
@@ -37,6 +38,31 @@ INHERITED_RESTIC_VARS = (
     "RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND",
     "RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE", "RESTIC_KEY_HINT",
 )
+
+
+# Subcommands that only read: on a read-only repository they run without a lock.
+READ_COMMANDS = frozenset({"snapshots", "ls", "dump", "restore", "check", "stats", "diff",
+                           "cat", "find"})
+NO_LOCK = "--no-lock"
+
+
+def reads_only(argv: Sequence[str]) -> bool:
+    return len(argv) > 1 and argv[1] in READ_COMMANDS
+
+
+def without_lock(argv: Sequence[str]) -> list[str]:
+    """A read command with restic's global --no-lock after the subcommand."""
+    if not reads_only(argv) or NO_LOCK in argv:
+        return list(argv)
+    return [*argv[:2], NO_LOCK, *argv[2:]]
+
+
+def read_only_error(repository_name: str, url: str) -> RepositoryReadOnly:
+    return RepositoryReadOnly(
+        f"repository {repository_name!r} ({url}) is read-only: restic cannot create a lock "
+        f"in it, so nothing can be written there",
+        hint="listing, restoring, exporting and verifying work; back up to a writable "
+             "repository")
 
 
 def base_env(repository: str, cache_dir: Path, password_file: str) -> dict[str, str | None]:
@@ -269,6 +295,8 @@ def classify_failure(
         )
     if returncode == 11 or "repository is already locked" in settled:
         return RepositoryLocked(f"{where} is locked by another process: {_last_line(stderr)}")
+    if "unable to create lock" in settled:
+        return read_only_error(repository_name, url)
     if any(sign in settled for sign in AUTHENTICATION_DENIED):
         return AuthenticationDenied(
             f"{where} refused the credentials: {_last_line(_fatal(stderr))}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import psutil
 
@@ -59,3 +60,10 @@ def live_restic_on(repo_string: str) -> int | None:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return None
+
+
+def read_only_folder(repository: Path) -> bool:
+    """A local repository whose locks folder cannot be written: a read-only mount, an
+    immutable folder, or another user's repository (access(2) knows all three)."""
+    locks = repository / "locks"
+    return locks.is_dir() and not os.access(locks, os.W_OK)

@@ -43,7 +43,8 @@ def download_backup(session: Session, request: DownloadBackupRequest) -> Downloa
     entries = 0
     wants_files = has_file_parts(final, chosen.base)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress") as pool, \
-            open_output(output, request.force, policy.max_bytes) as sink, \
+            open_output(output, request.force, policy.max_bytes,
+                        int(policy.file_mode, 8)) as sink, \
             (engine.open_dump(final.id, "/", archive=True) if wants_files
              else nullcontext(None)) as tar_stream:
         raw = _manifest_bytes(session, engine, final, chosen.base, chosen.name, wants_files)

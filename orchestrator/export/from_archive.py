@@ -18,7 +18,7 @@ import os
 import posixpath
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,13 +192,24 @@ def _refuse_script_streams(profile: Profile, plans: Sequence[StreamRestore],
             "if you know who made this archive and that nobody changed it since")
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A member as the plan pass saw it; the write pass must see the same."""
+
+    name: str
+    kind: str
+    size: int
+    digest: str | None  # of its data, read whole in the plan pass
+    place: Placement | None  # None: not written as a file (a dump, the manifest, a log)
+
+
 def _plan(
     archive: Path, password: bytes | None, parts: Sequence[Part],
     streams: Mapping[str, StreamRestore], manifest: Manifest, max_bytes: int | None,
-) -> tuple[list[Placement | None], list[str], list[RestorePlanEntry]]:
-    """Every member checked, in archive order (None: a member that is not written as a
-    file); nothing is written."""
-    order: list[Placement | None] = []
+) -> tuple[list[Planned], list[str], list[RestorePlanEntry]]:
+    """Every member checked, in archive order, and its data read to the end (sizes, CRCs
+    and HMACs are only known there); nothing is written."""
+    order: list[Planned] = []
     seen: set[tuple[Path, str]] = set()
     links: set[tuple[Path, str]] = set()
     conflicts: list[str] = []
@@ -214,14 +225,14 @@ def _plan(
             except UnsafePath as exc:
                 raise HostileArchive(f"archive entry refused: {exc.message}; nothing was "
                                      "written") from None
+            digest = _digest_of(member)
             if member.name in SKIPPED or name in stream_names:
-                if name in streams and member.kind != "file":
-                    raise HostileArchive(f"archive entry {shown(member.name)} should be a dump "
-                                         "but is not a regular file; nothing was written")
-                order.append(None)
+                if name in streams:
+                    _check_stream(member, streams[name], digest)
+                order.append(Planned(member.name, member.kind, member.size, digest, None))
                 continue
             place = _place(member, name, parts)
-            order.append(place)
+            order.append(Planned(member.name, member.kind, member.size, digest, place))
             if place is None:
                 continue
             _check_member(member, place, seen, links)
@@ -241,6 +252,24 @@ def _plan(
                              target=str(p.root), files=counts[p.logical][0],
                              bytes=counts[p.logical][1]) for p in parts]
     return order, conflicts, plan
+
+
+def _digest_of(member: Member) -> str | None:
+    if member.reader is None:
+        return None
+    tap = StreamDigest()
+    for chunk in read_chunks(member.reader):
+        tap.update(memoryview(chunk))
+    return tap.label
+
+
+def _check_stream(member: Member, item: StreamRestore, digest: str | None) -> None:
+    if member.kind != "file":
+        raise HostileArchive(f"archive entry {shown(member.name)} should be a dump but is "
+                             "not a regular file; nothing was written")
+    if item.stream.digest and digest != item.stream.digest:
+        raise HostileArchive(f"{item.stream.logical}: the archive's copy does not match the "
+                             "digest its manifest records; nothing was written")
 
 
 def _place(member: Member, name: str, parts: Sequence[Part]) -> Placement | None:
@@ -267,8 +296,9 @@ def _check_member(member: Member, place: Placement, seen: set[tuple[Path, str]],
     are kept as the data they are (restic restores them too); nothing is ever written
     through one, here or in SafeTree."""
     if member.kind not in ("file", "dir", "symlink"):
-        what = getattr(member, "detail", "") or "a hard link, device or FIFO"
-        raise HostileArchive(f"archive entry {shown(member.name)} is {what}; refused, "
+        what = member.detail or "special"
+        raise HostileArchive(f"archive entry {shown(member.name)} is not a file, folder or "
+                             f"symlink ({what}: hard links, devices and FIFOs are refused); "
                              "nothing was written")
     key = (place.part.tree, place.rel)
     if key in seen:
@@ -310,7 +340,7 @@ def _check_space(parts: Sequence[Part], total: int, max_bytes: int | None) -> No
         return
 
 
-def _write(archive: Path, password: bytes | None, order: Sequence[Placement | None],
+def _write(archive: Path, password: bytes | None, order: Sequence[Planned],
            streams: Mapping[str, StreamRestore], session: Session) -> None:
     directories: list[tuple[SafeTree, str, Member]] = []
     trees: dict[Path, SafeTree] = {}
@@ -318,21 +348,20 @@ def _write(archive: Path, password: bytes | None, order: Sequence[Placement | No
     try:
         with open_members(archive, password) as members:
             for index, member in enumerate(members):
-                planned = order[index] if index < len(order) else None
-                if index >= len(order) or (planned is not None and (
-                        planned.member != member.name or planned.kind != member.kind
-                        or planned.size != member.size)):
+                seen = order[index] if index < len(order) else None
+                if seen is None or (seen.name, seen.kind, seen.size) != (
+                        member.name, member.kind, member.size):
                     raise HostileArchive(f"{archive.name} changed while it was being restored; "
                                          f"stopped after {written} entries")
                 name = member.name.rstrip("/")
-                if planned is None:
+                if seen.place is None:
                     if name in streams:
                         _restore_stream(member, streams[name], session)
                     continue
-                tree = trees.get(planned.part.tree)
+                tree = trees.get(seen.place.part.tree)
                 if tree is None:
-                    tree = trees[planned.part.tree] = SafeTree(planned.part.tree)
-                _write_member(tree, planned, member, directories)
+                    tree = trees[seen.place.part.tree] = SafeTree(seen.place.part.tree)
+                _write_member(tree, seen, member, directories)
                 written += 1
         for tree, rel, member in reversed(directories):
             tree.set_dir_meta(rel, member.mode, member.mtime)
@@ -346,18 +375,32 @@ def _write(archive: Path, password: bytes | None, order: Sequence[Placement | No
             tree.close()
 
 
-def _write_member(tree: SafeTree, planned: Placement, member: Member,
+def _write_member(tree: SafeTree, seen: Planned, member: Member,
                   directories: list[tuple[SafeTree, str, Member]]) -> None:
+    assert seen.place is not None
+    rel = seen.place.rel
     if member.kind == "dir":
-        if planned.rel != ".":
-            tree.mkdir(planned.rel)
-        directories.append((tree, planned.rel, member))
+        if rel != ".":
+            tree.mkdir(rel)
+        directories.append((tree, rel, member))
     elif member.kind == "symlink":
-        tree.symlink(planned.rel, member.link)
+        tree.symlink(rel, member.link)
     else:
         assert member.reader is not None
-        tree.write_file(planned.rel, read_chunks(member.reader), member.mode, member.mtime,
+        tree.write_file(rel, _same_data(member, seen.digest), member.mode, member.mtime,
                         limit=member.size)
+
+
+def _same_data(member: Member, digest: str | None) -> Iterator[bytes]:
+    """The member's data; raises at its end (before the file is renamed into place) when
+    it differs from what the plan pass read."""
+    assert member.reader is not None
+    tap = StreamDigest()
+    for chunk in read_chunks(member.reader):
+        tap.update(memoryview(chunk))
+        yield chunk
+    if tap.label != digest:
+        raise UnsafePath(f"{shown(member.name)} changed while the archive was being restored")
 
 
 def _restore_stream(member: Member, item: StreamRestore, session: Session) -> None:

@@ -21,10 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orchestrator.errors import StrongroomError
+from orchestrator.export.readers import shown
 
 MODE_BITS = 0o777
 NAME_MAX = 255
-SHOWN_NAME = 200
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -32,12 +32,6 @@ class UnsafePath(StrongroomError):
     """A name that would land outside its root, or go through a symlink."""
 
     exit_code = 2
-
-
-def shown(name: str) -> str:
-    """A name quoted for a message: repr (control characters visible), at most ~200 chars."""
-    text = repr(name)
-    return text if len(text) <= SHOWN_NAME else text[:SHOWN_NAME] + "…'"
 
 
 def components(name: str) -> list[str]:

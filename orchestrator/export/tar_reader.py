@@ -102,8 +102,9 @@ class TarReader:
     """Members of a tar stream, in order. A member's data must be read (through
     `data`) before the next member is asked for; whatever is left unread is skipped."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], trailing_limit: int | None = None) -> None:
         self.stream = stream
+        self.trailing_limit = trailing_limit  # bytes allowed after the end marker
         self.unread = 0  # data and padding of the current member not yet read
         self.current: TarMember | None = None
 
@@ -128,6 +129,7 @@ class TarReader:
         self._skip_rest()
         self.current = None
         overrides: dict[str, str] = {}
+        meta = 0  # metadata bytes read for this member: bounded, however many blocks
         while True:
             header = self.stream.read(BLOCK)
             if not header:
@@ -143,8 +145,10 @@ class TarReader:
             if size < 0:
                 raise TarFormatError("negative size in a tar header: the stream is damaged")
             if kind in (PAX_LOCAL, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK):
-                if size > LONGEST_META:
-                    raise TarFormatError(f"a tar metadata block of {size} bytes: too large")
+                meta += size
+                if meta > LONGEST_META:
+                    raise TarFormatError(f"tar metadata of more than {LONGEST_META} bytes for "
+                                         "one entry: too large")
                 data = self._exactly(size + (-size % BLOCK))[:size]
                 if kind == PAX_LOCAL:
                     overrides.update(_pax_records(data))
@@ -201,6 +205,11 @@ class TarReader:
         self._skip_rest()  # the padding
 
     def _drain(self) -> None:
-        """After the end marker: read to the end, so the writer is not cut off."""
-        while self.stream.read(CHUNK):
-            pass
+        """After the end marker: read to the end, so the writer is not cut off (or, for
+        an archive file, up to `trailing_limit`: the rest of a tar record)."""
+        trailing = 0
+        while chunk := self.stream.read(CHUNK):
+            trailing += len(chunk)
+            if self.trailing_limit is not None and trailing > self.trailing_limit:
+                raise TarFormatError(f"more than {self.trailing_limit} bytes after the tar's "
+                                     "end marker")

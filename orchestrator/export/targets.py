@@ -1,5 +1,9 @@
 """Where an export goes: a file (written aside, renamed into place), stdout, or S3.
 
+A file is written to a fresh temp file in its folder (O_EXCL|O_NOFOLLOW, a random
+name, mode 0600 or the profile's [access.download] file_mode), fsynced, then renamed
+over the final name. A symlink at the final name is refused, even with --force.
+
 Every target counts what it is given and enforces a byte limit as it goes; a
 failed or refused export leaves no partial file and no half-finished upload.
 """
@@ -7,6 +11,7 @@ failed or refused export leaves no partial file and no half-finished upload.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +21,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 from orchestrator.errors import AccessDenied, ConflictError, UsageError
+from orchestrator.run.tempfiles import exclusive_temp
 
 S3_PART = 16 << 20
 
@@ -48,7 +54,7 @@ def parse_output(value: str | None, default_name: str) -> Output:
             key += default_name
         return Output("s3", bucket=parsed.netloc, key=key)
     path = Path(value).expanduser()
-    if path.is_dir():
+    if value.endswith("/") or path.is_dir():
         path = path / default_name
     return Output("file", path.absolute())
 
@@ -76,7 +82,8 @@ class CountingSink:
 
 
 @contextmanager
-def open_output(output: Output, force: bool, limit: int | None) -> Iterator[CountingSink]:
+def open_output(output: Output, force: bool, limit: int | None,
+                mode: int = 0o600) -> Iterator[CountingSink]:
     if output.kind == "stdout":
         if sys.stdout.isatty():
             raise UsageError("refusing to write an archive to a terminal; redirect stdout")
@@ -88,22 +95,48 @@ def open_output(output: Output, force: bool, limit: int | None) -> Iterator[Coun
             yield CountingSink(upload, limit)
         return
     assert output.path is not None
-    path = output.path
-    if path.exists() and not force:
-        raise ConflictError(f"{path} exists; use --force to replace it or --output elsewhere")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    handle = open(partial, "wb")
-    try:
+    with replacing(output.path, force, mode, hint=" or --output elsewhere") as handle:
         yield CountingSink(handle, limit)
+
+
+def _refuse_existing(path: Path, force: bool, hint: str) -> None:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise ConflictError(f"{path} is a symlink; an output never replaces one or writes "
+                            "through it, even with --force: remove it or choose another name")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConflictError(f"{path} exists and is not a regular file")
+    if not force:
+        raise ConflictError(f"{path} exists; use --force to replace it{hint}")
+
+
+@contextmanager
+def replacing(path: Path, force: bool, mode: int = 0o600, hint: str = "") -> Iterator[BinaryIO]:
+    """A file written aside and renamed onto `path` once complete and on disk. An existing
+    `path` is replaced only with `force`, and never when it is a symlink or not a file."""
+    _refuse_existing(path, force, hint)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temp = exclusive_temp(path, mode)
+    handle = os.fdopen(fd, "wb")
+    try:
+        yield handle
         handle.flush()
         os.fsync(handle.fileno())
         handle.close()
-        os.replace(partial, path)
+        _refuse_existing(path, force, hint)
+        os.replace(temp, path)
     except BaseException:
         handle.close()
-        partial.unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def s3_client() -> Any:

@@ -8,23 +8,28 @@ point out, hard links — are refused before anything is written.
 
 from __future__ import annotations
 
-import os
 import sys
-import tarfile
-import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO, Any
 
-from orchestrator.errors import ConflictError, StrongroomError, UsageError
-from orchestrator.export.envelope import HEADER_SIZE, decrypt_stream, is_envelope
+from orchestrator.errors import UsageError
+from orchestrator.export.envelope import decrypt_stream
+from orchestrator.export.read_tar import tar_members
+from orchestrator.export.read_zip import zip_members
+from orchestrator.export.readers import (
+    MAX_MEMBERS,
+    ArchiveLimitExceeded,
+    DamagedArchive,
+    HostileArchive,
+    Member,
+    shown,
+    translate,
+)
+from orchestrator.export.targets import replacing
 from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, VERIFICATION_LOG, Manifest
 
-
-class HostileArchive(StrongroomError):
-    exit_code = 2
+MANIFEST_MAX = 64 << 20
 
 
 def decrypt_file(file: str, output: str | None, password: bytes, force: bool) -> None:
@@ -36,130 +41,54 @@ def decrypt_file(file: str, output: str | None, password: bytes, force: bool) ->
         return
     target = Path(output) if output else source.with_suffix("") if source.suffix == ".enc" \
         else source.with_name(source.name + ".dec")
-    if target.exists() and not force:
-        raise ConflictError(f"{target} exists; use --force to replace it")
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        with open(source, "rb") as handle, open(partial, "wb") as out:
-            for plain in decrypt_stream(handle, password):
-                out.write(plain)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    with open(source, "rb") as handle, replacing(target, force) as out:
+        for plain in decrypt_stream(handle, password):
+            out.write(plain)
 
 
-class _PlainReader:
-    """read(n) over decrypted segments, for tarfile's stream mode."""
-
-    def __init__(self, segments: Iterator[bytes]) -> None:
-        self.segments = segments
-        self.pending = b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self.pending) < size:
-            segment = next(self.segments, None)
-            if segment is None:
-                break
-            self.pending += segment
-        size = len(self.pending) if size < 0 else size
-        out, self.pending = self.pending[:size], self.pending[size:]
-        return out
-
-
-@dataclass
-class Member:
-    name: str
-    kind: str  # "file", "dir", "symlink", "other"
-    mode: int
-    mtime: float
-    size: int
-    link: str = ""
-    reader: IO[bytes] | None = None
-
-
-@contextmanager
-def _tar_members(path: Path, password: bytes | None) -> Iterator[Iterator[Member]]:
-    with open(path, "rb") as handle:
-        head = handle.read(HEADER_SIZE)
-        handle.seek(0)
-        source: Any = handle
-        if is_envelope(head):
-            if password is None:
-                raise UsageError(f"{path} is encrypted: give --password-file or --password-env")
-            source = _PlainReader(decrypt_stream(handle, password))
-        try:
-            archive = tarfile.open(fileobj=source, mode="r|*")
-        except tarfile.TarError as exc:
-            raise UsageError(f"{path} is not a strongroom archive: {exc}") from None
-        yield (_tar_member(archive, info) for info in archive)
-
-
-def _tar_member(archive: tarfile.TarFile, info: tarfile.TarInfo) -> Member:
-    kind = "dir" if info.isdir() else "symlink" if info.issym() else "file" if info.isfile() \
-        else "other"
-    reader = archive.extractfile(info) if info.isfile() else None
-    return Member(info.name, kind, info.mode & 0o7777, info.mtime, info.size, info.linkname,
-                  reader)
-
-
-@contextmanager
-def _zip_members(path: Path, password: bytes | None) -> Iterator[Iterator[Member]]:
-    import stat
-
-    import pyzipper
-
-    with pyzipper.AESZipFile(path) as archive:
-        if password is not None:
-            archive.setpassword(password)
-
-        def members() -> Iterator[Member]:
-            for info in archive.infolist():
-                mode = info.external_attr >> 16
-                kind = "dir" if info.is_dir() else "symlink" if stat.S_ISLNK(mode) else "file"
-                mtime = float(_zip_mtime(info))
-                if kind == "symlink":
-                    link = archive.read(info).decode()
-                    yield Member(info.filename, kind, 0o777, mtime, 0, link)
-                elif kind == "dir":
-                    yield Member(info.filename, kind, mode & 0o7777 or 0o755, mtime, 0)
-                else:
-                    with archive.open(info) as reader:
-                        yield Member(info.filename, kind, mode & 0o7777 or 0o644, mtime,
-                                     info.file_size, reader=reader)
-
-        try:
-            yield members()
-        except RuntimeError as exc:
-            raise UsageError(f"{path}: {exc} (wrong or missing --password-file?)") from None
-
-
-def _zip_mtime(info: zipfile.ZipInfo) -> int:
-    extra = info.extra
-    while len(extra) >= 4:
-        tag, size = int.from_bytes(extra[:2], "little"), int.from_bytes(extra[2:4], "little")
-        if tag == 0x5455 and size >= 5 and extra[4] & 1:
-            return int.from_bytes(extra[5:9], "little")
-        extra = extra[4 + size:]
-    import time
-
-    return int(time.mktime((*info.date_time, 0, 0, -1)))
-
-
-def open_members(path: Path, password: bytes | None) -> Any:
+def open_members(path: Path, password: bytes | None, *,
+                 max_members: int = MAX_MEMBERS) -> AbstractContextManager[Iterator[Member]]:
+    """The archive's members in order (duplicates included), as a context manager.
+    Whatever is wrong with the archive is raised as one HostileArchive (or UsageError
+    for a missing or wrong password), at open or while iterating or reading data."""
     if not path.is_file():
         raise UsageError(f"no archive at {path}")
-    with open(path, "rb") as handle:
-        is_zip = handle.read(4) == b"PK\x03\x04"
-    return _zip_members(path, password) if is_zip else _tar_members(path, password)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError as exc:
+        raise translate(str(path), exc) from None
+    if not head:
+        raise DamagedArchive(f"{shown(str(path))}: the file is empty, not an archive")
+    is_zip = head == b"PK\x03\x04"
+    reader = zip_members if is_zip else tar_members
+    return reader(path, password, max_members)
 
 
 def read_archive_manifest(path: Path, password: bytes | None) -> Manifest:
+    from pydantic import ValidationError
+
     with open_members(path, password) as members:
         for member in members:
             if member.name == MANIFEST_FILE and member.reader is not None:
-                return Manifest.model_validate_json(member.reader.read())
+                if member.size > MANIFEST_MAX:
+                    raise ArchiveLimitExceeded(f"{shown(str(path))}: its {MANIFEST_FILE} is "
+                                               f"larger than {MANIFEST_MAX >> 20} MiB")
+                data = member.reader.read()
+                try:
+                    return Manifest.model_validate_json(data)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(part) for part in first["loc"])
+                    raise DamagedArchive(
+                        f"{shown(str(path))}: its {MANIFEST_FILE} is not a strongroom manifest "
+                        f"({exc.error_count()} error(s); {shown(where)}: "
+                        f"{shown(first['msg'])})") from None
             break
     raise UsageError(f"{path} does not start with {MANIFEST_FILE}: not a strongroom export")
 
 
 SKIPPED = (MANIFEST_FILE, LOG_FILE, VERIFICATION_LOG)
+
+__all__ = ["SKIPPED", "ArchiveLimitExceeded", "DamagedArchive", "HostileArchive", "Member",
+           "decrypt_file", "open_members", "read_archive_manifest"]

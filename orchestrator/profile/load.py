@@ -30,7 +30,7 @@ from orchestrator.profile.locate import (
     error_message,
     format_key_path,
 )
-from orchestrator.profile.schema import Profile, reference_problems
+from orchestrator.profile.schema import PathPolicy, Profile, SecretSource, reference_problems
 
 log = logging.getLogger("strongroom")
 
@@ -318,11 +318,16 @@ def _resolve_paths(
 
     if profile.state_dir is not None:
         profile.state_dir = fix(profile.state_dir, ("state_dir",))
+    if profile.audit.key_file is not None:
+        profile.audit.key_file = fix(profile.audit.key_file, ("audit", "key_file"))
     for name, repo in profile.repositories.items():
         key: KeyPath = ("repositories", name)
         if repo.password_file is not None:
             repo.password_file = fix(repo.password_file, key + ("password_file",))
         repo.url = _resolve_url(repo.url, directory(key + ("url",)), environ)
+        for variable, item in repo.env.items():
+            if isinstance(item, SecretSource) and item.file is not None:
+                item.file = fix(item.file, key + ("env", variable, "file"))
     for name, group in profile.config.items():
         group.paths = fix_all(group.paths, ("config", name, "paths"))
     for name, service in profile.services.items():
@@ -331,6 +336,14 @@ def _resolve_paths(
     profile.infrastructure.network = fix_all(
         profile.infrastructure.network, ("infrastructure", "network")
     )
+    policies: list[tuple[KeyPath, PathPolicy]] = [(("access",), profile.access)]
+    policies += [(("access", "roles", name), role) for name, role in profile.access.roles.items()]
+    for key, policy in policies:
+        for field in ("export_dir", "import_dir", "restore_targets", "backup_roots"):
+            value = getattr(policy, field)
+            if value is not None:
+                setattr(policy, field, fix_all(value, key + (field,)) if isinstance(
+                    value, list) else fix(value, key + (field,)))
 
 
 def _resolve_url(url: str, directory: Path, environ: Mapping[str, str]) -> str:

@@ -212,9 +212,32 @@ class DownloadPolicy(Strict):
     max_bytes: int | None = Field(default=None, ge=1)
     require_encryption: bool = False
     allowed_outputs: list[OutputKind] = Field(default_factory=lambda: list(OUTPUT_KINDS))
+    file_mode: str = Field(default="0600", description="mode of an export file, in octal")
+
+    @field_validator("file_mode")
+    @classmethod
+    def octal_mode(cls, value: str) -> str:
+        if not re.fullmatch(r"0?[0-7]{3}", value) or int(value, 8) & 0o600 != 0o600:
+            raise ValueError(f"{value!r} is not a file mode: give three octal digits that "
+                             "keep the owner's read and write, e.g. \"0600\" or \"0640\"")
+        return value
 
 
-class Role(Strict):
+class PathPolicy(Strict):
+    """Folders a confined caller (MCP, or the CLI under --role) may use; unset: the default
+    of [access], or for [access] itself the built-in default."""
+
+    export_dir: Path | None = Field(default=None, description="where exports are written "
+                                    "(default <state_dir>/exports)")
+    import_dir: Path | None = Field(default=None, description="where fromArchive reads "
+                                    "(default: export_dir)")
+    restore_targets: list[Path] | None = Field(default=None, description="folders a restore "
+                                               "target may be in (default <state_dir>/restores)")
+    backup_roots: list[Path] | None = Field(default=None, description="folders backup-files "
+                                            "may read (default: the profile's own paths)")
+
+
+class Role(PathPolicy):
     """What a caller acting in this role may do (`--role NAME` on the CLI or the MCP server)."""
 
     tools: list[str] = Field(default_factory=lambda: ["*"], description="tool names, or *")
@@ -223,9 +246,15 @@ class Role(Strict):
         default=False, description="restore-backup without confirm: true")
 
 
-class Access(Strict):
+class Access(PathPolicy):
     download: DownloadPolicy = Field(default_factory=DownloadPolicy)
     roles: dict[str, Role] = Field(default_factory=dict)
+
+
+class AuditSettings(Strict):
+    """The audit log: with key_file, every line carries an HMAC-SHA256 keyed by its bytes."""
+
+    key_file: Path | None = Field(default=None, description="relative to the profile file")
 
 
 class Profile(Strict):
@@ -240,6 +269,7 @@ class Profile(Strict):
     infrastructure: Infrastructure = Field(default_factory=Infrastructure)
     schedules: dict[str, Schedule] = Field(default_factory=dict)
     access: Access = Field(default_factory=Access)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     lock_wait: str = Field(default="5min", description="how long a run waits for another run "
                            "of this profile to finish")
 

@@ -22,6 +22,7 @@ from orchestrator.run.process import (
     Env,
     MissingBinaryError,
     child_env,
+    end_children,
     run,
     terminate_tree,
     which,
@@ -32,6 +33,7 @@ from orchestrator.run.secrets import SECRET_FD, Command, prepared, run_command, 
 __all__ = [
     "COPY_CHUNK", "INSTALL_HINTS", "SECRET_FD", "STDERR_TAIL_LINES", "Background", "Command",
     "CommandError", "CommandTimeout", "Completed", "Env", "MissingBinaryError",
-    "PipelineResult", "Tap", "child_env", "feeding", "format_argv", "pipeline", "prepared",
-    "reading", "redact_argv", "run", "run_command", "secret_fd", "terminate_tree", "which",
+    "PipelineResult", "Tap", "child_env", "end_children", "feeding", "format_argv", "pipeline",
+    "prepared", "reading", "redact_argv", "run", "run_command", "secret_fd", "terminate_tree",
+    "which",
 ]

@@ -1,7 +1,8 @@
 """Starting one process: argv lists only, typed errors, redacted logging, whole-tree stops.
 
 Every child runs in its own process group so that Ctrl-C, a timeout or a failing
-pipeline partner ends the whole tree below it, not just the direct child.
+pipeline partner ends the whole tree below it, not just the direct child; and every
+child dies with strongroom, even a SIGKILLed one (guard.py).
 """
 
 from __future__ import annotations
@@ -10,14 +11,20 @@ import collections
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from orchestrator.errors import StrongroomError
+from orchestrator.run import guard
 from orchestrator.run.redact import format_argv
+
+if TYPE_CHECKING:
+    import psutil
 
 log = logging.getLogger("strongroom.run")
 
@@ -109,8 +116,10 @@ def child_env(extra: Env | None) -> dict[str, str]:
 def terminate_tree(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     """Terminate a child and every process below it; kill what is left after `grace`.
 
-    The child itself is reaped through Popen so that its returncode stays truthful
-    (a killed child must not look like one that exited 0).
+    Below it means its descendants and its process group (which also holds the
+    grandchildren whose parent has exited already). The child itself is reaped through
+    Popen so that its returncode stays truthful (a killed child must not look like one
+    that exited 0).
     """
     import psutil
 
@@ -118,6 +127,7 @@ def terminate_tree(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
         descendants = psutil.Process(proc.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         descendants = []
+    descendants += [member for member in _group(proc.pid) if member not in descendants]
     if proc.poll() is None:
         proc.terminate()
     for member in descendants:
@@ -136,6 +146,44 @@ def terminate_tree(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def end_children(grace: float = 3.0) -> None:
+    """Terminate the process group of every child still running, from any thread; kill
+    what is left after `grace`. For an interrupt: the threads that own the children see
+    them fail and unwind (a ThreadPoolExecutor is joined at exit)."""
+    import time
+
+    children = guard.running()
+    for proc in children:
+        _signal_group(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while children and time.monotonic() < deadline:
+        time.sleep(0.05)
+        children = [proc for proc in children if proc.poll() is None]
+    for proc in children:
+        _signal_group(proc.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except OSError:
+        pass
+
+
+def _group(pgid: int) -> list[psutil.Process]:
+    """The live processes of a process group other than its leader."""
+    import psutil
+
+    found: list[psutil.Process] = []
+    for member in psutil.process_iter():
+        try:
+            if member.pid != pgid and os.getpgid(member.pid) == pgid:
+                found.append(member)
+        except (OSError, psutil.Error):
+            continue
+    return found
 
 
 @dataclass
@@ -168,15 +216,14 @@ def _spawn(
     argv = [which(argv[0]), *argv[1:]]
     log.info("run: %s", format_argv(argv))
     try:
-        return subprocess.Popen(
+        return guard.popen(
             argv,
             stdin=stdin,
             stdout=stdout,
             stderr=subprocess.PIPE,
-            env=child_env(env),
+            env=guard.guard_env(child_env(env)),
             pass_fds=tuple(pass_fds),
             cwd=cwd,
-            start_new_session=True,
         )
     except FileNotFoundError as exc:
         raise MissingBinaryError(argv[0]) from exc

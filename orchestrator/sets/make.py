@@ -16,8 +16,8 @@ from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.models import CreateBackupRequest, CreateBackupResult, PartResult
 from orchestrator.sets.dumps import run_streams
 from orchestrator.sets.layout import SourcePath, check_sources_exist
-from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, Manifest, paths_from
-from orchestrator.sets.naming import FILES_PART, PRODUCT_TAG, set_name, set_tags
+from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, Manifest, ManifestAudit, paths_from
+from orchestrator.sets.naming import FILES_PART, PRODUCT_TAG, anchor_tag, set_name, set_tags
 from orchestrator.sets.state import RunRecord, write_atomic
 
 if TYPE_CHECKING:
@@ -81,8 +81,9 @@ def make_set(
             log.info("  %s -> %s", item.source, item.logical)
         compression = "auto" if request.compress else "off"
         staging = session.state.staging(base)
+        anchor = session.audit_head() if session.audit_head else None
         final_tags = set_tags(name, FILES_PART, kind, profile.profile_name, services,
-                              streams=len(plans))
+                              streams=len(plans)) + ([anchor_tag(*anchor)] if anchor else [])
         # A set of dumps alone keeps its manifest in a stdin snapshot whose restic process
         # opens the repository (key derivation, index) while the dumps run.
         pending = None if sources else engine.start_stream_backup(
@@ -107,6 +108,7 @@ def make_set(
             compress=request.compress, paths=paths_from(sources), streams=streams,
             tools={"strongroom": __version__, "engine": str(engine.version())},
             log=run_log.lines if pending is not None else [],
+            audit=ManifestAudit(seq=anchor[0], sha256=anchor[1]) if anchor else None,
         )
         write_atomic(staging / MANIFEST_FILE, manifest.to_bytes())
         if pending is not None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.engines.base import Engine, Snapshot
 from orchestrator.errors import StrongroomError
@@ -50,6 +50,13 @@ class ManifestStream(ManifestModel):
     details: dict[str, str | int] = {}
 
 
+class ManifestAudit(ManifestModel):
+    """The audit log's last line when the set was made (seq 0: the log was empty)."""
+
+    seq: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class Manifest(ManifestModel):
     format: Literal[1] = 1
     set: str
@@ -65,6 +72,7 @@ class Manifest(ManifestModel):
     streams: list[ManifestStream] = []
     tools: dict[str, str] = {}
     log: list[str] = []  # the run's log, for sets of dumps alone (no logs/backup.log file)
+    audit: ManifestAudit | None = None  # absent in sets made before anchors existed
 
     def to_bytes(self) -> bytes:
         return (self.model_dump_json(indent=2) + "\n").encode()

@@ -34,6 +34,17 @@ def split_set_name(name: str) -> tuple[str, datetime] | None:
     return match["base"], moment
 
 
+AUDIT_TAG = "audit"
+ANCHOR_PREFIX = 16
+
+
+def anchor_tag(seq: int, sha256: str) -> str:
+    """The audit chain's head when a set was made, as a tag of its final snapshot. Only
+    digits, a-f and '-' after `audit=`: nothing restic's tag syntax treats apart (a comma
+    separates tags in `--tag a,b`)."""
+    return f"{AUDIT_TAG}={seq}-{sha256[:ANCHOR_PREFIX]}"
+
+
 def set_tags(
     name: str,
     part: str,

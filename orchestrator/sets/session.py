@@ -7,6 +7,7 @@ It imports no operation, so every operation can import it.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from datetime import datetime
 
 from orchestrator.engines import open_engine
@@ -22,6 +23,9 @@ class Session:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self.state = StateDir(state_dir(profile))
+        # The audit chain's head (seq, sha256) a new set records as its anchor. The access
+        # layer owns the audit log and sets this; without it a set records no anchor.
+        self.audit_head: Callable[[], tuple[int, str]] | None = None
 
     def engine(self, destination: str | None) -> tuple[str, Engine]:
         name, repository = self.profile.repository(destination)

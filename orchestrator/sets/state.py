@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.profile.schema import Profile
+from orchestrator.run.tempfiles import exclusive_temp
 
 
 def state_dir(profile: Profile, environ: dict[str, str] | None = None) -> Path:
@@ -35,14 +36,16 @@ def state_dir(profile: Profile, environ: dict[str, str] | None = None) -> Path:
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd, temp = exclusive_temp(path, mode, ".tmp")
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 @dataclass

@@ -13,6 +13,7 @@ from orchestrator.engines.base import (
     EngineVersion,
     RepositoryLocked,
     RepositoryMissing,
+    RepositoryReadOnly,
     WrongPassword,
 )
 from orchestrator.engines.restic_args import (
@@ -27,10 +28,13 @@ from orchestrator.engines.restic_args import (
     parse_snapshots,
     parse_time,
     parse_version,
+    reads_only,
     restore_args,
     snapshots_args,
     stream_backup_args,
+    tag_add_args,
     tag_args,
+    without_lock,
 )
 from orchestrator.run import child_env
 
@@ -351,6 +355,34 @@ def test_classify_unreadable_repository_is_not_called_missing() -> None:
     err = classify(1, stderr)
     assert not isinstance(err, RepositoryMissing)
     assert "permission denied" in str(err)
+
+
+READ_ONLY_014 = (
+    "Save(<lock/7f9bcd002e>) returned error, retrying after 552.330144ms: open /x/locks/7f9b-tmp"
+    "-4198917198: read-only file system\n"
+    "open /x/locks/7f9b-tmp-366823073: read-only file system\n"
+    "github.com/restic/restic/internal/backend/local.(*Local).Save\n"
+    "unable to create lock in backend\n"
+)
+
+
+def test_classify_read_only_repository() -> None:
+    err = classify(1, READ_ONLY_014)
+    assert type(err) is RepositoryReadOnly
+    assert "is read-only" in str(err) and "read-only file system" not in str(err)
+    assert type(classify(1, LOCKED)) is RepositoryLocked  # held locks say "unable to create" too
+
+
+def test_without_lock_only_for_read_commands() -> None:
+    assert without_lock(["restic", "snapshots", "--json"]) == [
+        "restic", "snapshots", "--no-lock", "--json"]
+    assert without_lock(restore_args("abc", Path("/t")))[:3] == ["restic", "restore", "--no-lock"]
+    assert without_lock(check_args())[:3] == ["restic", "check", "--no-lock"]
+    assert without_lock(["restic", "dump", "--no-lock", "abc", "/p"]).count("--no-lock") == 1
+    for write in (["restic", "backup", "/x"], tag_add_args(["abc"], ["a=b"]),
+                  ["restic", "forget", "abc"], ["restic", "prune"], ["restic", "unlock"]):
+        assert not reads_only(write)
+        assert without_lock(write) == write
 
 
 @pytest.mark.parametrize(("code", "stderr"), [(1, LOCKED), (11, "Fatal: locked\n")])

@@ -90,7 +90,21 @@ def test_sqlite_dump_is_read_only_and_restore_goes_to_a_staging_file() -> None:
     assert sqlite.dump_argv(config, Path("/srv/app.db"), False) == [
         "sqlite3", "-readonly", "-batch", "/srv/app.db", ".dump"]
     assert sqlite.dump_argv(config, Path("/srv/app.db"), True)[-1] == ".schema"
-    assert sqlite.staging_path(Path("/srv/app.db")) == Path("/srv/app.db.strongroom-restore")
+
+
+
+def test_a_staged_restore_lives_in_a_private_folder_until_it_is_finished(tmp_path: Path) -> None:
+    target = tmp_path / "app.db"
+    target.write_text("old")
+    staged = sqlite.staging_path(target)
+    assert staged.name == "app.db" and staged.parent.parent == tmp_path
+    assert staged.parent.stat().st_mode & 0o777 == 0o700
+    staged.write_text("new")
+    sqlite.finish_staged(target, True)
+    assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
+    sqlite.staging_path(target).write_text("half")
+    sqlite.finish_staged(target, False)
+    assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
 
 
 def test_mongodb_uri_travels_as_a_yaml_config_file() -> None:
@@ -110,7 +124,7 @@ def test_command_hook_needs_argv_lists_unless_shell_is_set() -> None:
     config = command_hook.CommandConfig.model_validate(
         {"type": "command", "name": "r.rdb", "dump": "redis-cli --rdb - | cat", "shell": True})
     assert command_hook.argv_of(config.dump, config.shell) == (
-        "/bin/sh", "-c", "redis-cli --rdb - | cat")
+        "bash", "-o", "pipefail", "-c", "redis-cli --rdb - | cat")
     assert command_hook.argv_of(["redis-cli", "--rdb", "-"], False) == ("redis-cli", "--rdb", "-")
 
 

@@ -36,3 +36,21 @@ def test_write_atomic_is_private_and_leaves_no_temp(tmp_path: Path) -> None:
     assert target.read_bytes() == b"two"
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     assert sorted(p.name for p in target.parent.iterdir()) == ["metadata.json"]
+
+
+def test_write_atomic_never_writes_through_a_planted_temp_link(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (tmp_path / ".record.json.tmp").symlink_to(victim)
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "record.json", b"{}")
+        write_atomic(tmp_path / "unit.timer", b"[Timer]", mode=0o644)
+    finally:
+        os.umask(old)
+    assert victim.read_bytes() == b"precious"
+    assert (tmp_path / "record.json").read_bytes() == b"{}"
+    assert (tmp_path / "record.json").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "unit.timer").stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".record.json.tmp", "record.json", "unit.timer", "victim"]

@@ -1,0 +1,23 @@
+"""A temp file beside its final name that nothing else can have planted."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def exclusive_temp(path: Path, mode: int, suffix: str = ".partial") -> tuple[int, Path]:
+    """A new file in `path`'s folder: a random name, created with O_EXCL (never an
+    existing file) and O_NOFOLLOW (never through a link), with exactly `mode` whatever
+    the umask. Returns its descriptor and its path."""
+    while True:
+        temp = path.with_name(f".{path.name[:200]}.{secrets.token_hex(8)}{suffix}")
+        try:
+            fd = os.open(temp, FLAGS, mode)
+        except FileExistsError:
+            continue
+        os.fchmod(fd, mode)
+        return fd, temp
