@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import posixpath
-import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +23,16 @@ from pathlib import Path
 from orchestrator import run
 from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.export.envelope import HEADER_SIZE, is_envelope
-from orchestrator.export.safe_tree import SafeTree, UnsafePath, clean_absolute, components, shown
+from orchestrator.export.placement import (
+    Part,
+    Placement,
+    check_manifest,
+    check_member,
+    check_space,
+    parts_for,
+    place,
+)
+from orchestrator.export.safe_tree import SafeTree, UnsafePath, components, shown
 from orchestrator.export.unpack import (
     SKIPPED,
     HostileArchive,
@@ -44,41 +51,12 @@ from orchestrator.sets.dumps import (
     context_for,
     restore_plans,
 )
-from orchestrator.sets.layout import plan_sources, select_for_restore
-from orchestrator.sets.manifest import Manifest, ManifestPath
+from orchestrator.sets.layout import select_for_restore
+from orchestrator.sets.manifest import Manifest
 from orchestrator.sets.restore import parse_as_database, retarget, select_streams
 from orchestrator.sets.session import Session
 
 MAX_ENTRIES = 1_000_000
-FREE_SPACE_MARGIN = 64 << 20
-
-
-@dataclass(frozen=True)
-class Part:
-    """Where one file part of the archive goes: `tree` is the folder writes start from
-    (trusted), `prefix` the part's own path below it."""
-
-    logical: str
-    source: str
-    tree: Path
-    prefix: str
-
-    @property
-    def root(self) -> Path:
-        return self.tree / self.prefix if self.prefix else self.tree
-
-
-@dataclass(frozen=True)
-class Placement:
-    member: str
-    part: Part
-    rel: str  # below part.tree
-    kind: str
-    size: int
-
-    @property
-    def destination(self) -> Path:
-        return self.part.tree / self.rel
 
 
 def restore_from_archive(session: Session, request: RestoreBackupRequest) -> RestoreResult:
@@ -88,12 +66,12 @@ def restore_from_archive(session: Session, request: RestoreBackupRequest) -> Res
         if request.archive_password else None
     clock = time.monotonic()
     manifest = read_archive_manifest(archive, password)
-    _check_manifest(manifest)
+    check_manifest(manifest)
     sources = [] if request.databases else select_for_restore(
         manifest.sources(), request.mode, request.services, check_services=False)
     chosen = [p for p in manifest.paths if p.source in {s.source for s in sources}]
     target_root = Path(request.target).expanduser().absolute() if request.target else None
-    parts = _parts(session.profile, chosen, target_root)
+    parts = parts_for(session.profile, chosen, target_root)
     stream_plans = _stream_plans(session.profile, manifest, request, target_root)
     trusted = request.trust_archive or authenticated(archive)
     if not trusted:
@@ -129,41 +107,6 @@ def authenticated(archive: Path) -> bool:
     checks an entry's HMAC only after all of its data has been handed out."""
     with open(archive, "rb") as handle:
         return is_envelope(handle.read(HEADER_SIZE))
-
-
-def _check_manifest(manifest: Manifest) -> None:
-    """Paths and names in the manifest are hostile until checked."""
-    try:
-        for item in manifest.paths:
-            clean_absolute(item.source, f"the archive's source path for {shown(item.logical)}")
-            components(item.logical)
-        for stream in manifest.streams:
-            components(stream.logical)
-    except UnsafePath as exc:
-        raise HostileArchive(f"the archive's manifest is refused: {exc.message}; nothing was "
-                             "written") from None
-
-
-def _parts(profile: Profile, paths: Sequence[ManifestPath], target_root: Path | None
-           ) -> list[Part]:
-    """Each file part's destination: below --target, or where the profile names it."""
-    if target_root is not None:
-        return [Part(p.logical, p.source, target_root, p.source.lstrip("/")) for p in paths]
-    named = {s.logical: s.source for s in plan_sources(profile, "disaster-recovery", [], True)}
-    unknown = [p for p in paths if named.get(p.logical) != p.source]
-    if unknown:
-        lines = "\n".join(f"  {shown(p.logical)} at {shown(p.source)}"
-                          + (f" (the profile has it at {named[p.logical]})"
-                             if p.logical in named else "") for p in unknown[:20])
-        raise UsageError(
-            f"the archive would put {len(unknown)} part(s) where this profile does not name "
-            f"them:\n{lines}\nnothing was written; restore the archive under --target DIR")
-    result = []
-    for p in paths:
-        source = Path(p.source)
-        result.append(Part(p.logical, p.source, source.parent, source.name) if source.name
-                      else Part(p.logical, p.source, source, ""))
-    return result
 
 
 def _stream_plans(profile: Profile, manifest: Manifest, request: RestoreBackupRequest,
@@ -231,23 +174,23 @@ def _plan(
                     _check_stream(member, streams[name], digest)
                 order.append(Planned(member.name, member.kind, member.size, digest, None))
                 continue
-            place = _place(member, name, parts)
-            order.append(Planned(member.name, member.kind, member.size, digest, place))
-            if place is None:
+            spot = place(member, name, parts)
+            order.append(Planned(member.name, member.kind, member.size, digest, spot))
+            if spot is None:
                 continue
-            _check_member(member, place, seen, links)
-            if os.path.lexists(place.destination):
-                is_dir = place.destination.is_dir() and not place.destination.is_symlink()
+            check_member(member, spot, seen, links)
+            if os.path.lexists(spot.destination):
+                is_dir = spot.destination.is_dir() and not spot.destination.is_symlink()
                 if is_dir and member.kind != "dir":
-                    raise ConflictError(f"{place.destination} is a folder here and not a folder "
+                    raise ConflictError(f"{spot.destination} is a folder here and not a folder "
                                         "in the archive; nothing was written; move it away or "
                                         "restore with --target DIR")
                 if not is_dir or member.kind != "dir":
-                    conflicts.append(str(place.destination))
+                    conflicts.append(str(spot.destination))
             if member.kind != "dir":
-                counts[place.part.logical][0] += 1
-                counts[place.part.logical][1] += member.size
-    _check_space(parts, sum(size for _, size in counts.values()), max_bytes)
+                counts[spot.part.logical][0] += 1
+                counts[spot.part.logical][1] += member.size
+    check_space(parts, sum(size for _, size in counts.values()), max_bytes)
     plan = [RestorePlanEntry(part="files", logical=p.logical, source=p.source,
                              target=str(p.root), files=counts[p.logical][0],
                              bytes=counts[p.logical][1]) for p in parts]
@@ -270,74 +213,6 @@ def _check_stream(member: Member, item: StreamRestore, digest: str | None) -> No
     if item.stream.digest and digest != item.stream.digest:
         raise HostileArchive(f"{item.stream.logical}: the archive's copy does not match the "
                              "digest its manifest records; nothing was written")
-
-
-def _place(member: Member, name: str, parts: Sequence[Part]) -> Placement | None:
-    best: Part | None = None
-    for part in parts:
-        if (name == part.logical or name.startswith(part.logical + "/")) and (
-                best is None or len(part.logical) > len(best.logical)):
-            best = part
-    if best is None:
-        return None
-    rest = name[len(best.logical):].lstrip("/")
-    rel = "/".join(x for x in (best.prefix, rest) if x)
-    if not rel:  # a part restored under --target at the root of the tree itself
-        if member.kind != "dir":
-            raise HostileArchive(f"archive entry {shown(member.name)} would replace the "
-                                 "restore's own root; nothing was written")
-        rel = "."
-    return Placement(member.name, best, rel, member.kind, member.size)
-
-
-def _check_member(member: Member, place: Placement, seen: set[tuple[Path, str]],
-                  links: set[tuple[Path, str]]) -> None:
-    """Refuse what could write outside its part's root or be ambiguous. Absolute symlinks
-    are kept as the data they are (restic restores them too); nothing is ever written
-    through one, here or in SafeTree."""
-    if member.kind not in ("file", "dir", "symlink"):
-        what = member.detail or "special"
-        raise HostileArchive(f"archive entry {shown(member.name)} is not a file, folder or "
-                             f"symlink ({what}: hard links, devices and FIFOs are refused); "
-                             "nothing was written")
-    key = (place.part.tree, place.rel)
-    if key in seen:
-        raise HostileArchive(f"archive entry {shown(member.name)} appears twice; refused, "
-                             "nothing was written")
-    seen.add(key)
-    parents = Path(place.rel).parents
-    for parent in parents:
-        if (place.part.tree, str(parent)) in links:
-            raise HostileArchive(f"archive entry {shown(member.name)} would be written through "
-                                 f"the symlink {shown(str(parent))}; refused, nothing was "
-                                 "written")
-    if member.kind == "symlink":
-        links.add(key)
-        if not posixpath.isabs(member.link):
-            root = str(place.part.root)
-            pointed = posixpath.normpath(str(place.destination.parent / member.link))
-            if pointed != root and not pointed.startswith(root.rstrip("/") + "/"):
-                raise HostileArchive(
-                    f"archive entry {shown(member.name)} is a symlink climbing out of {root} "
-                    f"({shown(member.link)}); refused, nothing was written")
-
-
-def _check_space(parts: Sequence[Part], total: int, max_bytes: int | None) -> None:
-    if max_bytes is not None:
-        if total > max_bytes:
-            raise UsageError(f"the archive's files hold {total} bytes, more than --max-bytes "
-                             f"{max_bytes}; nothing was written")
-        return
-    for part in parts:
-        folder = part.tree
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        free = shutil.disk_usage(folder).free
-        if total > free - FREE_SPACE_MARGIN:
-            raise UsageError(f"the archive's files hold {total} bytes but {folder} has "
-                             f"{free} bytes free (keeping {FREE_SPACE_MARGIN} spare); nothing "
-                             "was written; free space, or pass --max-bytes to set the limit")
-        return
 
 
 def _write(archive: Path, password: bytes | None, order: Sequence[Planned],

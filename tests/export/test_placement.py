@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.export.entries import logical_name
-from orchestrator.export.from_archive import Part, Placement, _check_member, _place
+from orchestrator.export.placement import Part, Placement, check_member, place
 from orchestrator.export.safe_tree import UnsafePath, components
 from orchestrator.export.unpack import HostileArchive, Member
 
@@ -27,12 +27,12 @@ def test_logical_name_takes_the_longest_prefix() -> None:
 
 def test_place_maps_logical_names_back() -> None:
     name = "config/terraform/main.tf"
-    placed = _place(member(name), name, IN_PLACE)
+    placed = place(member(name), name, IN_PLACE)
     assert placed == Placement(name, IN_PLACE[0], "terraform/main.tf", "file", 1)
     assert placed.destination == Path("/srv/infra/terraform/main.tf")
-    under = _place(member("services/web/data/a/b"), "services/web/data/a/b", UNDER)
+    under = place(member("services/web/data/a/b"), "services/web/data/a/b", UNDER)
     assert under is not None and under.destination == Path("/mnt/t/srv/data/a/b")
-    assert _place(member("logs/other.txt"), "logs/other.txt", IN_PLACE) is None
+    assert place(member("logs/other.txt"), "logs/other.txt", IN_PLACE) is None
 
 
 @pytest.mark.parametrize("name", ["/etc/passwd", "../x", "config/terraform/../../../etc/x",
@@ -50,14 +50,14 @@ def test_check_member_refuses_links_out_writes_through_links_and_twins() -> None
     def place(name: str, kind: str = "file", size: int = 1) -> Placement:
         return Placement(name, part, f"srv/data/{name}", kind, size)
 
-    _check_member(member("l", "symlink", "inside/file"), place("l", "symlink"), seen, links)
-    _check_member(member("abs", "symlink", "/etc/hosts"), place("abs", "symlink"), seen, links)
+    check_member(member("l", "symlink", "inside/file"), place("l", "symlink"), seen, links)
+    check_member(member("abs", "symlink", "/etc/hosts"), place("abs", "symlink"), seen, links)
     with pytest.raises(HostileArchive, match="climbing out"):
-        _check_member(member("up", "symlink", "../../../../etc"), place("up", "symlink"),
+        check_member(member("up", "symlink", "../../../../etc"), place("up", "symlink"),
                       seen, links)
     with pytest.raises(HostileArchive, match="through the symlink"):
-        _check_member(member("abs/x"), place("abs/x"), seen, links)
+        check_member(member("abs/x"), place("abs/x"), seen, links)
     with pytest.raises(HostileArchive, match="hard link"):
-        _check_member(member("h", "other"), place("h", "other"), seen, links)
+        check_member(member("h", "other"), place("h", "other"), seen, links)
     with pytest.raises(HostileArchive, match="appears twice"):
-        _check_member(member("l"), place("l"), seen, links)
+        check_member(member("l"), place("l"), seen, links)
