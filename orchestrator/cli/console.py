@@ -47,11 +47,15 @@ def setup_logging(verbose: int) -> None:
             handler.setLevel(level)
 
 
-def open_session(profile_ref: str | None, verbose: int) -> Any:
+def open_session(profile_ref: str | None, verbose: int, access: Any = None) -> Any:
+    """The session of the profile, or with `access` (--repo) of an in-memory one."""
     from orchestrator.profile.load import find_profile, load_profile
+    from orchestrator.profile.repo_access import profile_free
     from orchestrator.sets.session import Session
 
     setup_logging(verbose)
+    if access is not None:
+        return Session(profile_free(access))
     return Session(load_profile(find_profile(profile_ref)))
 
 
@@ -189,12 +193,17 @@ def render_retention(result: ApplyRetentionResult) -> str:
 def render_list(result: ListBackupsResult) -> str:
     if not result.backups:
         return f"no backups in {result.destination}"
-    header = ("SET", "ID", "TYPE", "TIME (UTC)", "SERVICES", "PARTS", "SIZE", "STATUS")
+    header: tuple[str, ...] = ("SET", "ID", "TYPE", "TIME (UTC)", "SERVICES", "PARTS", "SIZE",
+                               "STATUS")
     rows = [header] + [
         (b.set, b.id or "-", b.type, b.time.strftime("%Y-%m-%d %H:%M:%S"),
          ",".join(b.services) or "-", str(b.parts), human_bytes(b.size), b.status)
         for b in result.backups
     ]
+    if result.all_profiles:
+        rows = [(row[0], "PROFILE" if index == 0 else result.backups[index - 1].profile,
+                 *row[1:]) for index, row in enumerate(rows)]
+        header = rows[0]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
              for row in rows]

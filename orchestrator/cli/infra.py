@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from orchestrator.cli.main import common, guarded, main
+from orchestrator.cli.repo import repo_options
 
 
 @main.command("backup-containers")
@@ -84,17 +85,22 @@ def apply_retention(schedule: str | None, dry_run: bool, profile_ref: str | None
 @click.argument("b")
 @click.option("--destination", "-d", metavar="REPO")
 @click.option("--files", "show_files", is_flag=True, help="List every changed file.")
+@repo_options()
 @common
 @guarded
 def backup_compare(a: str, b: str, destination: str | None, show_files: bool,
+                   repo: str | None, password_file: str | None, password_env: str | None,
+                   password_command: str | None, repo_env: tuple[str, ...],
                    profile_ref: str | None, as_json: bool, verbose: int) -> None:
     """Compare two backup sets (names, ids or latest) part by part."""
     from functools import partial
 
     from orchestrator.cli import console
+    from orchestrator.cli import repo as by_repo
     from orchestrator.models import BackupCompareRequest
 
-    session = console.open_session(profile_ref, verbose)
+    session = by_repo.open_session(profile_ref, verbose, repo, password_file, password_command,
+                                   password_env, repo_env)
     request = console.build(BackupCompareRequest, a=a, b=b, destination=destination)
     result = console.call(session, "backup-compare", request)
     console.emit(result, as_json, partial(console.render_compare, show_files=show_files))

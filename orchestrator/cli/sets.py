@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from orchestrator.cli.main import TYPES, common, guarded, main, split_list
+from orchestrator.cli.repo import repo_options
 
 MODES = ["full-rebuild", "config-only", "selective"]
 
@@ -135,16 +136,21 @@ def backup_database(
 @click.option("--read-data-subset", metavar="N%|n/t|SIZE",
               help="Have restic check read this much of the pack data (e.g. 5%).")
 @click.option("--destination", "-d", metavar="REPO")
+@repo_options()
 @common
 @guarded
 def verify_backup(backup: str, deep_check: bool, read_data_subset: str | None,
-                  destination: str | None, profile_ref: str | None, as_json: bool,
+                  destination: str | None, repo: str | None, password_file: str | None,
+                  password_env: str | None, password_command: str | None,
+                  repo_env: tuple[str, ...], profile_ref: str | None, as_json: bool,
                   verbose: int) -> None:
     """Check that a set is whole and the repository sound; exit 1 when anything failed."""
     from orchestrator.cli import console
+    from orchestrator.cli import repo as by_repo
     from orchestrator.models import VerifyBackupRequest
 
-    session = console.open_session(profile_ref, verbose)
+    session = by_repo.open_session(profile_ref, verbose, repo, password_file, password_command,
+                                   password_env, repo_env)
     request = console.build(VerifyBackupRequest, backup=backup, deep_check=deep_check,
                             read_data_subset=read_data_subset, destination=destination)
     result = console.call(session, "verify-backup", request)
@@ -162,25 +168,33 @@ def verify_backup(backup: str, deep_check: bool, read_data_subset: str | None,
 @click.option("--since", metavar="TIME", help="ISO 8601; a time without zone is local.")
 @click.option("--until", metavar="TIME", help="ISO 8601; a time without zone is local.")
 @click.option("--all", "show_all", is_flag=True, help="Include incomplete sets.")
+@repo_options()
 @common
 @guarded
 def list_backups(
     destination: str | None, name: str | None, backup_type: str | None, service: str | None,
-    since: str | None, until: str | None, show_all: bool, profile_ref: str | None,
-    as_json: bool, verbose: int,
+    since: str | None, until: str | None, show_all: bool, repo: str | None,
+    password_file: str | None, password_env: str | None, password_command: str | None,
+    repo_env: tuple[str, ...], profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
-    """Show the backup sets in a repository."""
+    """Show the backup sets in a repository (with --repo: of every profile)."""
     from orchestrator.cli import console
+    from orchestrator.cli import repo as by_repo
     from orchestrator.models import ListBackupsRequest
     from orchestrator.sets.naming import parse_timestamp
 
-    session = console.open_session(profile_ref, verbose)
+    session = by_repo.open_session(profile_ref, verbose, repo, password_file, password_command,
+                                   password_env, repo_env)
     request = console.build(
         ListBackupsRequest, destination=destination, name=name, type=backup_type,
         service=service, since=parse_timestamp(since) if since else None,
         until=parse_timestamp(until) if until else None, all=show_all,
     )
-    console.emit(console.call(session, "list-backups", request), as_json, console.render_list)
+    result = console.call(session, "list-backups", request)
+    if result.note and not as_json:
+        click.echo(result.note, err=True)  # not "no backups": other profiles have sets
+        return
+    console.emit(result, as_json, console.render_list)
 
 
 @main.command("restore-backup")
@@ -212,6 +226,7 @@ def list_backups(
               "authenticated. Only for archives you made and nobody could change.")
 @click.option("--max-bytes", metavar="SIZE", help="With --from-archive: refuse archives whose "
               "files hold more (e.g. 20G; default: the target's free space less 64 MiB).")
+@repo_options(passwords=False)
 @common
 @guarded
 def restore_backup(
@@ -219,15 +234,26 @@ def restore_backup(
     target: str | None, destination: str | None, dry_run: bool, verify: bool, force: bool,
     databases: tuple[str, ...], as_database: tuple[str, ...], with_globals: bool,
     from_archive: str | None, password_file: str | None, password_env: str | None,
-    trust_archive: bool, max_bytes: str | None, profile_ref: str | None, as_json: bool,
-    verbose: int,
+    trust_archive: bool, max_bytes: str | None, repo: str | None,
+    password_command: str | None, repo_env: tuple[str, ...], profile_ref: str | None,
+    as_json: bool, verbose: int,
 ) -> None:
     """Restore a backup set, by name or by time. Never overwrites without --force."""
     from orchestrator.cli import console
+    from orchestrator.cli import repo as by_repo
+    from orchestrator.errors import UsageError
     from orchestrator.models import RestoreBackupRequest
     from orchestrator.profile.sizes import parse_size
 
-    session = console.open_session(profile_ref, verbose)
+    if repo and from_archive:
+        raise UsageError("give --repo or --from-archive, not both")
+    if not repo and not from_archive and (password_file or password_env):
+        raise UsageError("--password-file/--password-env go with --repo or --from-archive")
+    session = by_repo.open_session(
+        profile_ref, verbose, repo, password_file if repo else None, password_command,
+        password_env if repo else None, repo_env)
+    if repo:  # the password options were the repository's
+        password_file = password_env = None
     request = console.build(
         RestoreBackupRequest, backup=backup, timestamp=timestamp, mode=mode,
         services=split_list(services), target=target, destination=destination,
@@ -258,18 +284,28 @@ def restore_backup(
               help="With s3://: print an HTTPS download link valid this long.")
 @click.option("--destination", "-d", metavar="REPO")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
+@repo_options(passwords=False)
 @common
 @guarded
 def download_backup(
     backup: str, fmt: str, encrypt: bool, password_file: str | None, password_env: str | None,
     output: str | None, services: tuple[str, ...], presign: int | None,
-    destination: str | None, force: bool, profile_ref: str | None, as_json: bool, verbose: int,
+    destination: str | None, force: bool, repo: str | None, password_command: str | None,
+    repo_env: tuple[str, ...], profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
-    """Export a backup set as one archive in its logical layout (metadata.json first)."""
+    """Export a backup set as one archive in its logical layout (metadata.json first).
+
+    With --repo, --password-file/--password-env are the repository's password and an
+    --encrypt password is asked on the terminal."""
     from orchestrator.cli import console
+    from orchestrator.cli import repo as by_repo
     from orchestrator.models import DownloadBackupRequest
 
-    session = console.open_session(profile_ref, verbose)
+    session = by_repo.open_session(
+        profile_ref, verbose, repo, password_file if repo else None, password_command,
+        password_env if repo else None, repo_env)
+    if repo:  # the password options were the repository's
+        password_file = password_env = None
     password = console.read_password(encrypt, password_file, password_env, confirm=True)
     request = console.build(
         DownloadBackupRequest, backup=backup, format=fmt, encrypt=encrypt, password=password,

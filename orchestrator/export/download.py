@@ -14,8 +14,7 @@ from orchestrator.export.targets import open_output, parse_output, presign
 from orchestrator.export.writers import extension, open_writer
 from orchestrator.models import DownloadBackupRequest, DownloadBackupResult
 from orchestrator.sets.manifest import MANIFEST_FILE, VERIFICATION_LOG, Manifest, manifest_dir_in
-from orchestrator.sets.naming import select_set
-from orchestrator.sets.session import Session, load_sets
+from orchestrator.sets.session import Session, choose_set, load_sets
 
 
 def download_backup(session: Session, request: DownloadBackupRequest) -> DownloadBackupResult:
@@ -30,7 +29,8 @@ def download_backup(session: Session, request: DownloadBackupRequest) -> Downloa
         raise UsageError("--presign needs --output s3://bucket/key")
     repo_name, engine = session.engine(request.destination)
     url = session.profile.repositories[repo_name].url
-    chosen = select_set(load_sets(session, engine, url), request.backup)
+    chosen = choose_set(session, engine, repo_name, load_sets(session, engine, url),
+                        request.backup)
     final = chosen.final
     assert final is not None
     suffix = extension(request.format, request.encrypt)

@@ -118,6 +118,8 @@ class BackupSetInfo(Model):
 class ListBackupsResult(Model):
     destination: str
     backups: list[BackupSetInfo]
+    all_profiles: bool = False  # read without a profile (--repo): every profile's sets
+    note: str | None = None  # why the list is empty when other profiles have sets
 
 
 class BackupContainersRequest(Model):

@@ -10,7 +10,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from orchestrator.profile.timespan import parse_timespan
 
@@ -275,6 +283,14 @@ class Profile(Strict):
 
     # Where the profile came from: the file and every file it extends (not part of the TOML).
     source_files: list[Path] = Field(default_factory=list, exclude=True)
+    # Built in memory from `--repo` (profile/repo_access.py), never read from a file.
+    _profile_free: bool = PrivateAttr(default=False)
+
+    @property
+    def profile_free(self) -> bool:
+        """A stand-in for reading a repository without its profile: sets of every
+        profile are listed."""
+        return self._profile_free
 
     @field_validator("lock_wait")
     @classmethod

@@ -40,7 +40,7 @@ from orchestrator.sets.dumps import (
 from orchestrator.sets.layout import SourcePath, anchored_excludes, plan_sources
 from orchestrator.sets.make import make_set
 from orchestrator.sets.manifest import read_manifest
-from orchestrator.sets.session import Session, load_sets
+from orchestrator.sets.session import Session, load_sets, other_profiles
 
 log = logging.getLogger("strongroom")
 
@@ -183,7 +183,8 @@ def list_backups(session: Session, request: ListBackupsRequest) -> ListBackupsRe
     repo_name, engine = session.engine(request.destination)
     url = session.profile.repositories[repo_name].url
     chosen = []
-    for entry in load_sets(session, engine, url):
+    sets = load_sets(session, engine, url)
+    for entry in sets:
         if not request.all and not entry.complete:
             continue
         if request.name and request.name not in (entry.base, entry.name):
@@ -204,7 +205,9 @@ def list_backups(session: Session, request: ListBackupsRequest) -> ListBackupsRe
                 status="complete" if entry.complete else "incomplete", problem=entry.problem,
             )
         )
-    return ListBackupsResult(destination=repo_name, backups=chosen)
+    return ListBackupsResult(
+        destination=repo_name, backups=chosen, all_profiles=session.profile.profile_free,
+        note=None if sets else other_profiles(session, engine, repo_name))
 
 
 def _aware(moment: datetime) -> datetime:

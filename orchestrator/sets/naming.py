@@ -176,6 +176,10 @@ def select_set(
             raise NotFoundError(f"backup {backup} is incomplete: {chosen.problem}")
         return chosen
     by_base = [entry for entry in complete if entry.base == backup]
+    owners = sorted({entry.profile for entry in by_base})
+    if len(owners) > 1:  # only when reading a repository without a profile (--repo)
+        raise UsageError(f"sets named {backup!r} belong to profiles {', '.join(owners)}: "
+                         "give the full set name or a set id (see list-backups)")
     if by_base:
         return by_base[-1]
     if re.fullmatch(r"[0-9a-f]{4,64}", backup):

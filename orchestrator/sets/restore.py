@@ -18,8 +18,8 @@ from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreR
 from orchestrator.sets.dumps import FILE_TARGET_HOOKS, conflicts_of, restore_plans, restore_streams
 from orchestrator.sets.layout import SourcePath, select_for_restore
 from orchestrator.sets.manifest import Manifest, ManifestStream, read_manifest
-from orchestrator.sets.naming import BackupSet, parse_timestamp, select_set
-from orchestrator.sets.session import Session, load_sets
+from orchestrator.sets.naming import BackupSet, parse_timestamp
+from orchestrator.sets.session import Session, choose_set, load_sets
 
 SHOWN_CONFLICTS = 20
 
@@ -31,7 +31,8 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     moment = parse_timestamp(request.timestamp) if request.timestamp else None
     repo_name, engine = session.engine(request.destination)
     url = session.profile.repositories[repo_name].url
-    chosen = select_set(load_sets(session, engine, url), request.backup, moment)
+    chosen = choose_set(session, engine, repo_name, load_sets(session, engine, url),
+                        request.backup, moment)
     final = chosen.final
     assert final is not None  # select_set returns complete sets only
     clock = time.monotonic()

@@ -7,13 +7,15 @@ It imports no operation, so every operation can import it.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from orchestrator.engines import open_engine
 from orchestrator.engines.base import Engine
+from orchestrator.errors import NotFoundError
 from orchestrator.profile.schema import Profile
-from orchestrator.sets.naming import PRODUCT_TAG, BackupSet, group_sets
+from orchestrator.sets.naming import PRODUCT_TAG, BackupSet, group_sets, select_set
 from orchestrator.sets.state import StateDir, state_dir
 
 
@@ -39,7 +41,11 @@ class Session:
 
 
 def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:
-    """The profile's sets in a repository, with this host's interrupted runs added."""
+    """The profile's sets in a repository, with this host's interrupted runs added.
+
+    Profile-free (`--repo`): the sets of every profile, and no runs of this host."""
+    if session.profile.profile_free:
+        return group_sets(engine.snapshots([PRODUCT_TAG]))
     profile = session.profile.profile_name
     sets = group_sets(engine.snapshots([PRODUCT_TAG, f"profile={profile}"]))
     known = {entry.name for entry in sets}
@@ -61,3 +67,29 @@ def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:
         if entry.size is None:
             entry.size = sized.get(entry.name)
     return sorted(sets, key=lambda entry: (entry.time, entry.name))
+
+
+def other_profiles(session: Session, engine: Engine, repo_name: str) -> str | None:
+    """When the profile has no set in a repository holding other profiles' sets, the
+    sentence that says so; None otherwise."""
+    if session.profile.profile_free:
+        return None
+    counts = Counter(entry.profile for entry in group_sets(engine.snapshots([PRODUCT_TAG])))
+    if not counts:
+        return None
+    held = ", ".join(f"{name} ({count})" for name, count in sorted(counts.items()))
+    return (f"no sets of profile {session.profile.profile_name!r} in {repo_name}; "
+            f"the repository holds sets of: {held}")
+
+
+def choose_set(session: Session, engine: Engine, repo_name: str, sets: Sequence[BackupSet],
+               backup: str | None, timestamp: datetime | None = None) -> BackupSet:
+    """select_set; when the profile has no set at all, the error names the profiles that
+    have some."""
+    try:
+        return select_set(sets, backup, timestamp)
+    except NotFoundError:
+        note = None if sets else other_profiles(session, engine, repo_name)
+        if note is None:
+            raise
+        raise NotFoundError(note) from None

@@ -25,8 +25,8 @@ from orchestrator.sets.digest import StreamDigest
 from orchestrator.sets.dumps import hook_refs
 from orchestrator.sets.layout import plan_sources
 from orchestrator.sets.manifest import VERIFICATION_LOG, Manifest, read_manifest
-from orchestrator.sets.naming import BackupSet, select_set, set_tags
-from orchestrator.sets.session import Session, load_sets
+from orchestrator.sets.naming import BackupSet, set_tags
+from orchestrator.sets.session import Session, choose_set, load_sets
 
 log = logging.getLogger("strongroom")
 DATA_TYPES = ("full", "disaster-recovery")
@@ -36,7 +36,8 @@ def verify_backup(session: Session, request: VerifyBackupRequest) -> VerifyResul
     repo_name, engine = session.engine(request.destination)
     sets = load_sets(session, engine, session.profile.repositories[repo_name].url)
     exact = [entry for entry in sets if entry.name == request.backup and entry.id]
-    chosen = exact[-1] if exact else select_set(sets, request.backup, None)
+    chosen = exact[-1] if exact else choose_set(session, engine, repo_name, sets,
+                                                  request.backup)
     checks: list[VerifyCheck] = []
 
     def record(name: str, step: Callable[[], str]) -> None:
