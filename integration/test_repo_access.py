@@ -151,8 +151,8 @@ def test_usage_and_access_errors_are_one_message(
         "two-passwords": ["--repo", str(site.repository), "--password-file",
                           str(site.password_file), "--password-env", "REPO_PASSWORD"],
     }
-    expected = {"wrong-password": "wrong password", "missing-repo": "",
-                "with-profile": "not both", "password-alone": "go with --repo",
+    expected = {"wrong-password": "wrong password", "missing-repo": "no restic repository",
+                "with-profile": "not both", "password-alone": "only with --repo URL",
                 "no-password": "exactly one of", "two-passwords": "exactly one of"}
     for case, args in cases.items():
         for command in (["list-backups"], ["restore-backup", "--backup", "latest", "--target",

@@ -248,7 +248,8 @@ def restore_backup(
     if repo and from_archive:
         raise UsageError("give --repo or --from-archive, not both")
     if not repo and not from_archive and (password_file or password_env):
-        raise UsageError("--password-file/--password-env go with --repo or --from-archive")
+        raise UsageError("--password-file/--password-env: only with --repo URL or "
+                         "--from-archive FILE")
     session = by_repo.open_session(
         profile_ref, verbose, repo, password_file if repo else None, password_command,
         password_env if repo else None, repo_env)

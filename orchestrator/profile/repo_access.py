@@ -47,7 +47,7 @@ def repo_access(
     if repo is None:
         if given or repo_env:
             what = ", ".join(given + (["--repo-env"] if repo_env else []))
-            raise UsageError(f"{what} go(es) with --repo URL")
+            raise UsageError(f"{what}: only with --repo URL")
         return None
     if profile_ref:
         raise UsageError("give --repo or --profile, not both (--repo reads a repository "

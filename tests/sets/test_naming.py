@@ -330,3 +330,15 @@ def test_select_by_time_returns_latest_complete_at_or_before(
     assert chosen.time <= moment
     assert chosen.time == max(entry.time for entry in candidates)
     assert chosen in candidates
+
+
+def test_a_name_two_profiles_share_asks_for_the_full_name() -> None:
+    sets = group_sets([
+        snapshot(set_tags(set_name("config", T0), "files", "config", "site"), T0),
+        snapshot(set_tags(set_name("config", T0 + timedelta(hours=1)), "files", "config",
+                          "web1"), T0 + timedelta(hours=1)),
+    ])
+    with pytest.raises(UsageError, match=r"profiles site, web1: give the full set name"):
+        select_set(sets, "config")
+    assert select_set(sets, set_name("config", T0)).profile == "site"
+    assert select_set(sets, "latest").profile == "web1"
