@@ -183,3 +183,31 @@ def test_a_profile_with_no_sets_names_the_profiles_that_have_some(
                   str(tmp_path / "t"))
     assert restore.returncode != 0
     assert restore.stderr.strip() == f"strongroom: error: {expected}"
+
+
+def test_an_s3_repository_with_credentials_from_the_environment(
+        make_site: Callable[..., Site], tmp_path: Path) -> None:
+    from integration.s3server import moto_s3
+
+    site = make_site()
+    with moto_s3(tmp_path) as s3:
+        site.profile.write_text(site.profile.read_text() + s3.repository_toml(
+            "offsite", "strongroom-site", site.password_file))
+        site.run("init", "--destination", "offsite")
+        name = site.run("create-backup", "--destination", "offsite", "--json").json()["set"]
+        run = fresh(tmp_path)
+        secret = s3.secret_file.read_text().strip()
+        url = f"s3:{s3.endpoint}/strongroom-site/strongroom"
+        repo = ["--repo", url, "--password-env", "REPO_PASSWORD", "--json"]
+        keys = {"AWS_ACCESS_KEY_ID": s3.access_key_id, "AWS_DEFAULT_REGION": "us-east-1"}
+        listed = run("list-backups", *repo, extra={**keys, "AWS_SECRET_ACCESS_KEY": secret})
+        assert listed.returncode == 0, listed.stderr
+        assert [(b["set"], b["profile"]) for b in listed.json()["backups"]] == [(name, "site")]
+        by_file = run("list-backups", *repo, "--repo-env",
+                      f"AWS_SECRET_ACCESS_KEY={s3.secret_file}", "-vv", extra=keys)
+        assert by_file.returncode == 0, by_file.stderr
+        assert [b["set"] for b in by_file.json()["backups"]] == [name]
+        assert secret not in by_file.stderr
+        refused = run("list-backups", *repo, extra=keys)  # no secret key anywhere
+        assert refused.returncode != 0
+        assert refused.stderr.startswith("strongroom: error: ")
