@@ -211,3 +211,33 @@ def test_an_s3_repository_with_credentials_from_the_environment(
         refused = run("list-backups", *repo, extra=keys)  # no secret key anywhere
         assert refused.returncode != 0
         assert refused.stderr.startswith("strongroom: error: ")
+
+
+def test_a_postgresql_database_restores_by_repo_through_the_hooks_defaults(
+        site: Site, tmp_path: Path) -> None:
+    from integration.databases import pg_fingerprint, psql, require_postgres, unique
+
+    require_postgres()
+    name = unique("sr_repo")
+    psql("postgres", f"CREATE DATABASE {name}")
+    try:
+        psql(name, "CREATE TABLE t (id int PRIMARY KEY, v text); "
+                   "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g")
+        before = pg_fingerprint(name)
+        site.profile.write_text(site.profile.read_text() + f"""
+[[services.web.hooks]]
+type = "postgresql"
+databases = ["{name}"]
+host = "127.0.0.1"
+username = "postgres"
+""")
+        made = site.run("create-backup", "--type", "full", "--json").json()["set"]
+        psql("postgres", f"DROP DATABASE {name}")
+        run = fresh(tmp_path)
+        done = run("restore-backup", "--repo", str(site.repository), "--password-file",
+                   str(site.password_file), "--backup", made, "--database", name,
+                   extra={"PGHOST": "127.0.0.1", "PGUSER": "postgres"})
+        assert done.returncode == 0, done.stderr
+        assert pg_fingerprint(name) == before
+    finally:
+        psql("postgres", f"DROP DATABASE IF EXISTS {name}")
