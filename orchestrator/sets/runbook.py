@@ -102,10 +102,17 @@ def secret_places(profile: Profile) -> list[str]:
             for key in ("password_file", "uri_file"):
                 if options.get(key):
                     found.append(f"service `{service}` {entry.type} hook {key}: "
-                                 f"file `{options[key]}`")
+                                 f"file `{_beside_profile(profile, options[key])}`")
     if profile.audit.key_file:
-        found.append(f"audit log HMAC key: file `{profile.audit.key_file}`")
+        found.append(f"audit log HMAC key: file "
+                     f"`{_beside_profile(profile, profile.audit.key_file)}`")
     return found
+
+
+def _beside_profile(profile: Profile, path: str | Path) -> Path:
+    """A hook's path as its hook reads it: relative to the profile's folder."""
+    base = profile.source_files[0].parent if profile.source_files else Path.cwd()
+    return base / path
 
 
 def _secrets(profile: Profile) -> list[str]:
