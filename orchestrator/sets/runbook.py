@@ -130,8 +130,9 @@ def _with_strongroom(profile: Profile, manifest: Manifest, repo_name: str, repo:
     profile_file = shlex.quote(profiles[0]) if profiles else "PROFILE.toml"
     return [
         "## Recover with strongroom", "",
-        "1. Install restic and strongroom (`pip install strongroom`), and the database "
-        "clients the dumps need.",
+        f"1. Install restic (0.14.0 or newer) and strongroom "
+        f"{manifest.tools.get('strongroom', '')} or newer (`pip install .` in its source "
+        "tree), and the database clients the dumps need.",
         f"2. Put the repository password back where it lived ({password}).",
         f"3. Put the profile back first: `restic -r {repo} restore latest --tag "
         f"set={manifest.set},part={FILES_PART} --target / "
@@ -139,8 +140,9 @@ def _with_strongroom(profile: Profile, manifest: Manifest, repo_name: str, repo:
         f"4. List the sets: `strongroom list-backups -p {profile_file}`",
         f"5. Restore everything else: `strongroom restore-backup -p {profile_file} "
         f"--backup {manifest.set}` (add `--force` where files exist).",
-        "6. Put the other secrets back, reinstall the schedules "
-        f"(`strongroom schedule-backup -p {profile_file} …`), start the services.", "",
+        "6. Put the other secrets back (see above) and start the services.",
+        *(f"7. Reinstall schedule `{key}`: `strongroom schedule-backup -p {profile_file} "
+          f"--name {shlex.quote(key)}`" for key in profile.schedules), "",
     ]
 
 
