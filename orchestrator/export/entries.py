@@ -2,7 +2,8 @@
 
 metadata.json comes first, then the file parts (read from one `restic dump
 --archive tar` of the final snapshot, re-rooted from their source paths to their
-logical prefixes), then the dumps, then logs/. Nothing is staged on disk: each
+logical prefixes), then the dumps, then logs/ and a disaster-recovery set's
+strongroom/RECOVERY.md and strongroom/inventory.json. Nothing is staged on disk: each
 file's data is handed on in chunks as restic writes it.
 """
 
@@ -17,6 +18,7 @@ from orchestrator.errors import StrongroomError
 from orchestrator.export.tar_reader import TarMember, TarReader
 from orchestrator.run.pipes import read_chunks
 from orchestrator.sets.digest import StreamDigest
+from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE
 from orchestrator.sets.manifest import (
     LOG_FILE,
     MANIFEST_FILE,
@@ -24,6 +26,8 @@ from orchestrator.sets.manifest import (
     Manifest,
     manifest_dir_in,
 )
+
+STAGED_FILES = (LOG_FILE, RECOVERY_FILE, INVENTORY_FILE)
 
 
 @dataclass
@@ -125,10 +129,12 @@ def _same_manifest(archive: TarReader, member: TarMember, expected: bytes) -> No
 
 
 def _staged_log(archive: TarReader, member: TarMember, relative: str) -> list[Entry]:
-    if relative != LOG_FILE or not member.is_file:
+    """The run's log and a disaster-recovery set's runbook and inventory: small files the
+    run staged, at the same place in the logical layout as in the staging folder."""
+    if relative not in STAGED_FILES or not member.is_file:
         return []
-    data = b"".join(archive.data(member))  # the run's own log: small
-    return [Entry(LOG_FILE, "file", 0o644, member.mtime, len(data), chunks=iter([data]))]
+    data = b"".join(archive.data(member))
+    return [Entry(relative, "file", 0o644, member.mtime, len(data), chunks=iter([data]))]
 
 
 def _stream_chunks(

@@ -27,6 +27,7 @@ from orchestrator.export.readers import (
     translate,
 )
 from orchestrator.export.targets import replacing
+from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE
 from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, VERIFICATION_LOG, Manifest
 
 MANIFEST_MAX = 64 << 20
@@ -88,7 +89,7 @@ def read_archive_manifest(path: Path, password: bytes | None) -> Manifest:
     raise UsageError(f"{path} does not start with {MANIFEST_FILE}: not a strongroom export")
 
 
-SKIPPED = (MANIFEST_FILE, LOG_FILE, VERIFICATION_LOG)
+SKIPPED = (MANIFEST_FILE, LOG_FILE, VERIFICATION_LOG, RECOVERY_FILE, INVENTORY_FILE)
 
 __all__ = ["SKIPPED", "ArchiveLimitExceeded", "DamagedArchive", "HostileArchive", "Member",
            "decrypt_file", "open_members", "read_archive_manifest"]

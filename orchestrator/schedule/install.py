@@ -27,6 +27,7 @@ from orchestrator.schedule.units import (
     systemd_timer,
     unit_name,
 )
+from orchestrator.sets.inventory import schedule_places
 from orchestrator.sets.state import write_atomic
 
 Method = Literal["systemd", "cron"]
@@ -54,11 +55,7 @@ class Places:
     def here(cls, environ: Mapping[str, str] | None = None) -> Places:
         env = os.environ if environ is None else environ
         user = os.geteuid() != 0
-        config = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-        systemd_dir = Path(env["STRONGROOM_SYSTEMD_DIR"]) if env.get("STRONGROOM_SYSTEMD_DIR") \
-            else (config / "systemd" / "user" if user else Path("/etc/systemd/system"))
-        cron_file = Path(env["STRONGROOM_CRON_FILE"]) if env.get("STRONGROOM_CRON_FILE") \
-            else (None if user else Path("/etc/cron.d/strongroom"))
+        systemd_dir, cron_file = schedule_places(env, user)
         return cls(user, systemd_dir, cron_file, SYSTEMD_RUNNING.is_dir(),
                    bool(env.get("STRONGROOM_CRON_FILE")))
 

@@ -15,9 +15,11 @@ from orchestrator.engines.base import Engine, ProgressCallback
 from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.models import CreateBackupRequest, CreateBackupResult, PartResult
 from orchestrator.sets.dumps import run_streams
+from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE, gather_inventory
 from orchestrator.sets.layout import SourcePath, check_sources_exist
 from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, Manifest, ManifestAudit, paths_from
 from orchestrator.sets.naming import FILES_PART, PRODUCT_TAG, anchor_tag, set_name, set_tags
+from orchestrator.sets.runbook import render_runbook
 from orchestrator.sets.state import RunRecord, write_atomic
 
 if TYPE_CHECKING:
@@ -115,6 +117,7 @@ def make_set(
             summary = pending.finish(manifest.to_bytes())
         else:
             write_atomic(staging / LOG_FILE, ("\n".join(run_log.lines) + "\n").encode())
+            _stage_recovery_files(session, manifest, repo_name, staging)
             excludes = [pattern for item in sources for pattern in item.excludes]
             summary = engine.backup_paths(
                 [item.source for item in sources] + [str(staging)], tags=final_tags,
@@ -155,6 +158,21 @@ def make_set(
         duration=round(time.monotonic() - clock, 3), encrypted=True,
         compressed=request.compress, verified=verified,
     )
+
+
+def _stage_recovery_files(
+    session: Session, manifest: Manifest, repo_name: str, staging: Path
+) -> None:
+    """A disaster-recovery set carries its runbook and the host's inventory; written once
+    the dump parts are stored (the runbook names their snapshots), before the final run."""
+    if manifest.type != "disaster-recovery":
+        for stale in (RECOVERY_FILE, INVENTORY_FILE):
+            (staging / stale).unlink(missing_ok=True)
+        return
+    runbook = render_runbook(session.profile, manifest, repo_name, staging)
+    write_atomic(staging / RECOVERY_FILE, runbook.encode())
+    inventory = gather_inventory(session.profile, manifest.set, manifest.tools)
+    write_atomic(staging / INVENTORY_FILE, inventory.to_bytes())
 
 
 def _claim_set_name(session: Session, base: str) -> tuple[datetime, str]:
