@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from orchestrator.errors import StrongroomError
+from orchestrator.sets.state import write_atomic
 
 GENESIS = "0" * 64
 SECRET_WORDS = ("password", "passphrase", "secret", "token", "key")
@@ -148,15 +149,7 @@ def _last_byte(handle: BinaryIO) -> bytes:
 
 def write_head(state_dir: Path, seq: int, line_digest: str) -> None:
     """audit.head, replaced atomically, mode 0600."""
-    temp = state_dir / f".{HEAD_FILE}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, f"{seq} {line_digest}\n".encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, state_dir / HEAD_FILE)
+    write_atomic(state_dir / HEAD_FILE, f"{seq} {line_digest}\n".encode(), 0o600)
 
 
 def head(state_dir: Path) -> tuple[int, str]:

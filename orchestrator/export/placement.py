@@ -143,13 +143,13 @@ def check_space(parts: Sequence[Part], total: int, max_bytes: int | None) -> Non
             raise UsageError(f"the archive's files hold {total} bytes, more than --max-bytes "
                              f"{max_bytes}; nothing was written")
         return
-    for part in parts:
-        folder = part.tree
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        free = shutil.disk_usage(folder).free
-        if total > free - FREE_SPACE_MARGIN:
-            raise UsageError(f"the archive's files hold {total} bytes but {folder} has "
-                             f"{free} bytes free (keeping {FREE_SPACE_MARGIN} spare); nothing "
-                             "was written; free space, or pass --max-bytes to set the limit")
+    if not parts:
         return
+    folder = parts[0].tree  # the nearest existing folder of where the files go
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if total > free - FREE_SPACE_MARGIN:
+        raise UsageError(f"the archive's files hold {total} bytes but {folder} has "
+                         f"{free} bytes free (keeping {FREE_SPACE_MARGIN} spare); nothing "
+                         "was written; free space, or pass --max-bytes to set the limit")

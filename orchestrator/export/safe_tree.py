@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from orchestrator.errors import StrongroomError
 from orchestrator.export.readers import shown
+from orchestrator.run.tempfiles import exclusive_temp
 
 MODE_BITS = 0o777
 NAME_MAX = 255
@@ -104,27 +104,6 @@ class SafeTree:
         finally:
             os.close(fd)
 
-    def exists(self, name: str) -> bool:
-        """Whether the entry exists (a symlink counts; nothing is followed)."""
-        parts = components(name)
-        try:
-            with self._parent(parts, create=False) as fd:
-                os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
-                return True
-        except (FileNotFoundError, UnsafePath):
-            return False
-        except NotADirectoryError:
-            return False
-
-    def is_real_dir(self, name: str) -> bool:
-        parts = components(name)
-        try:
-            with self._parent(parts, create=False) as fd:
-                info = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
-        except (OSError, UnsafePath):
-            return False
-        return stat.S_ISDIR(info.st_mode)
-
     def mkdir(self, name: str) -> None:
         parts = components(name)
         with self._parent(parts, create=True) as fd:
@@ -156,9 +135,8 @@ class SafeTree:
         than `limit` bytes is refused."""
         parts = components(name)
         with self._parent(parts, create=True) as fd:
-            temp = f".{parts[-1][:200]}.{secrets.token_hex(6)}.strongroom-partial"
-            out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                          | os.O_CLOEXEC, 0o600, dir_fd=fd)
+            out, temp = exclusive_temp(Path(parts[-1]), 0o600, ".strongroom-partial",
+                                       dir_fd=fd)
             written = 0
             try:
                 with os.fdopen(out, "wb", closefd=False) as handle:

@@ -9,14 +9,16 @@ from pathlib import Path
 FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def exclusive_temp(path: Path, mode: int, suffix: str = ".partial") -> tuple[int, Path]:
+def exclusive_temp(path: Path, mode: int, suffix: str = ".partial",
+                   dir_fd: int | None = None) -> tuple[int, Path]:
     """A new file in `path`'s folder: a random name, created with O_EXCL (never an
     existing file) and O_NOFOLLOW (never through a link), with exactly `mode` whatever
-    the umask. Returns its descriptor and its path."""
+    the umask. With `dir_fd`, `path` is a name relative to that open folder (openat).
+    Returns its descriptor and its path."""
     while True:
         temp = path.with_name(f".{path.name[:200]}.{secrets.token_hex(8)}{suffix}")
         try:
-            fd = os.open(temp, FLAGS, mode)
+            fd = os.open(temp, FLAGS, mode, dir_fd=dir_fd)
         except FileExistsError:
             continue
         os.fchmod(fd, mode)
