@@ -128,6 +128,17 @@ class CheckReport:
 
 
 @dataclass(frozen=True)
+class KeyInfo:
+    """One key (password) of a repository; `current` is the one this engine opened it with."""
+
+    id: str
+    user: str
+    host: str
+    created: str
+    current: bool
+
+
+@dataclass(frozen=True)
 class EngineVersion:
     name: str
     version: tuple[int, int, int]
@@ -231,3 +242,16 @@ class Engine(Protocol):
     def check(self, read_data_subset: str | None = None) -> CheckReport: ...
 
     def add_tags(self, snapshot_ids: Sequence[str], tags: Sequence[str]) -> None: ...
+
+    def key_list(self) -> list[KeyInfo]:
+        """The repository's keys; the one its configured password opens is `current`."""
+        ...
+
+    def key_add(self, new_password_file: Path, *, host: str | None = None,
+                user: str | None = None) -> None:
+        """Add a key for the password in this file (the master key stays the same)."""
+        ...
+
+    def key_remove(self, key_id: str) -> None:
+        """Remove a key other than the one in use."""
+        ...

@@ -18,6 +18,7 @@ from orchestrator.engines.base import (
     CheckReport,
     EngineError,
     EngineVersion,
+    KeyInfo,
     Node,
     ProducerFailed,
     ProgressCallback,
@@ -393,6 +394,16 @@ class ResticEngine:
 
     def add_tags(self, snapshot_ids: Sequence[str], tags: Sequence[str]) -> None:
         self._run(args.tag_add_args(snapshot_ids, tags))
+
+    def key_list(self) -> list[KeyInfo]:
+        return args.parse_keys(self._run(args.key_list_args()).stdout)
+
+    def key_add(self, new_password_file: Path, *, host: str | None = None,
+                user: str | None = None) -> None:
+        self._run(args.key_add_args(new_password_file, host, user))
+
+    def key_remove(self, key_id: str) -> None:
+        self._run(args.key_remove_args(key_id))
 
 
 class PendingStream:

@@ -20,6 +20,7 @@ from orchestrator.engines.base import (
     Change,
     EngineError,
     EngineVersion,
+    KeyInfo,
     Node,
     Progress,
     RepositoryLocked,
@@ -184,6 +185,34 @@ def tag_add_args(snapshot_ids: Sequence[str], tags: Sequence[str]) -> list[str]:
     for tag in tags:
         args += ["--add", tag]
     return args + list(snapshot_ids)
+
+
+def key_list_args() -> list[str]:
+    return [RESTIC, "key", "list", "--json"]
+
+
+def key_add_args(new_password_file: Path, host: str | None = None,
+                 user: str | None = None) -> list[str]:
+    """`restic key add`: the new password is read from a file, never given on argv."""
+    argv = [RESTIC, "key", "add", "--new-password-file", str(new_password_file)]
+    if host:
+        argv += ["--host", host]
+    if user:
+        argv += ["--user", user]
+    return argv
+
+
+def key_remove_args(key_id: str) -> list[str]:
+    if not re.fullmatch(r"[0-9a-f]{1,64}", key_id):
+        raise StrongroomError(f"not a key id: {key_id!r} (hexadecimal, as `key list` shows)")
+    return [RESTIC, "key", "remove", key_id]
+
+
+def parse_keys(text: str) -> list[KeyInfo]:
+    return [KeyInfo(id=str(item["id"]), user=str(item.get("userName", "")),
+                    host=str(item.get("hostName", "")), created=str(item.get("created", "")),
+                    current=bool(item.get("current")))
+            for item in json.loads(text or "[]") or []]
 
 
 def check_args(read_data_subset: str | None = None) -> list[str]:

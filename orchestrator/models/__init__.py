@@ -34,6 +34,12 @@ from orchestrator.models.export import (
     DownloadBackupResult,
     ExportFormat,
 )
+from orchestrator.models.keys import (
+    KeyChangeRequest,
+    KeyChangeResult,
+    KeyEntry,
+    KeyListResult,
+)
 from orchestrator.models.restore import (
     RestoreBackupRequest,
     RestoreMode,
@@ -87,6 +93,10 @@ __all__ = [
     "InitResult",
     "InstallMethod",
     "InstalledFile",
+    "KeyChangeRequest",
+    "KeyChangeResult",
+    "KeyEntry",
+    "KeyListResult",
     "ListBackupsRequest",
     "ListBackupsResult",
     "Model",

@@ -36,6 +36,7 @@ from orchestrator.engines.restic_args import (
     tag_args,
     without_lock,
 )
+from orchestrator.errors import StrongroomError
 from orchestrator.run import child_env
 
 BERLIN_WINTER = timezone(timedelta(hours=1), "CET")
@@ -453,3 +454,29 @@ def test_exit_codes_and_final_words_decide_not_retry_lines() -> None:
     ]
     for code, stderr, kind in cases:
         assert type(classify_failure("r", "u", code, stderr)) is kind, stderr
+
+
+def test_key_argv_never_carries_a_password() -> None:
+    from orchestrator.engines.restic_args import key_add_args, key_list_args, key_remove_args
+
+    assert key_list_args() == ["restic", "key", "list", "--json"]
+    assert key_add_args(Path("/etc/new.pass")) == [
+        "restic", "key", "add", "--new-password-file", "/etc/new.pass"]
+    assert key_add_args(Path("/n"), host="h", user="u")[-4:] == ["--host", "h", "--user", "u"]
+    assert key_remove_args("6a0d9e7b") == ["restic", "key", "remove", "6a0d9e7b"]
+    for bad in ("", "--all", "6A0D", "6a0d 9e"):
+        with pytest.raises(StrongroomError):
+            key_remove_args(bad)
+
+
+def test_parse_keys_reads_restic_key_list_json() -> None:
+    from orchestrator.engines.restic_args import parse_keys
+
+    text = ('[{"current":true,"id":"079b84e4","userName":"u","hostName":"h","created":'
+            '"2026-12-01 14:48:03"},{"current":false,"id":"6a0d9e7b","userName":"root",'
+            '"hostName":"vm","created":"2026-12-01 14:47:59"}]')
+    keys = parse_keys(text)
+    assert [(k.id, k.user, k.host, k.current) for k in keys] == [
+        ("079b84e4", "u", "h", True), ("6a0d9e7b", "root", "vm", False)]
+    assert keys[0].created == "2026-12-01 14:48:03"
+    assert parse_keys("") == [] and parse_keys("null") == []

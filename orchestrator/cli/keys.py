@@ -1,0 +1,118 @@
+"""`strongroom key list|add|remove|rotate`: the keys (passwords) of a repository."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from orchestrator.cli.main import common, guarded, main
+
+DESTINATION = click.option("--destination", "-d", metavar="REPO",
+                           help="Repository (default: the profile's first).")
+
+
+@main.group()
+def key() -> None:
+    """List, add, remove and rotate a repository's keys (its passwords).
+
+    A key wraps the repository's master key: rotating it changes the password, not the
+    encryption of the data (for that: backup-encrypt --to)."""
+
+
+@key.command("list")
+@DESTINATION
+@common
+@guarded
+def key_list(destination: str | None, profile_ref: str | None, as_json: bool,
+             verbose: int) -> None:
+    """The keys: id, user, host, creation time; * marks the one the profile opens with."""
+    from orchestrator.cli import console
+    from orchestrator.sets.keys import key_list as service
+
+    session = console.open_session(profile_ref, verbose)
+    console.emit(service(session, destination), as_json, _render_list)
+
+
+@key.command("add")
+@DESTINATION
+@click.option("--new-password-file", metavar="FILE", required=True,
+              help="File holding the password of the new key.")
+@click.option("--host", help="Host name recorded with the key.")
+@click.option("--user", help="User name recorded with the key.")
+@common
+@guarded
+def key_add(destination: str | None, new_password_file: str, host: str | None,
+            user: str | None, profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """Add a key (a second password for the same repository)."""
+    from orchestrator.cli import console
+    from orchestrator.models import KeyChangeRequest
+    from orchestrator.sets.keys import key_add as service
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(KeyChangeRequest, destination=destination,
+                            new_password_file=new_password_file, host=host, user=user)
+    console.emit(service(session, request), as_json, _render_change)
+
+
+@key.command("remove")
+@click.argument("key_id", metavar="ID")
+@DESTINATION
+@common
+@guarded
+def key_remove(key_id: str, destination: str | None, profile_ref: str | None, as_json: bool,
+               verbose: int) -> None:
+    """Remove a key (never the one the profile's password opens)."""
+    from orchestrator.cli import console
+    from orchestrator.models import KeyChangeRequest
+    from orchestrator.sets.keys import key_remove as service
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(KeyChangeRequest, destination=destination, key_id=key_id)
+    console.emit(service(session, request), as_json, _render_change)
+
+
+@key.command("rotate")
+@DESTINATION
+@click.option("--new-password-file", metavar="FILE",
+              help="The new password (default: 32 random bytes, base64). Needed when the "
+                   "password comes from password_command or password_env.")
+@common
+@guarded
+def key_rotate(destination: str | None, new_password_file: str | None,
+               profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """Replace the repository's password: add a key for the new one, write it to the
+    password_file (the old one kept as FILE.previous until its key is removed), prove it
+    opens the repository, remove the old key. An interrupted rotate is finished by the
+    next one."""
+    from orchestrator.cli import console
+    from orchestrator.models import KeyChangeRequest
+    from orchestrator.sets.keys import key_rotate as service
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(KeyChangeRequest, destination=destination,
+                            new_password_file=new_password_file)
+    console.emit(service(session, request), as_json, _render_change)
+
+
+def _render_list(result: Any) -> str:
+    lines = [f"keys of {result.repository}:", f"  {'ID':10} {'USER':12} {'HOST':20} CREATED"]
+    for entry in result.keys:
+        mark = "*" if entry.current else " "
+        lines.append(f"{mark} {entry.id:10} {entry.user:12} {entry.host:20} {entry.created}")
+    return "\n".join(lines)
+
+
+def _render_change(result: Any) -> str:
+    lines = []
+    if result.resumed:
+        lines.append(f"{result.repository}: finished a rotation interrupted earlier")
+    if result.added:
+        lines.append(f"{result.repository}: key {result.added} "
+                     f"{'added' if result.pending else 'opens it now'}")
+    for key_id in result.removed:
+        lines.append(f"{result.repository}: key {key_id} removed")
+    if result.password_file:
+        lines.append(f"{result.repository}: the password is in {result.password_file}")
+    lines += [f"{result.repository}: {note}" for note in result.notes]
+    return "\n".join(lines) or f"{result.repository}: nothing to do"
