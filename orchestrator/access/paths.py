@@ -139,6 +139,16 @@ def confine(profile: Profile, state_root: Path, role: str | None, origin: str,
             pass  # the shell's own stdout, under --role
         else:
             update["output"] = output_inside(request.output, allowed.export_dir)
+    elif isinstance(request, models.BackupEncryptRequest) and request.archive is not None:
+        readable = [allowed.export_dir] if request.in_place else [allowed.import_dir,
+                                                                  allowed.export_dir]
+        update["archive"] = str(inside(request.archive, readable, "archive",
+                                       "export_dir" if request.in_place else "import_dir"))
+        if not request.in_place:
+            update["output"] = output_inside(request.output, allowed.export_dir)
+        if request.force:
+            raise AccessDenied("a confined caller may not replace an existing file (force); "
+                               "give a new output name")
     elif isinstance(request, models.RestoreBackupRequest):
         if request.trust_archive:
             raise AccessDenied("a confined caller may not vouch for an archive "

@@ -138,6 +138,18 @@ def _compare(session: Session, request: Any, progress: ProgressCallback | None) 
     return backup_compare(session, request)
 
 
+def _encrypt(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    if request.archive is not None:
+        if request.backup or request.all or request.since or request.to:
+            raise UsageError("--archive encrypts a file: drop --backup/--all/--since/--to")
+        from orchestrator.export.encrypt import encrypt_archive
+
+        return encrypt_archive(request, int(session.profile.access.download.file_mode, 8))
+    from orchestrator.sets.reencrypt import backup_encrypt_to
+
+    return backup_encrypt_to(session, request)
+
+
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
          "disaster-recovery).", models.CreateBackupRequest, _create, locked=True),
@@ -167,7 +179,11 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          audited=False),
     Tool("backup-migrate", "Convert a backup set to an archive format.",
          models.BackupMigrateRequest, _migrate),
-    Tool("backup-encrypt", "Encrypt an existing backup.", models.BackupEncryptRequest, None),
+    Tool("backup-encrypt", "Encrypt an existing plain export (archive: ZIP → AES-256 ZIP, "
+         "tar.* → the encrypted envelope), or move backup sets under another repository's "
+         "master key (backupName / all / since, to; forgetSource removes them from the "
+         "source once every part is verified in the target).", models.BackupEncryptRequest,
+         _encrypt, locked=True),
     Tool("apply-retention", "Apply the schedules' retention: forget the sets no rule keeps, "
          "then prune (dryRun: only report).", models.ApplyRetentionRequest, _retention,
          locked=True),

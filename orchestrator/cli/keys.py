@@ -116,3 +116,56 @@ def _render_change(result: Any) -> str:
         lines.append(f"{result.repository}: the password is in {result.password_file}")
     lines += [f"{result.repository}: {note}" for note in result.notes]
     return "\n".join(lines) or f"{result.repository}: nothing to do"
+
+
+@main.command("backup-encrypt")
+@click.option("--archive", metavar="FILE", help="A plain export (ZIP or tar.*) to encrypt.")
+@click.option("--output", "-o", metavar="PATH", help="With --archive: where the encrypted "
+              "file goes (default: FILE.enc for tar, NAME.encrypted.zip for ZIP).")
+@click.option("--in-place", is_flag=True, help="With --archive: replace it, atomically.")
+@click.option("--force", is_flag=True, help="Replace an existing --output.")
+@click.option("--password-file", metavar="FILE", help="With --archive: the password.")
+@click.option("--password-env", metavar="VAR", help="With --archive: the password.")
+@click.option("--backup", metavar="NAME", help="With --to: this set.")
+@click.option("--all", "all_sets", is_flag=True, help="With --to: every complete set.")
+@click.option("--since", metavar="TIME", help="With --to: the complete sets since TIME.")
+@click.option("--destination", "-d", metavar="REPO", help="With --to: the source repository "
+              "(default: the profile's first).")
+@click.option("--to", metavar="REPO", help="Move the sets under this repository's master key.")
+@click.option("--forget-source", is_flag=True, help="With --to: forget the sets in the source "
+              "(then prune) once every part is checked in the target.")
+@common
+@guarded
+def backup_encrypt(archive: str | None, output: str | None, in_place: bool, force: bool,
+                   password_file: str | None, password_env: str | None, backup: str | None,
+                   all_sets: bool, since: str | None, destination: str | None, to: str | None,
+                   forget_source: bool, profile_ref: str | None, as_json: bool,
+                   verbose: int) -> None:
+    """Encrypt an existing plain export (--archive), or move sets under another
+    repository's master key (--to): a leaked master key is fixed only by the second;
+    a leaked password by `strongroom key rotate`."""
+    from orchestrator.cli import console
+    from orchestrator.errors import UsageError
+    from orchestrator.models import BackupEncryptRequest
+
+    if archive is None and (password_file or password_env):
+        raise UsageError("--password-file/--password-env go with --archive")
+    session = console.open_session(profile_ref, verbose)
+    password = console.read_password(archive is not None, password_file, password_env,
+                                     confirm=True)
+    request = console.build(BackupEncryptRequest, archive=archive, output=output,
+                            in_place=in_place, force=force, password=password, backup=backup,
+                            all=all_sets, since=since, destination=destination, to=to,
+                            forget_source=forget_source)
+    console.emit(console.call(session, "backup-encrypt", request), as_json, _render_encrypt)
+
+
+def _render_encrypt(result: Any) -> str:
+    if result.output is not None:
+        return (f"encrypted {result.archive} ({result.encryption}) to {result.output}: "
+                f"{result.bytes} bytes, {result.duration:.1f} s")
+    lines = [f"copied to {result.target}: {', '.join(result.copied) or 'nothing new'}",
+             f"checked in {result.target}: {', '.join(result.verified) or 'none'}"]
+    if result.forgotten:
+        lines.append(f"forgotten in {result.source} (and pruned): {', '.join(result.forgotten)}")
+    return "\n".join(lines)

@@ -132,6 +132,11 @@ class AesZipWriter:
     def close(self) -> None:
         self.zip.close()
 
+    def abandon(self) -> None:
+        """Drop the archive unfinished (its output is being discarded): no end record
+        written later, when pyzipper's object is collected, into a closed file."""
+        self.zip.fp = None
+
 
 def _timestamped_info() -> Any:
     """pyzipper's AES ZipInfo, plus the extended timestamp (0x5455) in both headers:

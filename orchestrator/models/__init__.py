@@ -29,6 +29,7 @@ from orchestrator.models.base import (
 )
 from orchestrator.models.export import (
     BackupEncryptRequest,
+    BackupEncryptResult,
     BackupMigrateRequest,
     DownloadBackupRequest,
     DownloadBackupResult,
@@ -75,6 +76,7 @@ __all__ = [
     "BackupContainersRequest",
     "BackupDatabaseRequest",
     "BackupEncryptRequest",
+    "BackupEncryptResult",
     "BackupFilesRequest",
     "BackupMigrateRequest",
     "BackupSetInfo",

@@ -35,8 +35,34 @@ class DownloadBackupResult(Model):
 
 
 class BackupEncryptRequest(Model):
-    backup: str
+    """Encrypt a plain export (archive), or move sets under another repository's master
+    key (backup / all / since, to)."""
+
+    archive: str | None = None
+    output: str | None = None
+    in_place: bool = Field(default=False, alias="inPlace")
+    force: bool = False
+    password: SecretStr | None = None
+    backup: str | None = Field(default=None, alias="backupName")
+    all: bool = False
+    since: str | None = None
     destination: str | None = None
+    to: str | None = None
+    forget_source: bool = Field(default=False, alias="forgetSource")
+
+
+class BackupEncryptResult(Model):
+    archive: str | None = None
+    output: str | None = None
+    encryption: str | None = Field(default=None, description="aes-zip or envelope")
+    entries: int | None = None
+    bytes: int = 0
+    source: str | None = None
+    target: str | None = None
+    copied: list[str] = Field(default_factory=list)
+    verified: list[str] = Field(default_factory=list)
+    forgotten: list[str] = Field(default_factory=list)
+    duration: float = 0.0
 
 
 class BackupMigrateRequest(Model):
