@@ -29,6 +29,8 @@ log = logging.getLogger("strongroom.mcp")
 def tool_list() -> list[types.Tool]:
     tools = []
     for tool in TOOLS.values():
+        if not tool.mcp:
+            continue
         schema = tool.request.model_json_schema(by_alias=True)
         tools.append(types.Tool(name=tool.name, description=tool.description,
                                 input_schema=schema))
@@ -47,7 +49,7 @@ def build_server(session: Session, role: str | None) -> Server[Any]:
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         name = params.name
         tool = TOOLS.get(name)
-        if tool is None:
+        if tool is None or not tool.mcp:
             return error_result(f"no tool named {name!r}; see tools/list")
         try:
             request = parse(tool, dict(params.arguments or {}))

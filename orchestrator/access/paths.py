@@ -149,6 +149,9 @@ def confine(profile: Profile, state_root: Path, role: str | None, origin: str,
         if request.force:
             raise AccessDenied("a confined caller may not replace an existing file (force); "
                                "give a new output name")
+    elif isinstance(request, models.KeyChangeRequest) and request.new_password_file:
+        raise AccessDenied("a confined caller may not name a new password file; change keys "
+                           "from the shell without a role")
     elif isinstance(request, models.RestoreBackupRequest):
         if request.trust_archive:
             raise AccessDenied("a confined caller may not vouch for an archive "

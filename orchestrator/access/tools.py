@@ -40,6 +40,8 @@ class Tool:
     audited: bool = True
     # Runs that write sets or remove them hold the profile's lock: two never overlap.
     locked: bool = False
+    # Offered over MCP; a CLI-only tool (a repository's keys) is refused to MCP callers.
+    mcp: bool = True
 
 
 def _create(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
@@ -150,6 +152,16 @@ def _encrypt(session: Session, request: Any, progress: ProgressCallback | None) 
     return backup_encrypt_to(session, request)
 
 
+def _keys(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets import keys
+
+    if isinstance(request, models.KeyListRequest):
+        return keys.key_list(session, request.destination)
+    operation = {"add": keys.key_add, "remove": keys.key_remove,
+                 "rotate": keys.key_rotate}[request.action]
+    return operation(session, request)
+
+
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
          "disaster-recovery).", models.CreateBackupRequest, _create, locked=True),
@@ -190,6 +202,10 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("backup-sync", "Copy backup sets between repositories (restic copy): one set, those "
          "since a time, or every complete set; sets arrive whole, and sets already there are "
          "skipped.", models.BackupSyncRequest, _sync, locked=True),
+    Tool("key-list", "A repository's keys (passwords).", models.KeyListRequest, _keys,
+         audited=False, mcp=False),
+    Tool("key-change", "Add, remove or rotate a repository's key.", models.KeyChangeRequest,
+         _keys, locked=True, mcp=False),
 )}
 
 
@@ -240,7 +256,7 @@ def _held(session: Session, tool: Tool) -> AbstractContextManager[None]:
 def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
            origin: str, progress: ProgressCallback | None = None) -> BaseModel:
     tool = TOOLS.get(name)
-    if tool is None:
+    if tool is None or not tool.mcp and origin != "cli":
         raise UsageError(f"no tool named {name!r}")
     key = profile_key(session.profile)  # an unreadable key_file stops the run before it starts
     session.audit_head = functools.partial(audit.head, session.state.root)

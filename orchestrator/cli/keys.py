@@ -28,10 +28,11 @@ def key_list(destination: str | None, profile_ref: str | None, as_json: bool,
              verbose: int) -> None:
     """The keys: id, user, host, creation time; * marks the one the profile opens with."""
     from orchestrator.cli import console
-    from orchestrator.sets.keys import key_list as service
+    from orchestrator.models import KeyListRequest
 
     session = console.open_session(profile_ref, verbose)
-    console.emit(service(session, destination), as_json, _render_list)
+    request = console.build(KeyListRequest, destination=destination)
+    console.emit(console.call(session, "key-list", request), as_json, _render_list)
 
 
 @key.command("add")
@@ -47,12 +48,11 @@ def key_add(destination: str | None, new_password_file: str, host: str | None,
     """Add a key (a second password for the same repository)."""
     from orchestrator.cli import console
     from orchestrator.models import KeyChangeRequest
-    from orchestrator.sets.keys import key_add as service
 
     session = console.open_session(profile_ref, verbose)
-    request = console.build(KeyChangeRequest, destination=destination,
+    request = console.build(KeyChangeRequest, action="add", destination=destination,
                             new_password_file=new_password_file, host=host, user=user)
-    console.emit(service(session, request), as_json, _render_change)
+    console.emit(console.call(session, "key-change", request), as_json, _render_change)
 
 
 @key.command("remove")
@@ -65,11 +65,11 @@ def key_remove(key_id: str, destination: str | None, profile_ref: str | None, as
     """Remove a key (never the one the profile's password opens)."""
     from orchestrator.cli import console
     from orchestrator.models import KeyChangeRequest
-    from orchestrator.sets.keys import key_remove as service
 
     session = console.open_session(profile_ref, verbose)
-    request = console.build(KeyChangeRequest, destination=destination, key_id=key_id)
-    console.emit(service(session, request), as_json, _render_change)
+    request = console.build(KeyChangeRequest, action="remove", destination=destination,
+                            key_id=key_id)
+    console.emit(console.call(session, "key-change", request), as_json, _render_change)
 
 
 @key.command("rotate")
@@ -87,12 +87,11 @@ def key_rotate(destination: str | None, new_password_file: str | None,
     next one."""
     from orchestrator.cli import console
     from orchestrator.models import KeyChangeRequest
-    from orchestrator.sets.keys import key_rotate as service
 
     session = console.open_session(profile_ref, verbose)
-    request = console.build(KeyChangeRequest, destination=destination,
+    request = console.build(KeyChangeRequest, action="rotate", destination=destination,
                             new_password_file=new_password_file)
-    console.emit(service(session, request), as_json, _render_change)
+    console.emit(console.call(session, "key-change", request), as_json, _render_change)
 
 
 def _render_list(result: Any) -> str:

@@ -39,6 +39,7 @@ from orchestrator.models.keys import (
     KeyChangeRequest,
     KeyChangeResult,
     KeyEntry,
+    KeyListRequest,
     KeyListResult,
 )
 from orchestrator.models.restore import (
@@ -98,6 +99,7 @@ __all__ = [
     "KeyChangeRequest",
     "KeyChangeResult",
     "KeyEntry",
+    "KeyListRequest",
     "KeyListResult",
     "ListBackupsRequest",
     "ListBackupsResult",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from orchestrator.models.base import Model
@@ -20,9 +22,15 @@ class KeyListResult(Model):
     keys: list[KeyEntry]
 
 
-class KeyChangeRequest(Model):
-    """add: a key for the password in new_password_file; remove: the key key_id."""
+class KeyListRequest(Model):
+    destination: str | None = None
 
+
+class KeyChangeRequest(Model):
+    """add: a key for the password in new_password_file; remove: the key key_id; rotate:
+    a new password (new_password_file, or a generated one) in place of the current."""
+
+    action: Literal["add", "remove", "rotate"] = "rotate"
     destination: str | None = None
     new_password_file: str | None = None
     key_id: str | None = None

@@ -39,9 +39,7 @@ from orchestrator.models import (
     KeyEntry,
     KeyListResult,
 )
-from orchestrator.profile.lock import profile_lock
 from orchestrator.profile.schema import Repository
-from orchestrator.profile.timespan import parse_timespan
 from orchestrator.sets.session import Session
 from orchestrator.sets.state import write_atomic
 
@@ -107,14 +105,12 @@ def engine_with_password(session: Session, name: str, repository: Repository,
 
 
 def key_rotate(session: Session, request: KeyChangeRequest) -> KeyChangeResult:
-    """A new password for the repository, its key added and the old key removed; under
-    the profile's lock, so no backup of this profile starts mid-rotation."""
+    """A new password for the repository, its key added and the old key removed (the
+    tool holds the profile's lock: no backup of this profile starts mid-rotation)."""
     name, repository = session.profile.repository(request.destination)
-    with profile_lock(session.state.root, session.profile.profile_name,
-                      parse_timespan(session.profile.lock_wait)):
-        if repository.password_file is not None:
-            return _rotate_file(session, name, repository, repository.password_file, request)
-        return _rotate_elsewhere(session, name, repository, request)
+    if repository.password_file is not None:
+        return _rotate_file(session, name, repository, repository.password_file, request)
+    return _rotate_elsewhere(session, name, repository, request)
 
 
 # ---- rotation of a password_file, step by step

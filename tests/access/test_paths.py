@@ -201,3 +201,32 @@ def test_no_roots_at_all_refuses_everything(tmp_path: Path, state: Path) -> None
     profile = make_profile(tmp_path, "[access]\nbackup_roots = []\n")
     with pytest.raises(AccessDenied, match="allows no folder"):
         confine(profile, state, None, "mcp", models.BackupFilesRequest(paths=[os.sep]))
+
+
+def test_backup_encrypt_archives_are_read_and_written_inside_the_export_folders(
+        tmp_path: Path, state: Path) -> None:
+    profile = make_profile(tmp_path)
+    exports = state / "exports"
+    (exports / "old.zip").write_bytes(b"PK")
+    request = models.BackupEncryptRequest.model_validate({"archive": "old.zip"})
+    checked = confine(profile, state, None, "mcp", request)
+    assert isinstance(checked, models.BackupEncryptRequest)
+    assert checked.archive == str((exports / "old.zip").resolve())
+    assert checked.output == str(exports.resolve()) + "/"
+    outside = tmp_path / "elsewhere.zip"
+    outside.write_bytes(b"PK")
+    for bad in ({"archive": str(outside)}, {"archive": "../elsewhere.zip"},
+                {"archive": "old.zip", "output": "../out.zip"},
+                {"archive": "old.zip", "force": True}):
+        with pytest.raises(AccessDenied):
+            confine(profile, state, None, "mcp", models.BackupEncryptRequest.model_validate(bad))
+    assert confine(profile, state, None, "cli", models.BackupEncryptRequest.model_validate(
+        {"archive": str(outside)})).archive == str(outside)
+
+
+def test_a_confined_caller_names_no_new_password_file(tmp_path: Path, state: Path) -> None:
+    profile = make_profile(tmp_path)
+    request = models.KeyChangeRequest(action="rotate", new_password_file="/etc/shadow")
+    with pytest.raises(AccessDenied, match="new password file"):
+        confine(profile, state, "ops", "cli", request)
+    assert confine(profile, state, None, "cli", request) is request
