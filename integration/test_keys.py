@@ -83,7 +83,6 @@ def test_rotate_killed_between_steps_opens_and_is_finished_next_time(
     from orchestrator.sets.session import Session
 
     site = make_site(large_bytes=1024)
-    made = site.run("create-backup", "--json").json()["set"]
     monkeypatch.setenv("STRONGROOM_STATE_DIR", str(site.state))
     session = Session(load_profile(site.profile))
     previous = keys.sibling(site.password_file, ".previous")
@@ -104,8 +103,6 @@ def test_rotate_killed_between_steps_opens_and_is_finished_next_time(
         assert finished.resumed and not finished.pending, step
         assert not previous.exists() and not pending.exists(), step
         assert [key.id for key in keys.key_list(session, None).keys] == [finished.added], step
-    target = site.root / "restored"
-    site.run("restore-backup", "--backup", made, "--target", str(target))
 
 
 def test_rotate_with_password_env_waits_for_the_new_password(
