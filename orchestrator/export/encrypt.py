@@ -37,6 +37,8 @@ def encrypt_archive(request: BackupEncryptRequest, file_mode: int = 0o600) -> Ba
     if not source.is_file():
         raise UsageError(f"no archive at {source}")
     kind = _kind(source)
+    if request.output == "-":
+        raise UsageError("backup-encrypt writes a file: give --output PATH, not stdout")
     if request.in_place and request.output is not None:
         raise UsageError("give --output or --in-place, not both")
     output = source if request.in_place else _output(source, kind, request.output)

@@ -118,6 +118,9 @@ def key_rotate(session: Session, request: KeyChangeRequest) -> KeyChangeResult:
 
 def _rotate_file(session: Session, name: str, repository: Repository, path: Path,
                  request: KeyChangeRequest) -> KeyChangeResult:
+    if path.is_symlink():
+        raise UsageError(f"password_file {path} of {name!r} is a symlink: rotate would replace "
+                         "the link with a file; point password_file at the file itself")
     new, previous = sibling(path, NEW_SUFFIX), sibling(path, PREVIOUS_SUFFIX)
     given = _readable(request.new_password_file) if request.new_password_file else None
     resumed = new.exists() or previous.exists()

@@ -80,6 +80,8 @@ def test_refusals_leave_nothing_behind(tmp_path: Path) -> None:
         encrypt_archive(request(tmp_path / "none.zip"))
     with pytest.raises(UsageError, match="--in-place"):
         encrypt_archive(request(plain, output=str(plain)))
+    with pytest.raises(UsageError, match="not stdout"):
+        encrypt_archive(request(plain, output="-"))
     with pytest.raises(UsageError, match="not both"):
         encrypt_archive(request(plain, output="x", inPlace=True))
     with pytest.raises(UsageError, match="password"):

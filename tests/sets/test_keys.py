@@ -146,3 +146,13 @@ def test_key_remove_refuses_the_key_in_use(setup: Any) -> None:
         keys.key_remove(session, KeyChangeRequest(key_id=old_id))
     with pytest.raises(UsageError, match="no key"):
         keys.key_remove(session, KeyChangeRequest(key_id="ffff0000"))
+
+
+def test_rotate_refuses_a_password_file_that_is_a_symlink(setup: Any, tmp_path: Path) -> None:
+    session, repo, password = setup
+    real = tmp_path / "real.pass"
+    password.rename(real)
+    password.symlink_to(real)
+    with pytest.raises(UsageError, match="symlink"):
+        keys.key_rotate(session, KeyChangeRequest())
+    assert password.is_symlink() and len(repo.keys) == 1
