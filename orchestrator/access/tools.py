@@ -60,8 +60,10 @@ def _list(session: Session, request: Any, progress: ProgressCallback | None) -> 
 
 def _restore(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
     if request.from_archive is not None:
-        if request.backup is not None or request.timestamp is not None:
-            raise UsageError("--from-archive restores the archive's set: drop --backup/--timestamp")
+        if request.backup is not None or request.timestamp is not None or request.name \
+                is not None or request.type is not None:
+            raise UsageError("--from-archive restores the archive's set: drop "
+                             "--backup/--timestamp/--name/--type")
         from orchestrator.export.from_archive import restore_from_archive
 
         return restore_from_archive(session, request)

@@ -252,6 +252,8 @@ def render_restore(result: RestoreResult) -> str:
     verb = "would restore" if result.dry_run else "restored"
     origin = f"id {result.id}, " if result.id else ""
     lines = [f"{verb} {result.set} ({origin}{result.mode}) to {result.target}:"]
+    if result.reason:
+        lines.append(f"  why this set: {result.reason}")
     for entry in result.plan:
         if entry.kind == "database":
             lines.append(f"  {entry.logical}: database {entry.source} -> {entry.target} "
