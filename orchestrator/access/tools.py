@@ -140,6 +140,12 @@ def _compare(session: Session, request: Any, progress: ProgressCallback | None) 
     return backup_compare(session, request)
 
 
+def _drill(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.drill import drill_backup
+
+    return drill_backup(session, request)
+
+
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
          "disaster-recovery).", models.CreateBackupRequest, _create, locked=True),
@@ -150,6 +156,10 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("verify-backup", "Verify a backup set: manifest, parts and sizes, the services it "
          "must hold, restic check; deepCheck also re-reads every part.",
          models.VerifyBackupRequest, _verify),
+    Tool("drill", "Rehearse the restore of a backup set without touching live data: files "
+         "into a temporary folder, databases under temporary names, volumes into temporary "
+         "volumes, all checked, timed (RTO) and removed; the result is recorded in the set.",
+         models.DrillRequest, _drill),
     Tool("download-backup", "Export a backup set as ZIP, tar.gz or tar.xz (optionally "
          "encrypted).", models.DownloadBackupRequest, _download),
     Tool("schedule-backup", "Schedule automated backups: add a schedule to the profile and "

@@ -194,10 +194,10 @@ def render_list(result: ListBackupsResult) -> str:
     if not result.backups:
         return f"no backups in {result.destination}"
     header: tuple[str, ...] = ("SET", "ID", "TYPE", "TIME (UTC)", "SERVICES", "PARTS", "SIZE",
-                               "STATUS")
+                               "STATUS", "DRILL")
     rows = [header] + [
         (b.set, b.id or "-", b.type, b.time.strftime("%Y-%m-%d %H:%M:%S"),
-         ",".join(b.services) or "-", str(b.parts), human_bytes(b.size), b.status)
+         ",".join(b.services) or "-", str(b.parts), human_bytes(b.size), b.status, b.drill)
         for b in result.backups
     ]
     if result.all_profiles:

@@ -113,6 +113,8 @@ class BackupSetInfo(Model):
     size: int | None
     status: Literal["complete", "incomplete"]
     problem: str | None = None
+    drill: Literal["ok", "failed", "never"] = "never"  # the set's last restore rehearsal
+    drilled: datetime | None = None
 
 
 class ListBackupsResult(Model):

@@ -182,7 +182,8 @@ def scheduled_job(profile: Profile, path: Path, key: str, schedule: Schedule, pl
         environment["STRONGROOM_STATE_DIR"] = os.environ["STRONGROOM_STATE_DIR"]
     return ScheduledJob(
         profile=profile.profile_name, key=key, cron=schedule.schedule,
-        argv=job_argv(strongroom_executable(), str(path), key), user=places.user,
+        argv=job_argv(strongroom_executable(), str(path), key, schedule.type == "drill"),
+        user=places.user,
         randomized_delay=parse_timespan(schedule.randomized_delay),
         environment=environment, profile_file=str(path))
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from orchestrator.engines.base import Snapshot
 from orchestrator.errors import NotFoundError, UsageError
@@ -32,6 +33,19 @@ def split_set_name(name: str) -> tuple[str, datetime] | None:
         return None
     moment = datetime.strptime(match["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
     return match["base"], moment
+
+
+# A drill's result is a small part of the set it rehearsed, so that retention forgets it
+# with the set; its `logs/` prefix keeps it out of the set's stream count.
+DRILL_PART = "logs/drill.json"
+DRILL_TAG = "drill"
+DRILL_RESULT_TAG = "drill-result"
+
+
+def drill_tags(name: str, backup_type: str, profile: str, services: Sequence[str],
+               ok: bool) -> list[str]:
+    return set_tags(name, DRILL_PART, backup_type, profile, services) + [
+        f"{DRILL_TAG}={name}", f"{DRILL_RESULT_TAG}={'ok' if ok else 'failed'}"]
 
 
 AUDIT_TAG = "audit"
@@ -73,6 +87,18 @@ class BackupSet:
     services: tuple[str, ...] = ()
     problem: str | None = None
     size: int | None = None
+
+    @property
+    def drill(self) -> Literal["ok", "failed", "never"]:
+        """The last drill's outcome: ok, failed or never."""
+        snap = self.parts.get(DRILL_PART)
+        result = snap.tag(DRILL_RESULT_TAG) if snap else None
+        return "ok" if result == "ok" else "failed" if result == "failed" else "never"
+
+    @property
+    def drilled(self) -> datetime | None:
+        snap = self.parts.get(DRILL_PART)
+        return snap.time if snap else None
 
     @property
     def final(self) -> Snapshot | None:
@@ -123,7 +149,13 @@ def group_sets(snapshots: Iterable[Snapshot]) -> list[BackupSet]:
                 host=snap.hostname,
             )
             by_name[name] = entry
-        entry.parts[snap.tag("part") or FILES_PART] = snap
+        part = snap.tag("part") or FILES_PART
+        earlier = entry.parts.get(part)
+        if part == DRILL_PART and earlier is not None and earlier.time > snap.time:
+            continue  # the last drill counts
+        if part != DRILL_PART and entry.time > snap.time:
+            entry.time = snap.time  # a drill part may be listed before the set's own
+        entry.parts[part] = snap
         entry.services = tuple(sorted(set(entry.services) | set(snap.tag_values("service"))))
     for entry in by_name.values():
         entry.problem = _problem(entry.final, entry.parts)

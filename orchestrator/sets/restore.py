@@ -40,7 +40,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     assert final is not None  # select_set returns complete sets only
     clock = time.monotonic()
     manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)
-    _check_services(manifest, request.services)
+    check_services(manifest, request.services)
     sources = [] if request.databases else select_for_restore(
         manifest.sources(), request.mode, request.services, check_services=False)
     target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
@@ -88,7 +88,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     return result
 
 
-def _check_services(manifest: Manifest, services: Sequence[str]) -> None:
+def check_services(manifest: Manifest, services: Sequence[str]) -> None:
     present = {item.service for item in manifest.sources() if item.service}
     present |= {stream.service for stream in manifest.streams}
     unknown = [name for name in services if name not in present]

@@ -201,3 +201,14 @@ def test_no_roots_at_all_refuses_everything(tmp_path: Path, state: Path) -> None
     profile = make_profile(tmp_path, "[access]\nbackup_roots = []\n")
     with pytest.raises(AccessDenied, match="allows no folder"):
         confine(profile, state, None, "mcp", models.BackupFilesRequest(paths=[os.sep]))
+
+
+def test_a_drill_workdir_stays_in_the_restore_targets(tmp_path: Path, state: Path) -> None:
+    profile = make_profile(tmp_path)
+    inside = confine(profile, state, None, "mcp", models.DrillRequest(workdir="sandbox"))
+    assert isinstance(inside, models.DrillRequest)
+    assert inside.workdir == str(state / "restores" / "sandbox")
+    default = models.DrillRequest()
+    assert confine(profile, state, None, "mcp", default) is default
+    with pytest.raises(AccessDenied, match="workdir '/etc' is outside"):
+        confine(profile, state, None, "mcp", models.DrillRequest(workdir="/etc"))

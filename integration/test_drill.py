@@ -1,0 +1,158 @@
+"""strongroom drill against the real restic, PostgreSQL and sqlite: the rehearsal restores
+into a sandbox, checks, times and removes it; a damaged pack fails it and says where."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from integration.conftest import Site, with_sqlite
+from integration.databases import psql, require_postgres, unique
+
+DRILL_PREFIX = "strongroom_drill_"
+
+
+def drill_databases() -> list[str]:
+    return psql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE "
+                            f"'{DRILL_PREFIX}%'").splitlines()
+
+
+@pytest.fixture
+def pg_small() -> Iterator[str]:
+    require_postgres()
+    name = unique("sr_drill")
+    psql("postgres", f"CREATE DATABASE {name}")
+    psql(name, "CREATE TABLE items (id int PRIMARY KEY, label text); "
+               "INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 500) g; "
+               "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('a'), ('b')")
+    yield name
+    psql("postgres", f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture
+def drilled_site(site: Site, pg_small: str) -> Site:
+    with_sqlite(site, rows=120)
+    site.profile.write_text(site.profile.read_text() + f"""
+[[services.other.hooks]]
+type = "postgresql"
+databases = ["{pg_small}"]
+host = "127.0.0.1"
+username = "postgres"
+
+[schedules.rehearsal]
+schedule = "0 4 * * 0"
+type = "drill"
+name = "nightly"
+""")
+    site.run("create-backup", "--schedule", "nightly")
+    return site
+
+
+def test_drill_restores_checks_and_leaves_nothing(drilled_site: Site, pg_small: str,
+                                                  tmp_path: Path) -> None:
+    site = drilled_site
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    assert site.run("list-backups", "--json").json()["backups"][0]["drill"] == "never"
+    psql(pg_small, "INSERT INTO notes VALUES ('written after the backup')")  # live changes
+
+    result = site.run("drill", "--workdir", str(workdir), "--json").json()
+
+    assert result["ok"] is True, result
+    assert result["rto"] > 0 and result["rpo"] >= 0
+    checks = {check["part"]: check for check in result["checks"]}
+    assert checks["files"]["ok"] and "re-read" in checks["files"]["detail"]
+    database = checks[f"services/other/{pg_small}.dump"]
+    assert database["kind"] == "database" and database["sandbox"].startswith(DRILL_PREFIX)
+    tables = {table["table"]: table for table in database["tables"]}
+    assert tables["public.items"]["rows"] == 500
+    assert tables["public.notes"]["rows"] == 2  # the dump's, not the live database's
+    expected = psql(pg_small, "SELECT md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) "
+                              "FROM items t")
+    assert tables["public.items"]["checksum"] == f"md5:{expected}"
+    sqlite_check = checks["services/web/app.sql"]
+    assert sqlite_check["kind"] == "sqlite" and "integrity_check ok" in sqlite_check["detail"]
+    assert sqlite_check["tables"] == [{"table": "t", "rows": 120,
+                                       "checksum": sqlite_check["tables"][0]["checksum"]}]
+    # nothing left behind: no temporary database, no folder in the workdir
+    assert drill_databases() == []
+    assert list(workdir.iterdir()) == []
+    assert result["left_behind"] == [] and result["record_part"] == "logs/drill.json"
+
+    listed = site.run("list-backups", "--json").json()["backups"][0]
+    assert listed["drill"] == "ok" and listed["parts"] == 3  # dumps and files; not the record
+    text = site.run("list-backups").stdout
+    assert text.splitlines()[0].split()[-1] == "DRILL" and text.splitlines()[1].endswith(" ok")
+
+
+def test_drill_keep_leaves_the_sandbox_to_inspect(drilled_site: Site, tmp_path: Path) -> None:
+    result = drilled_site.run("drill", "--keep", "--services", "other", "--workdir",
+                              str(tmp_path), "--json").json()
+    try:
+        assert result["ok"] and result["kept"]
+        (database,) = [c for c in result["checks"] if c["kind"] == "database"]
+        assert database["sandbox"] in drill_databases()
+        assert Path(result["workdir"], "files").is_dir()
+        assert {c["part"] for c in result["checks"]} == {
+            "files", f"services/other/{database['part'].rsplit('/', 1)[1]}"}
+    finally:
+        for name in drill_databases():
+            psql("postgres", f"DROP DATABASE IF EXISTS {name}")
+
+
+def test_a_damaged_pack_fails_the_drill_and_names_it(drilled_site: Site, tmp_path: Path,
+                                                     pg_small: str) -> None:
+    site = drilled_site
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    data = sorted((site.repository / "data").rglob("*"), key=lambda p: p.stat().st_size)
+    largest = [p for p in data if p.is_file()][-1]  # holds the 1 MiB file's blobs
+    with open(largest, "r+b") as handle:
+        handle.seek(largest.stat().st_size // 2)
+        handle.write(os.urandom(64))
+
+    failed = site.run("drill", "--workdir", str(workdir), "--json", check=False)
+
+    assert failed.returncode == 1, failed.stderr
+    result = failed.json()
+    assert result["ok"] is False
+    bad = [check for check in result["checks"] if not check["ok"]]
+    assert bad and all(check["detail"] for check in bad)
+    (files,) = [check for check in bad if check["part"] == "files"]
+    assert "large.bin" in files["detail"], files["detail"]  # the damaged file, named
+    assert drill_databases() == [] and list(workdir.iterdir()) == []
+    assert site.run("list-backups", "--json").json()["backups"][0]["drill"] == "failed"
+    text = site.run("drill", "--workdir", str(workdir), check=False)
+    print(text.stdout)
+    assert text.returncode == 1 and "FAILED" in text.stdout and "files" in text.stdout
+
+
+def test_a_drill_schedule_runs_through_the_scheduler(drilled_site: Site) -> None:
+    site = drilled_site
+    refused = site.run("create-backup", "--schedule", "rehearsal", check=False)
+    assert refused.returncode == 2 and "strongroom drill --schedule rehearsal" in refused.stderr
+    # the scheduler runs a schedule that should have fired while it was down once at start
+    stamps = site.state / "scheduler" / "site"
+    stamps.mkdir(parents=True, exist_ok=True)
+    (stamps / "rehearsal.stamp").write_text("2020-01-01T00:00:00+00:00\n")
+    (stamps / "nightly.stamp").write_text("2999-01-01T00:00:00+00:00\n")
+    served = site.run("scheduler", "--max-runs", "1")
+    assert "schedule rehearsal: finished" in served.stderr, served.stderr
+    assert site.run("list-backups", "--json").json()["backups"][0]["drill"] == "ok"
+
+
+def test_restore_timestamp_prefers_the_widest_set(drilled_site: Site) -> None:
+    site = drilled_site
+    site.run("create-backup", "--type", "config")
+    now = subprocess.run(["date", "-u", "+%Y-%m-%dT%H:%M:%SZ"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    plan = site.run("restore-backup", "--timestamp", now, "--dry-run", "--json").json()
+    assert plan["set"].startswith("nightly-")
+    assert "full is the widest type there" in plan["reason"]
+    narrowed = site.run("restore-backup", "--timestamp", now, "--type", "config", "--dry-run",
+                        "--json").json()
+    assert narrowed["set"].startswith("config-") and "of type config" in narrowed["reason"]
