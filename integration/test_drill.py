@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from integration.conftest import Site, with_sqlite
-from integration.databases import psql, require_postgres, unique
+from integration.databases import (
+    MARIADB_SCHEMA,
+    mariadb,
+    psql,
+    require_mariadb,
+    require_postgres,
+    unique,
+)
+from integration.test_containers import Podman, fill_volume, podman  # noqa: F401 - fixture
+from integration.test_vm import disk, identical  # noqa: F401 - fixture
 
 DRILL_PREFIX = "strongroom_drill_"
 
@@ -156,3 +165,66 @@ def test_restore_timestamp_prefers_the_widest_set(drilled_site: Site) -> None:
     narrowed = site.run("restore-backup", "--timestamp", now, "--type", "config", "--dry-run",
                         "--json").json()
     assert narrowed["set"].startswith("config-") and "of type config" in narrowed["reason"]
+
+
+@pytest.fixture
+def maria_small() -> Iterator[str]:
+    require_mariadb()
+    name = unique("sr_drill")
+    mariadb(f"CREATE DATABASE {name}")
+    mariadb(MARIADB_SCHEMA, name)
+    yield name
+    mariadb(f"DROP DATABASE IF EXISTS {name}")
+
+
+def drill_schemas() -> list[str]:
+    return mariadb("SELECT schema_name FROM information_schema.schemata WHERE schema_name "
+                   f"LIKE '{DRILL_PREFIX}%'").splitlines()
+
+
+def test_drill_of_mariadb_a_volume_and_a_vm_disk(
+    site: Site, maria_small: str, tmp_path: Path,
+    podman: Podman,  # noqa: F811 - the fixture imported above
+    disk: Path,  # noqa: F811 - the fixture imported above
+) -> None:
+    fill_volume(podman, "appdata")
+    site.profile.write_text(site.profile.read_text() + f"""
+[[services.other.hooks]]
+type = "mariadb"
+databases = ["{maria_small}"]
+
+[services.pods]
+
+[[services.pods.hooks]]
+type = "containers"
+{podman.toml()}volumes = ["appdata"]
+
+[services.hypervisor]
+
+[[services.hypervisor.hooks]]
+type = "vm"
+name = "web"
+disks = ["{disk}"]
+""")
+    site.run("create-backup", "--type", "full")
+    volumes_before = podman("volume", "ls", "--format", "{{.Name}}").splitlines()
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    result = site.run("drill", "--workdir", str(workdir), "--json").json()
+
+    assert result["ok"] is True, result
+    checks = {check["kind"]: check for check in result["checks"]}
+    tables = {t["table"]: t for t in checks["database"]["tables"]}
+    assert tables["customers"]["rows"] == 3 and tables["orders"]["rows"] == 4
+    live = mariadb("CHECKSUM TABLE `orders` EXTENDED", maria_small).split()[-1]
+    assert tables["orders"]["checksum"] == f"checksum-table:{live}"
+    assert checks["volume"]["sandbox"].startswith("strongroom-drill-")
+    assert "read back" in checks["disk"]["detail"]
+    assert drill_schemas() == [] and list(workdir.iterdir()) == []
+    assert podman("volume", "ls", "--format", "{{.Name}}").splitlines() == volumes_before
+
+    kept = site.run("drill", "--services", "hypervisor", "--keep", "--workdir", str(workdir),
+                    "--json").json()
+    (copy,) = [Path(c["sandbox"]) for c in kept["checks"] if c["kind"] == "disk"]
+    assert copy.is_relative_to(workdir) and identical(copy, disk)
