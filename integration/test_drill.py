@@ -4,13 +4,15 @@ into a sandbox, checks, times and removes it; a damaged pack fails it and says w
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from integration.conftest import Site, with_sqlite
+from integration.conftest import STRONGROOM, Site, with_sqlite
 from integration.databases import (
     MARIADB_SCHEMA,
     mariadb,
@@ -228,3 +230,45 @@ disks = ["{disk}"]
                     "--json").json()
     (copy,) = [Path(c["sandbox"]) for c in kept["checks"] if c["kind"] == "disk"]
     assert copy.is_relative_to(workdir) and identical(copy, disk)
+
+
+def test_an_interrupted_drill_removes_its_sandbox(site: Site, tmp_path: Path) -> None:
+    require_postgres()
+    name = unique("sr_drill_big")
+    psql("postgres", f"CREATE DATABASE {name}")
+    try:
+        psql(name, "CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 8) AS body "
+                   "FROM generate_series(1, 400000) g")
+        site.profile.write_text(site.profile.read_text() + f"""
+[[services.other.hooks]]
+type = "postgresql"
+databases = ["{name}"]
+host = "127.0.0.1"
+username = "postgres"
+""")
+        site.run("create-backup", "--type", "full")
+        workdir = tmp_path / "work"
+        workdir.mkdir()
+        env = {**os.environ, "STRONGROOM_STATE_DIR": str(site.state)}
+        proc = subprocess.Popen(
+            [*STRONGROOM, "drill", "--services", "other", "--workdir", str(workdir),
+             "-p", str(site.profile)], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not drill_databases() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert drill_databases(), "the drill never created its temporary database"
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 143, stderr
+        assert drill_databases() == [] and list(workdir.iterdir()) == []
+        assert site.run("list-backups", "--json").json()["backups"][-1]["drill"] == "never"
+    finally:
+        for leftover in drill_databases():
+            psql("postgres", f"DROP DATABASE IF EXISTS {leftover}")
+        psql("postgres", f"DROP DATABASE IF EXISTS {name}")
