@@ -3,11 +3,13 @@ into a sandbox, checks, times and removes it; a damaged pack fails it and says w
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -100,7 +102,7 @@ def test_drill_restores_checks_and_leaves_nothing(drilled_site: Site, pg_small: 
     assert text.splitlines()[0].split()[-1] == "DRILL" and text.splitlines()[1].endswith(" ok")
 
 
-def test_drill_keep_leaves_the_sandbox_to_inspect(drilled_site: Site, tmp_path: Path) -> None:
+def test_keep_and_the_widest_set_at_a_time(drilled_site: Site, tmp_path: Path) -> None:
     result = drilled_site.run("drill", "--keep", "--services", "other", "--workdir",
                               str(tmp_path), "--json").json()
     try:
@@ -113,6 +115,16 @@ def test_drill_keep_leaves_the_sandbox_to_inspect(drilled_site: Site, tmp_path: 
     finally:
         for name in drill_databases():
             psql("postgres", f"DROP DATABASE IF EXISTS {name}")
+    # restore-backup --timestamp takes the widest set there, and says why
+    site = drilled_site
+    site.run("create-backup", "--type", "config")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    plan = site.run("restore-backup", "--timestamp", now, "--dry-run", "--json").json()
+    assert plan["set"].startswith("nightly-")
+    assert "full is the widest type there" in plan["reason"]
+    narrowed = site.run("restore-backup", "--timestamp", now, "--type", "config", "--dry-run",
+                        "--json").json()
+    assert narrowed["set"].startswith("config-") and "of type config" in narrowed["reason"]
 
 
 def test_a_damaged_pack_fails_the_drill_and_names_it(drilled_site: Site, tmp_path: Path,
@@ -138,8 +150,13 @@ def test_a_damaged_pack_fails_the_drill_and_names_it(drilled_site: Site, tmp_pat
     assert drill_databases() == [] and list(workdir.iterdir()) == []
     assert site.run("list-backups", "--json").json()["backups"][0]["drill"] == "failed"
     text = site.run("drill", "--workdir", str(workdir), check=False)
-    print(text.stdout)
     assert text.returncode == 1 and "FAILED" in text.stdout and "files" in text.stdout
+    # the second drill's record replaced the first one's
+    env = {**os.environ, "RESTIC_REPOSITORY": str(site.repository),
+           "RESTIC_PASSWORD_FILE": str(site.password_file)}
+    records = subprocess.run(["restic", "snapshots", "--json", "--tag", f"drill={result['set']}"],
+                             capture_output=True, text=True, env=env, check=True).stdout
+    assert len(json.loads(records)) == 1
 
 
 def test_a_drill_schedule_runs_through_the_scheduler(drilled_site: Site) -> None:
@@ -156,17 +173,23 @@ def test_a_drill_schedule_runs_through_the_scheduler(drilled_site: Site) -> None
     assert site.run("list-backups", "--json").json()["backups"][0]["drill"] == "ok"
 
 
-def test_restore_timestamp_prefers_the_widest_set(drilled_site: Site) -> None:
-    site = drilled_site
+BAD_INPUTS = [
+    (("--backup", "nosuch"), "no complete backup matches 'nosuch'"),
+    (("--workdir", "/nonexistent/place"), "--workdir /nonexistent/place: not a directory"),
+    (("--services", "nope"), "the backup holds no service named nope"),
+    (("--schedule", "nightly"), "schedule 'nightly' makes full sets"),
+    (("--schedule", "nosuch"), "no schedule named 'nosuch'"),
+]
+
+
+def test_bad_drill_inputs_are_one_clear_line(site: Site) -> None:
     site.run("create-backup", "--type", "config")
-    now = subprocess.run(["date", "-u", "+%Y-%m-%dT%H:%M:%SZ"], capture_output=True,
-                         text=True, check=True).stdout.strip()
-    plan = site.run("restore-backup", "--timestamp", now, "--dry-run", "--json").json()
-    assert plan["set"].startswith("nightly-")
-    assert "full is the widest type there" in plan["reason"]
-    narrowed = site.run("restore-backup", "--timestamp", now, "--type", "config", "--dry-run",
-                        "--json").json()
-    assert narrowed["set"].startswith("config-") and "of type config" in narrowed["reason"]
+    for args, message in BAD_INPUTS:
+        failed = site.run("drill", *args, check=False)
+        assert failed.returncode != 0 and failed.stdout == "", (args, failed)
+        assert failed.stderr.startswith(f"strongroom: error: {message}"), failed.stderr
+        assert "Traceback" not in failed.stderr
+    assert not (site.state / "drills").exists()
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ def drill_backup(session: Session, request: DrillRequest) -> DrillResult:
     checks: list[DrillCheck] = []
     try:
         rehearse(session, engine, chosen, manifest, request.services, sandbox, checks)
+        rto = round(time.monotonic() - clock, 3)  # the clean-up is no part of a recovery
     finally:
         kept, left = sandbox.clean()
         if left:
@@ -53,7 +54,7 @@ def drill_backup(session: Session, request: DrillRequest) -> DrillResult:
     result = DrillResult(
         set=chosen.name, id=chosen.id, type=chosen.type, time=chosen.time, started=started,
         ok=bool(checks) and all(check.ok for check in checks) and not left,
-        rto=round(time.monotonic() - clock, 3),
+        rto=rto,
         rpo=round((started - chosen.time).total_seconds(), 3), checks=checks,
         workdir=str(sandbox.folder), kept=bool(kept), left_behind=left,
     )
@@ -128,11 +129,15 @@ def store_record(session: Session, engine: Engine, chosen: BackupSet,
         pending = engine.start_stream_backup(DRILL_PART, tags=tags, time=when,
                                              host=session.host)
         pending.finish(record.model_dump_json(indent=2).encode() + b"\n")
-        if previous is not None:
-            engine.forget([previous.id])
     except StrongroomError as exc:
         log.warning("could not store the drill's result in %s: %s", chosen.name, exc.message)
         return None
+    if previous is not None:
+        try:
+            engine.forget([previous.id])
+        except StrongroomError as exc:  # the newer record counts; the old one stays a while
+            log.warning("could not forget the previous drill record of %s: %s", chosen.name,
+                        exc.message)
     return DRILL_PART
 
 

@@ -12,10 +12,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
 
 from orchestrator.engines.base import Snapshot
 from orchestrator.errors import NotFoundError, UsageError
+from orchestrator.models.drill import DrillOutcome
 
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
 STAMP_PATTERN = re.compile(r"^(?P<base>.+)-(?P<stamp>\d{8}-\d{6})$")
@@ -89,7 +89,7 @@ class BackupSet:
     size: int | None = None
 
     @property
-    def drill(self) -> Literal["ok", "failed", "never"]:
+    def drill(self) -> DrillOutcome:
         """The last drill's outcome: ok, failed or never."""
         snap = self.parts.get(DRILL_PART)
         result = snap.tag(DRILL_RESULT_TAG) if snap else None
