@@ -171,6 +171,9 @@ def test_a_drill_schedule_runs_through_the_scheduler(drilled_site: Site) -> None
     served = site.run("scheduler", "--max-runs", "1")
     assert "schedule rehearsal: finished" in served.stderr, served.stderr
     assert site.run("list-backups", "--json").json()["backups"][0]["drill"] == "ok"
+    listed = site.run("schedule-backup", "--list", "--json").json()["schedules"]
+    rehearsal = next(item for item in listed if item["name"] == "rehearsal")
+    assert rehearsal["type"] == "drill" and rehearsal["last_status"] == "ok"
 
 
 BAD_INPUTS = [
