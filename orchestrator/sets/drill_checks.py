@@ -80,6 +80,8 @@ def checking(part: str, kind: DrillKind, checks: list[DrillCheck]) -> Iterator[D
         check.ok = True
     except StrongroomError as exc:
         check.ok, check.detail = False, exc.message
+    except OSError as exc:  # a sandbox file that cannot be written or read
+        check.ok, check.detail = False, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
     finally:
         check.duration = round(time.monotonic() - clock, 3)
         checks.append(check)

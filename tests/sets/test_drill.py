@@ -82,6 +82,9 @@ def test_checking_turns_errors_into_a_failed_check_and_lets_interrupts_through()
         raise StrongroomError("pg_restore failed")
     assert [(c.part, c.ok, c.detail) for c in checks] == [
         ("files", True, "fine"), ("services/a/db.dump", False, "pg_restore failed")]
+    with checking("services/a/x.sql", "sqlite", checks):
+        raise FileNotFoundError(2, "No such file or directory", "/sandbox/x")
+    assert checks[-1].detail == "No such file or directory: /sandbox/x"
     with pytest.raises(KeyboardInterrupt), checking("x", "stream", checks):
         raise KeyboardInterrupt
     assert checks[-1].part == "x" and not checks[-1].ok
