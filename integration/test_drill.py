@@ -185,7 +185,7 @@ BAD_INPUTS = [
 ]
 
 
-def test_bad_drill_inputs_are_one_clear_line(site: Site) -> None:
+def test_bad_drill_inputs_and_a_drill_without_the_profile(site: Site) -> None:
     site.run("create-backup", "--type", "config")
     for args, message in BAD_INPUTS:
         failed = site.run("drill", *args, check=False)
@@ -193,6 +193,16 @@ def test_bad_drill_inputs_are_one_clear_line(site: Site) -> None:
         assert failed.stderr.startswith(f"strongroom: error: {message}"), failed.stderr
         assert "Traceback" not in failed.stderr
     assert not (site.state / "drills").exists()
+    # without the profile, from the repository and its password alone
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("STRONGROOM_", "RESTIC_"))}
+    done = subprocess.run(
+        [*STRONGROOM, "drill", "--repo", str(site.repository), "--password-file",
+         str(site.password_file), "--json"], capture_output=True, text=True, check=False,
+        env={**env, "HOME": str(site.root), "STRONGROOM_STATE_DIR": str(site.root / "fresh")})
+    assert done.returncode == 0, done.stderr
+    by_repo = json.loads(done.stdout)
+    assert by_repo["ok"] and [c["part"] for c in by_repo["checks"]] == ["files"]
 
 
 @pytest.fixture
