@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -136,6 +136,26 @@ class RestorePlanInput:
     logical: str
     force: bool = False
     details: Details = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableStats:
+    """One table of a restored database: its rows, and a digest of their contents that
+    does not depend on row order (the server computes it)."""
+
+    table: str
+    rows: int
+    checksum: str
+
+
+@runtime_checkable
+class SandboxedDatabase(Protocol):
+    """A database hook a drill can restore under a temporary name, examine and drop."""
+
+    def table_stats(self, config: HookModel, ctx: HookContext,
+                    database: str) -> list[TableStats]: ...
+
+    def drop_database(self, config: HookModel, ctx: HookContext, database: str) -> None: ...
 
 
 STAGING_SUFFIX = ".strongroom-restore"

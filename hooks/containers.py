@@ -267,6 +267,16 @@ class ContainersHook:
         if remove is not None and not succeeded:
             run.run(remove, ok_codes=range(256))  # a volume this restore created half-filled
 
+    def remove_volume(self, config: HookModel, ctx: HookContext, volume: str) -> None:
+        """Remove a volume a drill restored into (it may be gone already)."""
+        assert isinstance(config, ContainersConfig)
+        runtime = resolve_runtime(config)
+        try:
+            run.run(volume_inspect_argv(runtime, volume))
+        except run.CommandError:
+            return
+        _lines(volume_remove_argv(runtime, volume), f"cannot remove volume {volume}")
+
     def untrusted_risk(self, config: HookModel, ctx: HookContext,
                        plan: RestorePlanInput) -> str | None:
         # load and volume import read image and tar data; nothing in them runs on the host

@@ -24,6 +24,7 @@ from hooks.base import (
     HookModel,
     RestorePlanInput,
     RestoreTarget,
+    TableStats,
     logical_component,
     read_secret,
 )
@@ -188,6 +189,32 @@ class MysqlHook:
 
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
         return None
+
+    def table_stats(self, config: HookModel, ctx: HookContext,
+                    database: str) -> list[TableStats]:
+        """Each table's rows and CHECKSUM TABLE, for a drill's restored copy."""
+        assert isinstance(config, MysqlConfig)
+        listed = self._sql(config, ctx, "SELECT table_name FROM information_schema.tables "
+                                        f"WHERE table_schema = {quote_literal(database)} "
+                                        "AND table_type = 'BASE TABLE' ORDER BY 1")
+        tables = [name for name in listed.splitlines() if name]
+        if not tables:
+            return []
+        names = [f"{quote_ident(database)}.{quote_ident(name)}" for name in tables]
+        counted = dict(line.split("\t", 1) for line in self._sql(config, ctx, " UNION ALL ".join(
+            f"SELECT {index}, COUNT(*) FROM {name}" for index, name in enumerate(names)
+        )).splitlines() if "\t" in line)
+        counts = [counted.get(str(index), "") for index in range(len(names))]
+        sums = [line.rsplit("\t", 1)[-1] for line in self._sql(
+            config, ctx, "CHECKSUM TABLE " + ", ".join(names) + " EXTENDED").splitlines()]
+        if "" in counts or len(sums) != len(tables):
+            raise HookError(f"cannot read the tables of {database}: unexpected answer")
+        return [TableStats(name, int(count), f"checksum-table:{checksum}")
+                for name, count, checksum in zip(tables, counts, sums, strict=True)]
+
+    def drop_database(self, config: HookModel, ctx: HookContext, database: str) -> None:
+        assert isinstance(config, MysqlConfig)
+        self._sql(config, ctx, f"DROP DATABASE IF EXISTS {quote_ident(database)}")
 
     def untrusted_risk(self, config: HookModel, ctx: HookContext,
                        plan: RestorePlanInput) -> str | None:

@@ -21,6 +21,7 @@ from hooks.base import (
     HookModel,
     RestorePlanInput,
     RestoreTarget,
+    TableStats,
     logical_component,
     read_secret,
 )
@@ -210,6 +211,28 @@ class PostgresqlHook:
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
         return None
 
+    def table_stats(self, config: HookModel, ctx: HookContext,
+                    database: str) -> list[TableStats]:
+        """Each table's rows and contents digest, for a drill's restored copy."""
+        assert isinstance(config, PostgresqlConfig)
+        tables = [line for line in self._query(config, ctx, database, LIST_TABLES).splitlines()
+                  if line]
+        if not tables:
+            return []
+        command = Command(tuple(stats_argv(config, database, stats_sql(tables))),
+                          child_env(config, ctx))
+        try:
+            output = run.run_command(command, timeout=3600).stdout
+        except run.CommandError as exc:
+            raise HookError(f"cannot read the tables of {database}: "
+                            f"{plain_error(exc.stderr_tail)}") from None
+        return parse_stats(output)
+
+    def drop_database(self, config: HookModel, ctx: HookContext, database: str) -> None:
+        assert isinstance(config, PostgresqlConfig)
+        self._query(config, ctx, "postgres",
+                    f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
+
     def untrusted_risk(self, config: HookModel, ctx: HookContext,
                        plan: RestorePlanInput) -> str | None:
         if plan.format == "custom":
@@ -219,3 +242,31 @@ class PostgresqlHook:
 
 def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+FIELD, RECORD = "\x1f", "\x1e"  # psql -F / -R: no table name holds them in practice
+LIST_TABLES = (
+    "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+    "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+)
+
+
+def stats_sql(tables: list[str]) -> str:
+    """Row count and an order-free md5 of every row's text, per table (quoted names)."""
+    return " UNION ALL ".join(
+        f"SELECT {quote_literal(name)}, count(*), coalesce(md5(string_agg(md5(t::text), '' "
+        f"ORDER BY md5(t::text))), '') FROM ONLY {name} t" for name in tables)
+
+
+def stats_argv(config: PostgresqlConfig, database: str, sql: str) -> list[str]:
+    return [tool(config, "psql"), "-X", "-A", "-t", "-F", FIELD, "-R", RECORD, "-v",
+            "ON_ERROR_STOP=1", *connection_args(config), "-d", database, "-c", sql]
+
+
+def parse_stats(output: str) -> list[TableStats]:
+    found = []
+    for record in output.split(RECORD):
+        fields = record.strip("\n").split(FIELD)
+        if len(fields) == 3:
+            found.append(TableStats(fields[0], int(fields[1]), f"md5:{fields[2]}"))
+    return found

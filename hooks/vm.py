@@ -170,6 +170,11 @@ class VmHook:
     def finish_restore(self, plan: RestorePlanInput, succeeded: bool) -> None:
         finish_staged(Path(plan.target), succeeded)
 
+    def read_back_argv(self, config: HookModel, disk: Path, fmt: str) -> list[str]:
+        """What streams a restored disk as raw bytes, as its dump did: a drill digests it."""
+        assert isinstance(config, VmConfig)
+        return read_argv(config.tools(), disk, fmt)
+
     def untrusted_risk(self, config: HookModel, ctx: HookContext,
                        plan: RestorePlanInput) -> str | None:
         return None  # qemu-img writes the raw stream as disk data

@@ -19,7 +19,7 @@ TOOL_NAMES = {
     "create-backup", "list-backups", "restore-backup", "verify-backup", "download-backup",
     "schedule-backup", "backup-database", "backup-files", "backup-containers",
     "backup-vm-snapshot", "backup-compare", "backup-migrate", "backup-encrypt", "backup-sync",
-    "apply-retention",
+    "apply-retention", "drill",
 }
 
 Body = Callable[[Any], Awaitable[None]]
@@ -106,6 +106,10 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
         assert verified["ok"] is True and verified["log_part"] == "logs/verification.log"
         same = await session.call_tool("backup-sync", {"from": "local", "to": "local"})
         assert "both 'local'" in error_text(same)
+        outside = await session.call_tool("drill", {"workdir": "/etc"})
+        assert "restore_targets" in error_text(outside)
+        drilled = structured(await session.call_tool("drill", {"services": ["other"]}))
+        assert drilled["ok"] is True and drilled["set"] == made["set"]
 
     with_client(site, body)
     host = site.root / "host"
@@ -116,7 +120,8 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
     assert [(e["tool"], e["result"], e["origin"]) for e in entries] == [
         ("create-backup", "ok", "mcp"), ("download-backup", "ok", "mcp"),
         ("restore-backup", "denied", "mcp"), ("restore-backup", "ok", "mcp"),
-        ("verify-backup", "ok", "mcp"), ("backup-sync", "error", "mcp")]
+        ("verify-backup", "ok", "mcp"), ("backup-sync", "error", "mcp"),
+        ("drill", "denied", "mcp"), ("drill", "ok", "mcp")]
     assert entries[0]["set"] == seen["made"]["set"]
     assert site.run("audit", "verify").returncode == 0
 

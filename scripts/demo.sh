@@ -42,6 +42,7 @@ step $S create-backup -p $P --schedule daily-config
 step $S list-backups -p $P
 step $S restore-backup -p $P --backup demo-full --dry-run
 step $S restore-backup -p $P --backup demo-full --target "$D/restore" --verify
+step $S drill -p $P --backup demo-full
 
 # The restored tree sits under the target at the original absolute paths.
 restored="$D/restore$(cd "$h" && pwd)"

@@ -62,8 +62,10 @@ def _list(session: Session, request: Any, progress: ProgressCallback | None) -> 
 
 def _restore(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
     if request.from_archive is not None:
-        if request.backup is not None or request.timestamp is not None:
-            raise UsageError("--from-archive restores the archive's set: drop --backup/--timestamp")
+        if request.backup is not None or request.timestamp is not None or request.name \
+                is not None or request.type is not None:
+            raise UsageError("--from-archive restores the archive's set: drop "
+                             "--backup/--timestamp/--name/--type")
         from orchestrator.export.from_archive import restore_from_archive
 
         return restore_from_archive(session, request)
@@ -160,6 +162,10 @@ def _keys(session: Session, request: Any, progress: ProgressCallback | None) -> 
     operation = {"add": keys.key_add, "remove": keys.key_remove,
                  "rotate": keys.key_rotate}[request.action]
     return operation(session, request)
+def _drill(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.sets.drill import drill_backup
+
+    return drill_backup(session, request)
 
 
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
@@ -172,6 +178,10 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("verify-backup", "Verify a backup set: manifest, parts and sizes, the services it "
          "must hold, restic check; deepCheck also re-reads every part.",
          models.VerifyBackupRequest, _verify),
+    Tool("drill", "Rehearse the restore of a backup set without touching live data: files "
+         "into a temporary folder, databases under temporary names, volumes into temporary "
+         "volumes, all checked, timed (RTO) and removed; the result is recorded in the set.",
+         models.DrillRequest, _drill),
     Tool("download-backup", "Export a backup set as ZIP, tar.gz or tar.xz (optionally "
          "encrypted).", models.DownloadBackupRequest, _download),
     Tool("schedule-backup", "Schedule automated backups: add a schedule to the profile and "

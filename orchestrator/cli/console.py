@@ -194,10 +194,10 @@ def render_list(result: ListBackupsResult) -> str:
     if not result.backups:
         return f"no backups in {result.destination}"
     header: tuple[str, ...] = ("SET", "ID", "TYPE", "TIME (UTC)", "SERVICES", "PARTS", "SIZE",
-                               "STATUS")
+                               "STATUS", "DRILL")
     rows = [header] + [
         (b.set, b.id or "-", b.type, b.time.strftime("%Y-%m-%d %H:%M:%S"),
-         ",".join(b.services) or "-", str(b.parts), human_bytes(b.size), b.status)
+         ",".join(b.services) or "-", str(b.parts), human_bytes(b.size), b.status, b.drill)
         for b in result.backups
     ]
     if result.all_profiles:
@@ -252,6 +252,8 @@ def render_restore(result: RestoreResult) -> str:
     verb = "would restore" if result.dry_run else "restored"
     origin = f"id {result.id}, " if result.id else ""
     lines = [f"{verb} {result.set} ({origin}{result.mode}) to {result.target}:"]
+    if result.reason:
+        lines.append(f"  why this set: {result.reason}")
     for entry in result.plan:
         if entry.kind == "database":
             lines.append(f"  {entry.logical}: database {entry.source} -> {entry.target} "

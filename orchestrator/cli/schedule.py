@@ -13,7 +13,7 @@ from orchestrator.cli.main import TYPES, common, guarded, main, split_list
 @click.option("--name", metavar="NAME", help="The schedule's name ([schedules.NAME]).")
 @click.option("--schedule", "cron", metavar="CRON",
               help="Cron expression ('0 3 * * *') or @hourly, @daily, @weekly, @monthly.")
-@click.option("--type", "backup_type", type=click.Choice(TYPES), default="config",
+@click.option("--type", "backup_type", type=click.Choice([*TYPES, "drill"]), default="config",
               show_default=True)
 @click.option("--services", multiple=True, metavar="A,B")
 @click.option("--include-data", is_flag=True, help="With --type service: data paths too.")

@@ -13,6 +13,7 @@ from orchestrator.cli.main import TYPES, common, guarded, main, split_list
 from orchestrator.cli.repo import repo_options
 
 MODES = ["full-rebuild", "config-only", "selective"]
+SET_TYPES = [*TYPES, "files", "database", "containers", "vm"]
 
 
 @main.command()
@@ -163,7 +164,7 @@ def verify_backup(backup: str, deep_check: bool, read_data_subset: str | None,
 @click.option("--destination", "-d", metavar="REPO")
 @click.option("--name", help="Only sets of this name.")
 @click.option("--type", "backup_type",
-              type=click.Choice([*TYPES, "files", "database", "containers", "vm"]))
+              type=click.Choice(SET_TYPES))
 @click.option("--service", help="Only sets holding this service.")
 @click.option("--since", metavar="TIME", help="ISO 8601; a time without zone is local.")
 @click.option("--until", metavar="TIME", help="ISO 8601; a time without zone is local.")
@@ -201,7 +202,11 @@ def list_backups(
 @click.option("--backup", metavar="NAME|ID|latest",
               help="Full set name, a name (its latest set), latest, or a set id.")
 @click.option("--timestamp", metavar="TIME", help="The latest complete set at or before TIME "
-              "(ISO 8601; a time without zone is local time).")
+              "of the widest type there: disaster-recovery, then full, then any (ISO 8601; "
+              "a time without zone is local time).")
+@click.option("--name", help="With --timestamp: only sets of this name.")
+@click.option("--type", "set_type", type=click.Choice(SET_TYPES),
+              help="With --timestamp or latest: only sets of this type.")
 @click.option("--mode", type=click.Choice(MODES), default="full-rebuild", show_default=True)
 @click.option("--services", multiple=True, metavar="A,B", help="Only these services.")
 @click.option("--target", metavar="DIR", help="Restore under DIR (DIR/original/path).")
@@ -230,8 +235,9 @@ def list_backups(
 @common
 @guarded
 def restore_backup(
-    backup: str | None, timestamp: str | None, mode: str, services: tuple[str, ...],
-    target: str | None, destination: str | None, dry_run: bool, verify: bool, force: bool,
+    backup: str | None, timestamp: str | None, name: str | None, set_type: str | None,
+    mode: str, services: tuple[str, ...], target: str | None, destination: str | None,
+    dry_run: bool, verify: bool, force: bool,
     databases: tuple[str, ...], as_database: tuple[str, ...], with_globals: bool,
     from_archive: str | None, password_file: str | None, password_env: str | None,
     trust_archive: bool, max_bytes: str | None, repo: str | None,
@@ -256,7 +262,8 @@ def restore_backup(
     if repo:  # the password options were the repository's
         password_file = password_env = None
     request = console.build(
-        RestoreBackupRequest, backup=backup, timestamp=timestamp, mode=mode,
+        RestoreBackupRequest, backup=backup, timestamp=timestamp, name=name, type=set_type,
+        mode=mode,
         services=split_list(services), target=target, destination=destination,
         dry_run=dry_run, verify=verify, force=force, databases=list(databases), confirm=True,
         as_database=list(as_database), with_globals=with_globals, from_archive=from_archive,

@@ -351,7 +351,17 @@ def classify_failure(
         )
     if "no snapshot found" in text or "no matching id found" in text:
         return EngineError(f"restic found no such snapshot in {where}")
-    return EngineError(f"restic failed on {where} (exit {returncode}): {_last_line(stderr)}")
+    return EngineError(f"restic failed on {where} (exit {returncode}): {_last_line(stderr)}"
+                       + _damaged_items(stderr))
+
+
+def _damaged_items(stderr: str, shown: int = 5) -> str:
+    """The items restic could not read back (`ignoring error for PATH: …`), named."""
+    found = [line.strip() for line in stderr.splitlines() if "error for " in line.lower()]
+    if not found:
+        return ""
+    more = f"\n  … and {len(found) - shown} more" if len(found) > shown else ""
+    return "".join(f"\n  {line}" for line in found[:shown]) + more
 
 
 # restic passes on what the storage said; these are the signs of each cause.

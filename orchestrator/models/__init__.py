@@ -27,6 +27,15 @@ from orchestrator.models.backup import (
 from orchestrator.models.base import (
     Model,
 )
+from orchestrator.models.drill import (
+    DrillCheck,
+    DrillKind,
+    DrillOutcome,
+    DrillRecord,
+    DrillRequest,
+    DrillResult,
+    DrillTable,
+)
 from orchestrator.models.export import (
     BackupEncryptRequest,
     BackupEncryptResult,
@@ -90,6 +99,13 @@ __all__ = [
     "CreateBackupResult",
     "DownloadBackupRequest",
     "DownloadBackupResult",
+    "DrillCheck",
+    "DrillKind",
+    "DrillOutcome",
+    "DrillRecord",
+    "DrillRequest",
+    "DrillResult",
+    "DrillTable",
     "ExportFormat",
     "FileChange",
     "InitRequest",

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from orchestrator.models.base import Model
+from orchestrator.models.drill import DrillOutcome
 from orchestrator.profile.schema import NAME_PATTERN, BackupType
 
 
@@ -113,6 +114,8 @@ class BackupSetInfo(Model):
     size: int | None
     status: Literal["complete", "incomplete"]
     problem: str | None = None
+    drill: DrillOutcome = "never"  # the set's last restore rehearsal
+    drilled: datetime | None = None
 
 
 class ListBackupsResult(Model):

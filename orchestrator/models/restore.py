@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
+from orchestrator.models.backup import SetType
 from orchestrator.models.base import Model
 
 RestoreMode = Literal["full-rebuild", "config-only", "selective"]
@@ -15,6 +16,9 @@ RestoreMode = Literal["full-rebuild", "config-only", "selective"]
 class RestoreBackupRequest(Model):
     backup: str | None = None
     timestamp: str | None = None
+    name: str | None = Field(default=None, description="only sets of this name (with "
+                             "timestamp: instead of the widest type)")
+    type: SetType | None = Field(default=None, description="only sets of this type")
     mode: RestoreMode = "full-rebuild"
     services: list[str] = Field(default_factory=list)
     target: str | None = None
@@ -61,3 +65,4 @@ class RestoreResult(Model):
     restored: bool
     verified: bool
     duration: float
+    reason: str = ""  # why this set: named, the latest, the widest type at a time

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from orchestrator.models.base import Model
-from orchestrator.profile.schema import NAME_PATTERN, BackupType
+from orchestrator.profile.schema import NAME_PATTERN, ScheduleType
 
 
 class ApplyRetentionRequest(Model):
@@ -44,7 +44,7 @@ class ScheduleBackupRequest(Model):
     action: Literal["add", "list", "remove"] = "add"
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
     schedule: str | None = Field(default=None, description="cron expression or @daily, …")
-    backup_type: BackupType = Field(default="config", alias="backupType")
+    backup_type: ScheduleType = Field(default="config", alias="backupType")
     services: list[str] = Field(default_factory=list)
     include_data: bool = Field(default=False, alias="includeData")
     destination: str | None = None

@@ -172,13 +172,15 @@ class Infrastructure(Strict):
 
 
 BackupType = Literal["config", "full", "service", "disaster-recovery"]
+# A schedule makes a set of a BackupType, or rehearses the restore of one (drill).
+ScheduleType = Literal["config", "full", "service", "disaster-recovery", "drill"]
 
 
 class Schedule(RetentionRules):
     """A recurring backup; its retention, when it has none, is its destination's default."""
 
     schedule: str = Field(description="cron expression (five fields) or @daily, @weekly, …")
-    type: BackupType = "config"
+    type: ScheduleType = "config"
     name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
     services: list[str] = Field(default_factory=list)
     include_data: bool = False

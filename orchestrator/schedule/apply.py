@@ -25,7 +25,8 @@ def apply_retention(session: Session, request: ApplyRetentionRequest) -> ApplyRe
     if request.schedule is not None and request.schedule not in profile.schedules:
         have = ", ".join(profile.schedules) or "none"
         raise UsageError(f"no schedule named {request.schedule!r} in the profile (have: {have})")
-    chosen = [request.schedule] if request.schedule else list(profile.schedules)
+    chosen = [request.schedule] if request.schedule else [
+        key for key, item in profile.schedules.items() if item.type != "drill"]  # no sets
     policies = {key: Policy.for_schedule(profile, key) for key in chosen}
     with_policy = [key for key in chosen if not policies[key].empty]
     if request.schedule and not with_policy:

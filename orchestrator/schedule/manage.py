@@ -41,6 +41,7 @@ from orchestrator.schedule.install import (
     uninstall,
 )
 from orchestrator.schedule.units import ScheduledJob, job_argv
+from orchestrator.sets.drill import last_drills
 from orchestrator.sets.naming import split_set_name
 from orchestrator.sets.session import Session
 
@@ -182,7 +183,8 @@ def scheduled_job(profile: Profile, path: Path, key: str, schedule: Schedule, pl
         environment["STRONGROOM_STATE_DIR"] = os.environ["STRONGROOM_STATE_DIR"]
     return ScheduledJob(
         profile=profile.profile_name, key=key, cron=schedule.schedule,
-        argv=job_argv(strongroom_executable(), str(path), key), user=places.user,
+        argv=job_argv(strongroom_executable(), str(path), key, schedule.type == "drill"),
+        user=places.user,
         randomized_delay=parse_timespan(schedule.randomized_delay),
         environment=environment, profile_file=str(path))
 
@@ -252,21 +254,36 @@ def _info(session: Session, places: Places, key: str, schedule: Schedule,
     profile = session.profile
     destination, repository = profile.repository(schedule.destination)
     clock = cron_times(schedule.schedule, datetime.now().astimezone())
-    base = schedule.name or key
-    records = sorted(
-        (record for record in session.state.runs(repository.url, profile.profile_name)
-         if (split_set_name(record.set) or ("", None))[0] == base),
-        key=lambda record: record.started)
-    last = records[-1] if records else None
-    success = [record for record in records if record.status == "complete"]
+    last_run, last_status, last_success = _last_runs(session, key, schedule, repository.url)
     return ScheduleInfo(
         name=key, schedule=schedule.schedule, type=schedule.type, destination=destination,
         retention=_rules_text(schedule, profile.repositories[destination], destination),
         installed=installed_where(places, profile.profile_name, key, crontab),
         next_runs=[clock.get_next(datetime) for _ in range(3)],
-        last_run=_when(last.started) if last else None,
-        last_status=last.status if last else None,
-        last_success=_when(success[-1].started) if success else None)
+        last_run=last_run, last_status=last_status, last_success=last_success)
+
+
+def _last_runs(session: Session, key: str, schedule: Schedule,
+               url: str) -> tuple[datetime | None, str | None, datetime | None]:
+    """(last run, its status, last success): of the schedule's sets, or for a drill
+    schedule of this host's drills of the sets it rehearses."""
+    if schedule.type == "drill":
+        drills = sorted((record for record in last_drills(session, url).values()
+                         if schedule.name is None or (split_set_name(record.set) or (
+                             "", None))[0] == schedule.name), key=lambda record: record.started)
+        good = [record for record in drills if record.ok]
+        return (drills[-1].started if drills else None,
+                ("ok" if drills[-1].ok else "failed") if drills else None,
+                good[-1].started if good else None)
+    base = schedule.name or key
+    records = sorted(
+        (record for record in session.state.runs(url, session.profile.profile_name)
+         if (split_set_name(record.set) or ("", None))[0] == base),
+        key=lambda record: record.started)
+    last = records[-1] if records else None
+    success = [record for record in records if record.status == "complete"]
+    return (_when(last.started) if last else None, last.status if last else None,
+            _when(success[-1].started) if success else None)
 
 
 def _rules_text(schedule: Schedule, repository: RetentionRules, destination: str) -> str:

@@ -131,7 +131,7 @@ def serve_profile(session: Session, max_runs: int | None = None) -> int:
     scheduler = Scheduler(
         schedules={key: item.schedule for key, item in profile.schedules.items()},
         stamps=Stamps(session.state.root / "scheduler" / profile.profile_name),
-        run_job=lambda key: run_scheduled(path, key),
+        run_job=lambda key: run_scheduled(path, key, profile.schedules[key].type == "drill"),
         clock=lambda: datetime.now().astimezone(),
         wait=stop.wait)
     log.warning("scheduler for profile %s: %d schedule(s); stop with Ctrl-C or SIGTERM",
@@ -145,7 +145,7 @@ def serve_profile(session: Session, max_runs: int | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_scheduled(profile_path: Path, key: str) -> int:
+def run_scheduled(profile_path: Path, key: str, drill: bool = False) -> int:
     """One scheduled run as a child process; its output passes through."""
     import sys
 
@@ -153,7 +153,7 @@ def run_scheduled(profile_path: Path, key: str) -> int:
     from orchestrator.schedule.manage import strongroom_executable
     from orchestrator.schedule.units import job_argv
 
-    argv = job_argv(strongroom_executable(), str(profile_path), key)
+    argv = job_argv(strongroom_executable(), str(profile_path), key, drill)
     completed = run(argv, ok_codes=range(256), on_line=lambda line: print(line, flush=True))
     if completed.stderr:
         print(completed.stderr, file=sys.stderr)

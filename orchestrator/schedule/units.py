@@ -54,8 +54,11 @@ def unit_name(profile: str, key: str) -> str:
     return f"strongroom-{profile}-{key}"
 
 
-def job_argv(executable: Sequence[str], profile_file: str, key: str) -> list[str]:
-    return [*executable, "create-backup", "--schedule", key, "--profile", profile_file]
+def job_argv(executable: Sequence[str], profile_file: str, key: str,
+             drill: bool = False) -> list[str]:
+    """The scheduled command: create-backup, or drill for a schedule of type drill."""
+    command = "drill" if drill else "create-backup"
+    return [*executable, command, "--schedule", key, "--profile", profile_file]
 
 
 def systemd_word(arg: str) -> str:

@@ -30,6 +30,7 @@ from orchestrator.models import (
 )
 from orchestrator.profile.schema import Profile
 from orchestrator.profile.urls import shown_url
+from orchestrator.sets.drill import last_drills
 from orchestrator.sets.dumps import (
     NON_DATABASE_HOOKS,
     HookRef,
@@ -40,6 +41,7 @@ from orchestrator.sets.dumps import (
 from orchestrator.sets.layout import SourcePath, anchored_excludes, plan_sources
 from orchestrator.sets.make import make_set
 from orchestrator.sets.manifest import read_manifest
+from orchestrator.sets.naming import DRILL_PART
 from orchestrator.sets.session import Session, load_sets, other_profiles
 
 log = logging.getLogger("strongroom")
@@ -167,6 +169,9 @@ def _apply_schedule(profile: Profile, request: CreateBackupRequest) -> CreateBac
     if schedule is None:
         have = ", ".join(profile.schedules) or "none"
         raise UsageError(f"no schedule named {request.schedule!r} in the profile (have: {have})")
+    if schedule.type == "drill":
+        raise UsageError(f"schedule {request.schedule!r} is a drill: run it with "
+                         f"strongroom drill --schedule {request.schedule}")
     return request.model_copy(
         update={
             "type": schedule.type,
@@ -184,6 +189,7 @@ def list_backups(session: Session, request: ListBackupsRequest) -> ListBackupsRe
     url = session.profile.repositories[repo_name].url
     chosen = []
     sets = load_sets(session, engine, url)
+    drilled_here = last_drills(session, url)
     for entry in sets:
         if not request.all and not entry.complete:
             continue
@@ -201,10 +207,16 @@ def list_backups(session: Session, request: ListBackupsRequest) -> ListBackupsRe
             BackupSetInfo(
                 set=entry.name, id=entry.id, name=entry.base, type=entry.type,
                 profile=entry.profile, host=entry.host, time=entry.time,
-                services=list(entry.services), parts=len(entry.parts), size=entry.size,
+                services=list(entry.services), parts=len(entry.parts) - (DRILL_PART in entry.parts),
+                size=entry.size,
                 status="complete" if entry.complete else "incomplete", problem=entry.problem,
+                drill=entry.drill, drilled=entry.drilled,
             )
         )
+        here = drilled_here.get(entry.name)
+        if here is not None and (chosen[-1].drilled is None or here.started > chosen[-1].drilled):
+            # the repository could not take the record (read-only, say): this host's counts
+            chosen[-1].drill, chosen[-1].drilled = ("ok" if here.ok else "failed"), here.started
     return ListBackupsResult(
         destination=repo_name, backups=chosen, all_profiles=session.profile.profile_free,
         note=None if sets else other_profiles(session, engine, repo_name))

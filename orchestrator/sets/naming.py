@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from orchestrator.engines.base import Snapshot
 from orchestrator.errors import NotFoundError, UsageError
+from orchestrator.models.drill import DrillOutcome
 
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
 STAMP_PATTERN = re.compile(r"^(?P<base>.+)-(?P<stamp>\d{8}-\d{6})$")
@@ -32,6 +33,19 @@ def split_set_name(name: str) -> tuple[str, datetime] | None:
         return None
     moment = datetime.strptime(match["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
     return match["base"], moment
+
+
+# A drill's result is a small part of the set it rehearsed, so that retention forgets it
+# with the set; its `logs/` prefix keeps it out of the set's stream count.
+DRILL_PART = "logs/drill.json"
+DRILL_TAG = "drill"
+DRILL_RESULT_TAG = "drill-result"
+
+
+def drill_tags(name: str, backup_type: str, profile: str, services: Sequence[str],
+               ok: bool) -> list[str]:
+    return set_tags(name, DRILL_PART, backup_type, profile, services) + [
+        f"{DRILL_TAG}={name}", f"{DRILL_RESULT_TAG}={'ok' if ok else 'failed'}"]
 
 
 AUDIT_TAG = "audit"
@@ -73,6 +87,18 @@ class BackupSet:
     services: tuple[str, ...] = ()
     problem: str | None = None
     size: int | None = None
+
+    @property
+    def drill(self) -> DrillOutcome:
+        """The last drill's outcome: ok, failed or never."""
+        snap = self.parts.get(DRILL_PART)
+        result = snap.tag(DRILL_RESULT_TAG) if snap else None
+        return "ok" if result == "ok" else "failed" if result == "failed" else "never"
+
+    @property
+    def drilled(self) -> datetime | None:
+        snap = self.parts.get(DRILL_PART)
+        return snap.time if snap else None
 
     @property
     def final(self) -> Snapshot | None:
@@ -123,7 +149,13 @@ def group_sets(snapshots: Iterable[Snapshot]) -> list[BackupSet]:
                 host=snap.hostname,
             )
             by_name[name] = entry
-        entry.parts[snap.tag("part") or FILES_PART] = snap
+        part = snap.tag("part") or FILES_PART
+        earlier = entry.parts.get(part)
+        if part == DRILL_PART and earlier is not None and earlier.time > snap.time:
+            continue  # the last drill counts
+        if part != DRILL_PART and entry.time > snap.time:
+            entry.time = snap.time  # a drill part may be listed before the set's own
+        entry.parts[part] = snap
         entry.services = tuple(sorted(set(entry.services) | set(snap.tag_values("service"))))
     for entry in by_name.values():
         entry.problem = _problem(entry.final, entry.parts)
@@ -150,23 +182,64 @@ def parse_timestamp(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+# The order --timestamp prefers types in: the widest set first (a disaster-recovery set
+# holds everything a full set holds, plus the profile and the runbook).
+TYPE_PREFERENCE = ("disaster-recovery", "full")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The set a user means, and why it is that one (shown in the restore plan)."""
+
+    chosen: BackupSet
+    reason: str
+
+
 def select_set(
     sets: Sequence[BackupSet],
     backup: str | None = None,
     timestamp: datetime | None = None,
 ) -> BackupSet:
+    """The set a user means by --backup and/or --timestamp (see `select`)."""
+    return select(sets, backup, timestamp).chosen
+
+
+def type_rank(set_type: str) -> int:
+    """0 for the widest type; every type TYPE_PREFERENCE does not name ranks last."""
+    return TYPE_PREFERENCE.index(set_type) if set_type in TYPE_PREFERENCE else len(
+        TYPE_PREFERENCE)
+
+
+def select(
+    sets: Sequence[BackupSet],
+    backup: str | None = None,
+    timestamp: datetime | None = None,
+    name: str | None = None,
+    set_type: str | None = None,
+) -> Selection:
     """The set a user means by --backup and/or --timestamp; only complete sets by default.
 
     --backup takes a full set name, a set's base name (its latest set), `latest`, or a
-    set id (a prefix of the final snapshot's id). --timestamp keeps sets at or before it.
+    set id (a prefix of the final snapshot's id). --timestamp keeps sets at or before it;
+    alone, it takes the latest set of the widest type there (disaster-recovery, then full,
+    then any other), unless --name or --type narrows the choice.
     """
+    narrowed = [entry for entry in sets if (name is None or name in (entry.base, entry.name))
+                and (set_type is None or entry.type == set_type)]
+    if (name or set_type) and not narrowed:
+        raise NotFoundError(_nothing_narrowed(sets, name, set_type))
+    sets = narrowed
     complete = [entry for entry in sets if entry.complete]
     if timestamp is not None:
         complete = [entry for entry in complete if entry.time <= timestamp]
+    narrowing = _narrowing(name, set_type)
     if backup is None or backup == "latest":
         if not complete:
             raise NotFoundError(_nothing_found(sets, backup, timestamp))
-        return complete[-1]
+        if timestamp is None or backup == "latest" or name or set_type:
+            before = f" at or before {timestamp.isoformat()}" if timestamp else ""
+            return Selection(complete[-1], f"the latest complete set{narrowing}{before}")
+        return _widest(complete, timestamp)
     exact = [entry for entry in sets if entry.name == backup]
     if exact:
         chosen = exact[-1]
@@ -174,21 +247,49 @@ def select_set(
             raise NotFoundError(f"backup {backup} was made after {timestamp.isoformat()}")
         if not chosen.complete:
             raise NotFoundError(f"backup {backup} is incomplete: {chosen.problem}")
-        return chosen
+        return Selection(chosen, "named by --backup")
     by_base = [entry for entry in complete if entry.base == backup]
     owners = sorted({entry.profile for entry in by_base})
     if len(owners) > 1:  # only when reading a repository without a profile (--repo)
         raise UsageError(f"sets named {backup!r} belong to profiles {', '.join(owners)}: "
                          "give the full set name or a set id (see list-backups)")
     if by_base:
-        return by_base[-1]
+        before = f" at or before {timestamp.isoformat()}" if timestamp else ""
+        return Selection(by_base[-1], f"the latest complete set named {backup}{before}")
     if re.fullmatch(r"[0-9a-f]{4,64}", backup):
         by_id = [entry for entry in complete if entry.final and entry.final.id.startswith(backup)]
         if len(by_id) == 1:
-            return by_id[0]
+            return Selection(by_id[0], f"its id starts with {backup}")
         if len(by_id) > 1:
             raise UsageError(f"set id {backup} is ambiguous: {', '.join(e.name for e in by_id)}")
     raise NotFoundError(_nothing_found(sets, backup, timestamp))
+
+
+def _widest(complete: Sequence[BackupSet], timestamp: datetime) -> Selection:
+    """The latest set of the widest type among complete sets at or before `timestamp`."""
+    rank = min(type_rank(entry.type) for entry in complete)
+    chosen = [entry for entry in complete if type_rank(entry.type) == rank][-1]
+    latest = complete[-1]
+    reason = (f"the latest complete {chosen.type} set at or before {timestamp.isoformat()}")
+    if rank < len(TYPE_PREFERENCE):
+        reason += f" ({chosen.type} is the widest type there"
+        if latest is not chosen:
+            reason += f"; {latest.name}, a {latest.type} set, is newer: --type " \
+                      f"{latest.type} or --backup {latest.name} takes it"
+        reason += ")"
+    return Selection(chosen, reason)
+
+
+def _narrowing(name: str | None, set_type: str | None) -> str:
+    parts = ([f" named {name}"] if name else []) + ([f" of type {set_type}"] if set_type else [])
+    return "".join(parts)
+
+
+def _nothing_narrowed(sets: Sequence[BackupSet], name: str | None, set_type: str | None) -> str:
+    what = f"no backup{_narrowing(name, set_type)}"
+    names = sorted({f"{entry.base} ({entry.type})" for entry in sets})
+    return what + (f" (the repository has: {', '.join(names)})" if names else
+                   " (the repository has no backups of this profile yet)")
 
 
 def _nothing_found(

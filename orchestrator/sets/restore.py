@@ -19,7 +19,7 @@ from orchestrator.sets.dumps import FILE_TARGET_HOOKS, conflicts_of, restore_pla
 from orchestrator.sets.layout import SourcePath, select_for_restore
 from orchestrator.sets.manifest import Manifest, ManifestStream, read_manifest
 from orchestrator.sets.naming import BackupSet, parse_timestamp
-from orchestrator.sets.session import Session, choose_set, load_sets
+from orchestrator.sets.session import Session, choose, load_sets
 
 SHOWN_CONFLICTS = 20
 
@@ -28,16 +28,19 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     """A set from a repository (restore-backup --from-archive is export.from_archive's)."""
     if request.backup is None and request.timestamp is None:
         raise UsageError("say which backup: --backup NAME|latest|ID or --timestamp TIME")
+    if request.name and request.backup:
+        raise UsageError("--name narrows --timestamp; with --backup, name the set there")
     moment = parse_timestamp(request.timestamp) if request.timestamp else None
     repo_name, engine = session.engine(request.destination)
     url = session.profile.repositories[repo_name].url
-    chosen = choose_set(session, engine, repo_name, load_sets(session, engine, url),
-                        request.backup, moment)
+    selection = choose(session, engine, repo_name, load_sets(session, engine, url),
+                       request.backup, moment, request.name, request.type)
+    chosen = selection.chosen
     final = chosen.final
     assert final is not None  # select_set returns complete sets only
     clock = time.monotonic()
     manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)
-    _check_services(manifest, request.services)
+    check_services(manifest, request.services)
     sources = [] if request.databases else select_for_restore(
         manifest.sources(), request.mode, request.services, check_services=False)
     target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
@@ -64,6 +67,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
         target=str(target_root), dry_run=request.dry_run, plan=plan, conflicts=conflicts,
         files=sum(entry.files for entry in plan if entry.kind == "files"),
         bytes=sum(entry.bytes for entry in plan), restored=False, verified=False, duration=0.0,
+        reason=selection.reason,
     )
     if request.dry_run:
         return result
@@ -84,7 +88,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     return result
 
 
-def _check_services(manifest: Manifest, services: Sequence[str]) -> None:
+def check_services(manifest: Manifest, services: Sequence[str]) -> None:
     present = {item.service for item in manifest.sources() if item.service}
     present |= {stream.service for stream in manifest.streams}
     unknown = [name for name in services if name not in present]

@@ -64,8 +64,9 @@ def _repositories(profile: Profile) -> list[str]:
     for key, schedule in profile.schedules.items():
         where = f" into {schedule.destination}" if schedule.destination else ""
         synced = f", copied to {', '.join(schedule.sync_to)}" if schedule.sync_to else ""
-        lines.append(f"- schedule `{key}`: `{schedule.schedule}`, {schedule.type} set{where}"
-                     f"{synced}")
+        what = ("a restore drill" + (f" of {schedule.name}" if schedule.name else "")
+                if schedule.type == "drill" else f"{schedule.type} set")
+        lines.append(f"- schedule `{key}`: `{schedule.schedule}`, {what}{where}{synced}")
     if not profile.schedules:
         lines.append("- no schedules")
     return [*lines, ""]

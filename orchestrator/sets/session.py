@@ -15,7 +15,7 @@ from orchestrator.engines import open_engine
 from orchestrator.engines.base import Engine
 from orchestrator.errors import NotFoundError
 from orchestrator.profile.schema import Profile
-from orchestrator.sets.naming import PRODUCT_TAG, BackupSet, group_sets, select_set
+from orchestrator.sets.naming import PRODUCT_TAG, BackupSet, Selection, group_sets, select
 from orchestrator.sets.state import StateDir, state_dir
 
 
@@ -86,8 +86,16 @@ def choose_set(session: Session, engine: Engine, repo_name: str, sets: Sequence[
                backup: str | None, timestamp: datetime | None = None) -> BackupSet:
     """select_set; when the profile has no set at all, the error names the profiles that
     have some."""
+    return choose(session, engine, repo_name, sets, backup, timestamp).chosen
+
+
+def choose(session: Session, engine: Engine, repo_name: str, sets: Sequence[BackupSet],
+           backup: str | None, timestamp: datetime | None = None, name: str | None = None,
+           set_type: str | None = None) -> Selection:
+    """naming.select, with the reason; when the profile has no set at all, the error names
+    the profiles that have some."""
     try:
-        return select_set(sets, backup, timestamp)
+        return select(sets, backup, timestamp, name, set_type)
     except NotFoundError:
         note = None if sets else other_profiles(session, engine, repo_name)
         if note is None:

@@ -3,6 +3,7 @@
     <state>/sets/<base>/metadata.json     manifest of the latest run of that name
     <state>/sets/<base>/logs/backup.log   (both go into the set's final snapshot)
     <state>/runs/<set>.json               local record: running / complete / failed
+    <state>/drills/<set>.json             the last drill of that set, and its repository
     <state>/cache/restic/                 restic's cache (it keys it per repository)
 
 The staged manifest sits at the same path for every run of one name, so restic
@@ -98,6 +99,26 @@ class StateDir:
             return datetime.fromisoformat(record["time"]) if record["url"] == url else None
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def save_drill(self, set_name: str, url: str, record: bytes) -> None:
+        data = {"url": url, "record": json.loads(record)}
+        write_atomic(self.root / "drills" / f"{set_name}.json", json.dumps(data).encode())
+
+    def drills(self, url: str) -> list[Any]:
+        """The drill records kept for a repository (as parsed JSON; unreadable ones left
+        out)."""
+        folder = self.root / "drills"
+        found: list[Any] = []
+        if not folder.is_dir():
+            return found
+        for path in sorted(folder.glob("*.json")):
+            try:
+                data = json.loads(path.read_text())
+            except (ValueError, OSError):
+                continue
+            if isinstance(data, dict) and data.get("url") == url:
+                found.append(data.get("record"))
+        return found
 
     def runs(self, url: str, profile: str) -> list[RunRecord]:
         folder = self.root / "runs"

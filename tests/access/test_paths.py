@@ -230,3 +230,12 @@ def test_a_confined_caller_names_no_new_password_file(tmp_path: Path, state: Pat
     with pytest.raises(AccessDenied, match="new password file"):
         confine(profile, state, "ops", "cli", request)
     assert confine(profile, state, None, "cli", request) is request
+def test_a_drill_workdir_stays_in_the_restore_targets(tmp_path: Path, state: Path) -> None:
+    profile = make_profile(tmp_path)
+    inside = confine(profile, state, None, "mcp", models.DrillRequest(workdir="sandbox"))
+    assert isinstance(inside, models.DrillRequest)
+    assert inside.workdir == str(state / "restores" / "sandbox")
+    default = models.DrillRequest()
+    assert confine(profile, state, None, "mcp", default) is default
+    with pytest.raises(AccessDenied, match="workdir '/etc' is outside"):
+        confine(profile, state, None, "mcp", models.DrillRequest(workdir="/etc"))

@@ -409,6 +409,16 @@ def test_classify_generic() -> None:
     assert "no message" in str(classify(3, ""))
 
 
+def test_classify_names_the_items_a_restore_could_not_read() -> None:
+    stderr = "".join(f"ignoring error for /srv/f{i}: ciphertext verification failed\n"
+                     for i in range(7)) + "Fatal: There were 7 errors\n"
+    message = str(classify(1, stderr))
+    assert "Fatal: There were 7 errors" in message
+    assert "/srv/f0: ciphertext verification failed" in message and "/srv/f4" in message
+    assert "/srv/f5" not in message and "… and 2 more" in message
+    assert "\n" not in str(classify(1, "Fatal: something else\n"))
+
+
 def test_classify_messages_differ() -> None:
     errors = [
         classify(1, WRONG_PASSWORD_014),

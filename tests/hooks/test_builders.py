@@ -152,3 +152,16 @@ def test_restore_clients_run_in_their_safe_modes() -> None:
     assert sandboxed[1].startswith("--defaults-extra-file=") and sandboxed[2] == "--sandbox"
     assert sandboxed[-2:] == ["--", "shop"]
     assert "--sandbox" not in mysql.restore_argv(my, "shop", sandbox=False)
+
+
+def test_postgresql_table_statistics_query_and_answer() -> None:
+    sql = postgresql.stats_sql(['public."odd\'name"', "app.items"])
+    assert sql.count(" UNION ALL ") == 1
+    assert "SELECT 'public.\"odd''name\"', count(*)" in sql  # the label is a literal
+    assert 'FROM ONLY public."odd\'name" t' in sql and "ORDER BY md5(t::text)" in sql
+    argv = postgresql.stats_argv(pg(host="db", username="u"), "copy", sql)
+    assert argv[:8] == ["psql", "-X", "-A", "-t", "-F", "\x1f", "-R", "\x1e"]
+    assert argv[-4:] == ["-d", "copy", "-c", sql] and "-h" in argv
+    parsed = postgresql.parse_stats("public.a\x1f3\x1fabc\x1eapp.b|x\x1f0\x1f\x1e\n")
+    assert [(t.table, t.rows, t.checksum) for t in parsed] == [
+        ("public.a", 3, "md5:abc"), ("app.b|x", 0, "md5:")]

@@ -117,3 +117,9 @@ def test_a_block_without_its_end_is_not_guessed_at() -> None:
 def test_environment_keeps_dollars_but_escapes_specifiers() -> None:
     lines = systemd_service(job(environment={"STRONGROOM_STATE_DIR": "/var/lib/s$x%y"}))
     assert 'Environment="STRONGROOM_STATE_DIR=/var/lib/s$x%%y"' in lines.splitlines()
+
+
+def test_a_drill_schedule_runs_the_drill_command() -> None:
+    assert job_argv(["/usr/bin/strongroom"], "/etc/p.toml", "rehearsal", drill=True) == [
+        "/usr/bin/strongroom", "drill", "--schedule", "rehearsal", "--profile", "/etc/p.toml"]
+    assert job_argv(["/usr/bin/strongroom"], "/etc/p.toml", "nightly")[1] == "create-backup"

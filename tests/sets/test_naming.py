@@ -17,10 +17,12 @@ from orchestrator.sets.naming import (
     BackupSet,
     group_sets,
     parse_timestamp,
+    select,
     select_set,
     set_name,
     set_tags,
     split_set_name,
+    type_rank,
 )
 
 T0 = datetime(2024, 12, 20, 14, 30, 22, tzinfo=UTC)
@@ -342,3 +344,70 @@ def test_a_name_two_profiles_share_asks_for_the_full_name() -> None:
         select_set(sets, "config")
     assert select_set(sets, set_name("config", T0)).profile == "site"
     assert select_set(sets, "latest").profile == "web1"
+
+
+# --- --timestamp prefers the widest type -----------------------------------------------
+
+
+@pytest.fixture
+def mixed() -> list[BackupSet]:
+    hour = timedelta(hours=1)
+    return group_sets(
+        make_set("dr", T0, backup_type="disaster-recovery")
+        + make_set("weekly", T0 + hour, backup_type="full")
+        + make_set("config", T0 + 2 * hour, backup_type="config")
+        + make_set("dr", T0 + 3 * hour, backup_type="disaster-recovery", complete=False,
+                   streams=1)
+    )
+
+
+def test_timestamp_alone_takes_the_widest_type(mixed: list[BackupSet]) -> None:
+    picked = select(mixed, None, T0 + timedelta(hours=5))
+    assert picked.chosen.name == set_name("dr", T0)  # the later DR set is incomplete
+    assert "disaster-recovery is the widest type" in picked.reason
+    assert set_name("config", T0 + timedelta(hours=2)) in picked.reason  # says what is newer
+
+
+def test_timestamp_falls_back_to_full_then_any(mixed: list[BackupSet]) -> None:
+    no_dr = [entry for entry in mixed if entry.type != "disaster-recovery"]
+    picked = select(no_dr, None, T0 + timedelta(hours=5))
+    assert picked.chosen.type == "full"
+    others = [entry for entry in no_dr if entry.type == "config"]
+    assert select(others, None, T0 + timedelta(hours=5)).chosen.type == "config"
+
+
+def test_timestamp_before_the_wide_sets_takes_what_there_is(mixed: list[BackupSet]) -> None:
+    picked = select(mixed, None, T0 + timedelta(minutes=90))
+    assert picked.chosen.type == "disaster-recovery"
+    with pytest.raises(NotFoundError):
+        select(mixed, None, T0 - timedelta(minutes=1))
+
+
+def test_name_or_type_narrows_instead_of_the_widest(mixed: list[BackupSet]) -> None:
+    later = T0 + timedelta(hours=5)
+    assert select(mixed, None, later, name="config").chosen.type == "config"
+    by_type = select(mixed, None, later, set_type="full")
+    assert by_type.chosen.name == set_name("weekly", T0 + timedelta(hours=1))
+    assert by_type.reason.startswith("the latest complete set of type full at or before")
+    assert select(mixed, "latest", None, set_type="config").chosen.type == "config"
+
+
+def test_narrowing_to_nothing_says_what_there_is(mixed: list[BackupSet]) -> None:
+    with pytest.raises(NotFoundError, match=r"no backup named nightly .*config \(config\)"):
+        select(mixed, None, T0, name="nightly")
+    with pytest.raises(NotFoundError, match="no backup of type vm"):
+        select(mixed, None, T0, set_type="vm")
+
+
+def test_type_rank_orders_widest_first() -> None:
+    assert type_rank("disaster-recovery") < type_rank("full") < type_rank("config")
+    assert type_rank("config") == type_rank("vm")
+
+
+def test_reasons_name_how_the_set_was_chosen(mixed: list[BackupSet]) -> None:
+    name = set_name("weekly", T0 + timedelta(hours=1))
+    assert select(mixed, name).reason == "named by --backup"
+    assert select(mixed, "weekly").reason == "the latest complete set named weekly"
+    assert select(mixed).reason == "the latest complete set"
+    chosen = select(mixed, name).chosen
+    assert select(mixed, chosen.id).reason == f"its id starts with {chosen.id}"
