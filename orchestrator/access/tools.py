@@ -22,6 +22,7 @@ from orchestrator.access.anchors import profile_key
 from orchestrator.access.paths import confine
 from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import AccessDenied, StrongroomError, UsageError
+from orchestrator.observe.watch import watched
 from orchestrator.sets.session import Session
 
 Operation = Callable[[Session, Any, ProgressCallback | None], BaseModel]
@@ -138,6 +139,12 @@ def _compare(session: Session, request: Any, progress: ProgressCallback | None) 
     return backup_compare(session, request)
 
 
+def _status(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.observe.status import build_status
+
+    return build_status(session, request)
+
+
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
          "disaster-recovery).", models.CreateBackupRequest, _create, locked=True),
@@ -174,6 +181,10 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("backup-sync", "Copy backup sets between repositories (restic copy): one set, those "
          "since a time, or every complete set; sets arrive whole, and sets already there are "
          "skipped.", models.BackupSyncRequest, _sync, locked=True),
+    Tool("status", "Health at a glance: per schedule the last run and success against its "
+         "RPO, per repository whether it answers and what it holds; overall OK, WARN or "
+         "FAIL with the reasons (probe: false reads only this host's records).",
+         models.StatusRequest, _status, audited=False),
 )}
 
 
@@ -235,8 +246,9 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
         request = confine(session.profile, session.state.root, role, origin, request)
         if tool.run is None:
             raise NotAvailable(f"{name} is not available in this version of strongroom yet")
-        with _held(session, tool):
+        with _held(session, tool), watched(session, name, request) as watch:
             result = tool.run(session, request, progress)
+            watch.result = result
         outcome["set"] = getattr(result, "set", None)
         return result
     except BaseException as exc:

@@ -34,6 +34,13 @@ from orchestrator.models.export import (
     DownloadBackupResult,
     ExportFormat,
 )
+from orchestrator.models.observe import (
+    Health,
+    RepositoryStatus,
+    ScheduleStatus,
+    StatusRequest,
+    StatusResult,
+)
 from orchestrator.models.restore import (
     RestoreBackupRequest,
     RestoreMode,
@@ -63,6 +70,11 @@ from orchestrator.models.verify import (
 )
 
 __all__ = [
+    "StatusResult",
+    "StatusRequest",
+    "ScheduleStatus",
+    "RepositoryStatus",
+    "Health",
     "ApplyRetentionRequest",
     "ApplyRetentionResult",
     "BackupCompareRequest",

@@ -1,0 +1,122 @@
+"""`strongroom status`, `strongroom metrics` and `strongroom serve-metrics`: registered on main."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+
+from orchestrator.cli.main import common, guarded, main
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "never"
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} d"
+
+
+def render_status(result: Any) -> str:
+    from orchestrator.cli.console import human_bytes
+
+    lines = [f"{result.health}: profile {result.profile} on {result.host}"]
+    lines += [f"  - {reason}" for reason in result.reasons]
+    if result.schedules:
+        lines.append("")
+        lines.append(f"{'SCHEDULE':<18} {'STATE':<5} {'LAST RUN':<17} {'RESULT':<9} "
+                     f"{'LAST SUCCESS':<17} {'AGE':>8} {'RPO':>8} {'NEXT RUN':<17} "
+                     f"{'VERIFY':<7} DRILL")
+    for item in result.schedules:
+        verify = "-" if item.verify_ok is None else "ok" if item.verify_ok else "FAILED"
+        drill = "never" if item.drill_ok is None else "ok" if item.drill_ok else "FAILED"
+        lines.append(f"{item.name:<18} {item.health:<5} {_when(item.last_run):<17} "
+                     f"{item.last_status or '-':<9} {_when(item.last_success):<17} "
+                     f"{_span(item.age_seconds):>8} {_span(item.rpo_seconds):>8} "
+                     f"{_when(item.next_run):<17} {verify:<7} {drill}")
+    lines.append("")
+    lines.append(f"{'REPOSITORY':<14} {'STATE':<5} {'REACHABLE':<9} {'SETS':>5} "
+                 f"{'SNAPSHOTS':>9} {'STORED':>10} {'SOURCE':>10} {'LOCKS':>5} LAST CHECK")
+    for repo in result.repositories:
+        reachable = "-" if repo.reachable is None else "yes" if repo.reachable else "NO"
+        check = "never" if repo.verify_ok is None else (
+            f"{_when(repo.last_verify)} {'ok' if repo.verify_ok else 'FAILED'}")
+        lines.append(f"{repo.name:<14} {repo.health:<5} {reachable:<9} "
+                     f"{'-' if repo.complete_sets is None else repo.complete_sets:>5} "
+                     f"{'-' if repo.snapshots is None else repo.snapshots:>9} "
+                     f"{human_bytes(repo.stored_bytes):>10} {human_bytes(repo.source_bytes):>10} "
+                     f"{'-' if repo.locks is None else repo.locks:>5} {check}")
+    if result.notify_failures:
+        failed = ", ".join(f"{kind} {count}" for kind, count in result.notify_failures.items())
+        lines.append(f"\nnotifications not delivered so far: {failed}")
+    return "\n".join(lines)
+
+
+@main.command("status")
+@click.option("--no-probe", is_flag=True,
+              help="Only this host's records: do not open the repositories.")
+@common
+@guarded
+def status(no_probe: bool, profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """Health of the profile's schedules and repositories: OK, WARN or FAIL with the
+    reasons; the exit code is 0, 1 or 2 (a Nagios/Icinga check)."""
+    from orchestrator.cli import console
+    from orchestrator.models import StatusRequest
+
+    session = console.open_session(profile_ref, verbose)
+    result = console.call(session, "status", StatusRequest(probe=not no_probe))
+    console.emit(result, as_json, render_status)
+    sys.stdout.flush()
+    sys.exit(result.exit_code)
+
+
+@main.command("metrics")
+@click.option("--textfile", "folder", metavar="DIR",
+              help="Write DIR/strongroom-<profile>.prom (atomically replaced) for "
+                   "node_exporter's textfile collector instead of printing.")
+@click.option("--no-probe", is_flag=True, help="Do not open the repositories.")
+@click.option("-v", "--verbose", count=True, help="More detail on stderr.")
+@click.option("-p", "--profile", "profile_ref", metavar="NAME|PATH", envvar="STRONGROOM_PROFILE")
+@guarded
+def metrics(folder: str | None, no_probe: bool, verbose: int, profile_ref: str | None) -> None:
+    """The profile's Prometheus metrics, printed or written as a textfile."""
+    from pathlib import Path
+
+    from orchestrator.cli import console
+    from orchestrator.errors import UsageError
+    from orchestrator.observe.metrics import profile_metrics, write_textfile
+
+    session = console.open_session(profile_ref, verbose)
+    if folder is None:
+        click.echo(profile_metrics(session, probe=not no_probe).decode(), nl=False)
+        return
+    target = Path(folder).expanduser().absolute()
+    if not target.is_dir():
+        raise UsageError(f"--textfile {folder}: no such directory")
+    path = write_textfile(session, target, probe=not no_probe)
+    click.echo(f"wrote {path}", err=True)
+
+
+@main.command("serve-metrics")
+@click.option("--listen", "address", default="127.0.0.1:9469", show_default=True,
+              metavar="HOST:PORT", help="Where to serve GET /metrics.")
+@click.option("--probe-every", default=300.0, show_default=True, metavar="SECONDS",
+              type=click.FloatRange(min=0), help="Open the repositories at most this often.")
+@click.option("-v", "--verbose", count=True, help="More detail on stderr.")
+@click.option("-p", "--profile", "profile_ref", metavar="NAME|PATH", envvar="STRONGROOM_PROFILE")
+@guarded
+def serve_metrics(address: str, probe_every: float, verbose: int,
+                  profile_ref: str | None) -> None:
+    """Serve the profile's Prometheus metrics over HTTP (no authentication: bind it to
+    127.0.0.1 or a monitoring network)."""
+    from orchestrator.cli import console
+    from orchestrator.observe.serve import serve_metrics as serve
+
+    session = console.open_session(profile_ref, verbose)
+    serve(session, address, probe_every)
