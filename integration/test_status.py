@@ -48,6 +48,11 @@ def test_rpo_warns_and_an_unreachable_repository_fails(site: Site, tmp_path: Pat
         assert local["snapshots"] == len(made["parts"]) and local["stored_bytes"] > 0
         assert local["source_bytes"] == made["bytes"]
         assert offsite["reachable"] and offsite["complete_sets"] == 0
+        assert local["last_verify"] is None
+
+        site.run("verify-backup", "--backup", made["set"])
+        checked = site.run("status", "--json").json()["repositories"][0]
+        assert checked["verify_ok"] is True and checked["last_verify"] is not None
 
         age_records(site, 27)
         late = site.run("status", check=False)

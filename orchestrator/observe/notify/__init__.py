@@ -35,7 +35,7 @@ from orchestrator.profile.observe import (
     WebhookNotify,
 )
 
-log = logging.getLogger("strongroom")
+log = logging.getLogger("strongroom.observe")  # not a warning of the run itself
 
 
 def addressed(notifier: Notifier, event: RunEvent) -> RunEvent | None:
