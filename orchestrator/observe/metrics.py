@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from orchestrator.errors import StrongroomError
 from orchestrator.models import StatusRequest, StatusResult
 from orchestrator.observe.records import ObserveState, moment
 from orchestrator.observe.status import build_status
@@ -156,6 +157,8 @@ def write_textfile(session: Session, folder: Path, probe: bool) -> Path:
     """<folder>/strongroom-<profile>.prom, replaced atomically: node_exporter reads
     either the old file or the new one, never half of one (it skips dot files, so
     the temporary file beside it is never read)."""
+    if not folder.is_dir():
+        raise StrongroomError(f"the metrics textfile folder {folder} does not exist")
     path = textfile_path(folder, session.profile.profile_name)
     write_atomic(path, profile_metrics(session, probe), mode=0o644)
     return path

@@ -65,3 +65,14 @@ def test_textfile_is_replaced_whole(tmp_path: Path) -> None:
     assert oct(path.stat().st_mode & 0o777) == "0o644"
     assert samples(path.read_bytes())[("strongroom_status", (("profile", "site"),))] == 0
     assert StatusRequest().probe  # on demand, repositories are opened by default
+
+
+def test_a_missing_textfile_folder_is_not_created(tmp_path: Path) -> None:
+    import pytest
+
+    from orchestrator.errors import StrongroomError
+
+    session = make_session(tmp_path)
+    with pytest.raises(StrongroomError, match="does not exist"):
+        write_textfile(session, tmp_path / "absent", probe=False)
+    assert not (tmp_path / "absent").exists()
