@@ -14,13 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from orchestrator.errors import StrongroomError
-from orchestrator.observe.notify import Dispatcher
 from orchestrator.observe.notify.payloads import LOG_TAIL_LINES, RunEvent
+
+if TYPE_CHECKING:
+    from orchestrator.observe.notify import Dispatcher
 from orchestrator.observe.records import JobRecord, ObserveState, VerifyRecord
 from orchestrator.profile.observe import Event
 from orchestrator.sets.naming import split_set_name
@@ -76,11 +78,11 @@ def job_name(tool: str, request: Any) -> str:
 @contextmanager
 def watched(session: Session, tool: str, request: BaseModel) -> Iterator[Watch]:
     watch = Watch()
+    if session.profile.profile_free or tool not in (*RUN_TOOLS, VERIFY_TOOL):
+        yield watch  # a repository read without its profile leaves no records
+        return
     if tool == VERIFY_TOOL:
         yield from _verify(session, request, watch)
-        return
-    if tool not in RUN_TOOLS:
-        yield watch
         return
     tail = Tail()
     logger = logging.getLogger("strongroom")
@@ -115,6 +117,8 @@ def _guarded(step: Any) -> Any:
 def _start(session: Session, event: RunEvent) -> Dispatcher | None:
     if not session.profile.notify:
         return None
+    from orchestrator.observe.notify import Dispatcher
+
     dispatcher = Dispatcher(list(session.profile.notify))
     dispatcher.send(event)
     return dispatcher
@@ -149,6 +153,8 @@ def _finish(session: Session, dispatcher: Dispatcher | None, event: RunEvent, ta
                         "error": error, "log_tail": list(tail.lines)})
     failed: list[str] = []
     if dispatcher is None and session.profile.notify:
+        from orchestrator.observe.notify import Dispatcher
+
         dispatcher = Dispatcher(list(session.profile.notify))
     if dispatcher is not None:
         dispatcher.send(final)
@@ -167,7 +173,11 @@ def _textfile(session: Session) -> None:
 
 
 def _verify(session: Session, request: BaseModel, watch: Watch) -> Iterator[Watch]:
-    destination, _ = session.profile.repository(getattr(request, "destination", None))
+    try:
+        destination, _ = session.profile.repository(getattr(request, "destination", None))
+    except StrongroomError:
+        yield watch  # the tool itself reports the unknown repository
+        return
     observed = ObserveState(session.state.root, session.profile.profile_name)
     error: str | None = None
     try:
@@ -190,6 +200,8 @@ def _verify_failed(session: Session, record: VerifyRecord) -> None:
     receivers = [item for item in session.profile.notify if item.kind != "healthchecks"]
     if not receivers:
         return
+    from orchestrator.observe.notify import Dispatcher
+
     dispatcher = Dispatcher(receivers)
     dispatcher.send(RunEvent(
         event="failure", profile=session.profile.profile_name, host=session.host,
