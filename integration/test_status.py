@@ -54,6 +54,16 @@ def test_rpo_warns_and_an_unreachable_repository_fails(site: Site, tmp_path: Pat
         checked = site.run("status", "--json").json()["repositories"][0]
         assert checked["verify_ok"] is True and checked["last_verify"] is not None
 
+        summary = site.run("report", "--json").json()
+        assert (summary["runs"], summary["completion_rate"]) == (1, 1.0)
+        assert (summary["verifications"], summary["verification_pass_rate"]) == (1, 1.0)
+        assert summary["jobs"][0]["mean_duration_seconds"] >= made["duration"]
+        written = tmp_path / "report.md"
+        site.run("report", "-o", str(written))
+        assert written.read_text().startswith("# Backup report: site on ")
+        again = site.run("report", "-o", str(written), check=False)
+        assert again.returncode == 2 and "give --force" in again.stderr
+
         age_records(site, 27)
         late = site.run("status", check=False)
         assert late.returncode == 1, late.stdout + late.stderr

@@ -145,6 +145,12 @@ def _status(session: Session, request: Any, progress: ProgressCallback | None) -
     return build_status(session, request)
 
 
+def _report(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.observe.report import build_report
+
+    return build_report(session, request)
+
+
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
          "disaster-recovery).", models.CreateBackupRequest, _create, locked=True),
@@ -185,6 +191,10 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          "RPO, per repository whether it answers and what it holds; overall OK, WARN or "
          "FAIL with the reasons (probe: false reads only this host's records).",
          models.StatusRequest, _status, audited=False),
+    Tool("report", "Success metrics of a window (since: 30d): completion rate, mean run "
+         "time, time to repair, achieved RPO per schedule against its target, verification "
+         "pass rate, storage efficiency, and compliance findings.",
+         models.ReportRequest, _report, audited=False),
 )}
 
 

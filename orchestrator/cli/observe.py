@@ -18,6 +18,8 @@ def _when(moment: datetime | None) -> str:
 def _span(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} d"
@@ -74,6 +76,95 @@ def status(no_probe: bool, profile_ref: str | None, as_json: bool, verbose: int)
     console.emit(result, as_json, render_status)
     sys.stdout.flush()
     sys.exit(result.exit_code)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def render_report(result: Any) -> str:
+    """The report as Markdown."""
+    from orchestrator.cli.console import human_bytes
+
+    lines = [f"# Backup report: {result.profile} on {result.host}", "",
+             f"{_when(result.since)} to {_when(result.until)}", "",
+             "| metric | value |", "| --- | --- |",
+             f"| runs | {result.runs} |",
+             f"| completion rate | {_rate(result.completion_rate)} |",
+             f"| mean time to back up (MTTB) | {_span(result.mean_duration_seconds)} |",
+             f"| mean time to repair (MTTR) | {_span(result.mttr_seconds)} |",
+             f"| verifications | {result.verifications} |",
+             f"| verification pass rate | {_rate(result.verification_pass_rate)} |",
+             f"| restore drills | {result.drills or 'none recorded'} |", "",
+             "## Schedules and jobs", "",
+             "| job | runs | ok | failed | completion | MTTB | MTTR | achieved RPO | target "
+             "| met | retention |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    for job in result.jobs:
+        met = "-" if job.rpo_met is None else "yes" if job.rpo_met else "**no**"
+        lines.append(f"| {job.job} | {job.runs} | {job.succeeded} | {job.failed} | "
+                     f"{_rate(job.completion_rate)} | {_span(job.mean_duration_seconds)} | "
+                     f"{_span(job.mttr_seconds)} | {_span(job.achieved_rpo_seconds)} | "
+                     f"{_span(job.rpo_seconds)} | {met} | {job.retention or '-'} |")
+    lines += ["", "## Repositories", "",
+              "| repository | encrypted | reachable | stored | source | efficiency "
+              "| verifications (passed) | last verified |",
+              "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for repo in result.repositories:
+        encrypted = "-" if repo.encrypted is None else "yes" if repo.encrypted else "no"
+        reachable = "-" if repo.reachable is None else "yes" if repo.reachable else "**no**"
+        efficiency = "-" if repo.efficiency is None else f"{repo.efficiency:.2f} x"
+        lines.append(f"| {repo.name} | {encrypted} | {reachable} | "
+                     f"{human_bytes(repo.stored_bytes)} | {human_bytes(repo.source_bytes)} | "
+                     f"{efficiency} | {repo.verifications} ({repo.verifications_passed}) | "
+                     f"{_when(repo.last_verify)} |")
+    lines += ["", "## Compliance findings", ""]
+    lines += [f"- {finding}" for finding in result.findings] or ["- none"]
+    return "\n".join(lines) + "\n"
+
+
+@main.command("report")
+@click.option("--since", default="30d", show_default=True, metavar="SPAN",
+              help="The window: 30d, 720h, …")
+@click.option("--format", "output_format", type=click.Choice(["md", "json"]), default="md",
+              show_default=True)
+@click.option("-o", "--output", metavar="FILE", help="Write the report here (not stdout).")
+@click.option("--force", is_flag=True, help="With -o: replace an existing file.")
+@click.option("--verify-max-age", default="30d", show_default=True, metavar="SPAN",
+              help="Flag repositories not verified for longer.")
+@click.option("--no-probe", is_flag=True, help="Do not open the repositories.")
+@common
+@guarded
+def report(since: str, output_format: str, output: str | None, force: bool,
+           verify_max_age: str, no_probe: bool, profile_ref: str | None, as_json: bool,
+           verbose: int) -> None:
+    """Success metrics of the window from this host's runs, verifications and
+    repositories: completion rate, MTTB, MTTR, achieved RPO against each schedule's
+    target, verification pass rate, storage efficiency, compliance findings."""
+    from pathlib import Path
+
+    from orchestrator.cli import console
+    from orchestrator.errors import UsageError
+    from orchestrator.models import ReportRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(ReportRequest, since=since, probe=not no_probe,
+                            verify_max_age=verify_max_age)
+    result = console.call(session, "report", request)
+    text = result.model_dump_json(indent=2) + "\n" if as_json or output_format == "json" \
+        else render_report(result)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from orchestrator.sets.state import write_atomic
+
+    target = Path(output).expanduser().absolute()
+    if target.exists() and not force:
+        raise UsageError(f"{output} exists: give --force to replace it")
+    if not target.parent.is_dir():
+        raise UsageError(f"-o {output}: the folder {target.parent} does not exist")
+    write_atomic(target, text.encode(), mode=0o644)
+    click.echo(f"wrote {target}", err=True)
 
 
 @main.command("metrics")

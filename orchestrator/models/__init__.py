@@ -36,6 +36,10 @@ from orchestrator.models.export import (
 )
 from orchestrator.models.observe import (
     Health,
+    JobReport,
+    ReportRequest,
+    ReportResult,
+    RepositoryReport,
     RepositoryStatus,
     ScheduleStatus,
     StatusRequest,
@@ -70,6 +74,10 @@ from orchestrator.models.verify import (
 )
 
 __all__ = [
+    "RepositoryReport",
+    "ReportResult",
+    "ReportRequest",
+    "JobReport",
     "StatusResult",
     "StatusRequest",
     "ScheduleStatus",

@@ -71,3 +71,60 @@ class StatusResult(Model):
     schedules: list[ScheduleStatus]
     repositories: list[RepositoryStatus]
     notify_failures: dict[str, int] = Field(default_factory=dict)
+
+
+class ReportRequest(Model):
+    since: str = Field(default="30d", description="the window: 30d, 720h, …")
+    probe: bool = Field(default=True, description="open the repositories for their sizes")
+    verify_max_age: str = Field(default="30d", alias="verifyMaxAge",
+                                description="a repository not verified for longer is flagged")
+
+
+class JobReport(Model):
+    job: str
+    schedule: str | None = None
+    runs: int
+    succeeded: int
+    failed: int
+    completion_rate: float | None = Field(default=None, description="succeeded / runs")
+    mean_duration_seconds: float | None = Field(default=None, description="MTTB: mean "
+                                                "duration of the successful runs")
+    mttr_seconds: float | None = Field(default=None, description="mean time from a first "
+                                       "failure to the next success")
+    achieved_rpo_seconds: float | None = Field(default=None, description="the longest a "
+                                               "good set was the newest, in the window")
+    rpo_seconds: float | None = None
+    rpo_met: bool | None = None
+    retention: str | None = None
+    last_success: datetime | None = None
+
+
+class RepositoryReport(Model):
+    name: str
+    encrypted: bool | None
+    reachable: bool | None = None
+    stored_bytes: int | None = None
+    source_bytes: int | None = None
+    efficiency: float | None = Field(default=None, description="source bytes per stored byte")
+    verifications: int
+    verifications_passed: int
+    last_verify: datetime | None = None
+    verified_recently: bool
+
+
+class ReportResult(Model):
+    profile: str
+    host: str
+    since: datetime
+    until: datetime
+    runs: int
+    completion_rate: float | None
+    mean_duration_seconds: float | None
+    mttr_seconds: float | None
+    verifications: int
+    verification_pass_rate: float | None
+    drills: int = 0
+    drill_success_rate: float | None = None
+    jobs: list[JobReport]
+    repositories: list[RepositoryReport]
+    findings: list[str] = Field(default_factory=list, description="compliance problems")

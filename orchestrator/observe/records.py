@@ -3,6 +3,7 @@
     <state>/observe/<profile>/jobs/<job>.json      last run, success and failure of a job
     <state>/observe/<profile>/verify/<repo>.json   the last verify-backup of a repository
     <state>/observe/<profile>/notify.json          notifications that could not be sent
+    <state>/observe/<profile>/history.jsonl        one line per run and verification
 
 A job is a schedule's key for scheduled runs, else the base name of the set. Every
 reader treats a missing or damaged file as "nothing known".
@@ -114,6 +115,54 @@ class ObserveState:
         for kind in kinds:
             counts[kind] = counts.get(kind, 0) + 1
         self._write(self.root / "notify.json", dict(counts))
+
+
+@dataclass
+class HistoryEntry:
+    """One finished run or verification, as `report` reads it."""
+
+    kind: str  # run / verify
+    job: str
+    started: str
+    ok: bool
+    duration: float | None = None
+    set: str | None = None
+    bytes: int | None = None
+    bytes_added: int | None = None
+    error: str | None = None
+
+
+def append_history(observed: ObserveState, entry: HistoryEntry) -> None:
+    """One JSON line, appended with O_APPEND: a line is never interleaved with another."""
+    import os
+
+    observed.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    line = (json.dumps(asdict(entry)) + "\n").encode()
+    fd = os.open(observed.root / "history.jsonl",
+                 os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def read_history(observed: ObserveState) -> list[HistoryEntry]:
+    """Every readable line; damaged ones are skipped."""
+    known = {item.name for item in fields(HistoryEntry)}
+    entries: list[HistoryEntry] = []
+    try:
+        text = (observed.root / "history.jsonl").read_text(errors="replace")
+    except OSError:
+        return entries
+    for line in text.splitlines():
+        try:
+            data = json.loads(line)
+            entry = HistoryEntry(**{key: value for key, value in data.items() if key in known})
+        except (ValueError, TypeError, AttributeError):
+            continue
+        if moment(entry.started) is not None:
+            entries.append(entry)
+    return entries
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,13 @@ from orchestrator.observe.notify.payloads import LOG_TAIL_LINES, RunEvent
 
 if TYPE_CHECKING:
     from orchestrator.observe.notify import Dispatcher
-from orchestrator.observe.records import JobRecord, ObserveState, VerifyRecord
+from orchestrator.observe.records import (
+    HistoryEntry,
+    JobRecord,
+    ObserveState,
+    VerifyRecord,
+    append_history,
+)
 from orchestrator.profile.observe import Event
 from orchestrator.sets.naming import split_set_name
 from orchestrator.sets.session import Session
@@ -146,6 +152,10 @@ def _finish(session: Session, dispatcher: Dispatcher | None, event: RunEvent, ta
         record.last_status, record.last_failure, record.last_error = (
             "failed", event.started, error[:500])
     _guarded(lambda: observed.save_job(record))
+    _guarded(lambda: append_history(observed, HistoryEntry(
+        kind="run", job=job, started=event.started, ok=error is None, duration=record.duration,
+        set=set_name, bytes=record.bytes if error is None else None,
+        bytes_added=record.bytes_added if error is None else None, error=error)))
     final = RunEvent(**{**event.__dict__, "event": outcome, "job": job, "set": set_name,
                         "finished": finished.isoformat(), "duration_seconds": record.duration,
                         "bytes": record.bytes if error is None else None,
@@ -191,6 +201,9 @@ def _verify(session: Session, request: BaseModel, watch: Watch) -> Iterator[Watc
         record = VerifyRecord(repository=destination, time=watch.started.isoformat(),
                               set=getattr(watch.result, "set", None), ok=ok, error=error)
         _guarded(lambda: observed.save_verify(record))
+        _guarded(lambda: append_history(observed, HistoryEntry(
+            kind="verify", job=destination, started=record.time, ok=ok, set=record.set,
+            error=error)))
         if not ok and session.profile.notify:
             _guarded(lambda: _verify_failed(session, record))
         _guarded(lambda: _textfile(session))
