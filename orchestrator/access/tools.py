@@ -256,7 +256,8 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
         request = confine(session.profile, session.state.root, role, origin, request)
         if tool.run is None:
             raise NotAvailable(f"{name} is not available in this version of strongroom yet")
-        with _held(session, tool), watched(session, name, request) as watch:
+        # Watched from before the lock: a run that cannot get it is a failure to tell.
+        with watched(session, name, request) as watch, _held(session, tool):
             result = tool.run(session, request, progress)
             watch.result = result
         outcome["set"] = getattr(result, "set", None)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from orchestrator.cli.main import common, guarded, main
+from orchestrator.cli.repo import repo_options
 
 
 def _when(moment: datetime | None) -> str:
@@ -54,6 +55,14 @@ def render_status(result: Any) -> str:
                      f"{'-' if repo.snapshots is None else repo.snapshots:>9} "
                      f"{human_bytes(repo.stored_bytes):>10} {human_bytes(repo.source_bytes):>10} "
                      f"{'-' if repo.locks is None else repo.locks:>5} {check}")
+    if result.hosts:
+        lines.append("")
+        lines.append(f"{'PROFILE':<16} {'HOST':<16} {'STATE':<5} {'SETS':>5} "
+                     f"{'NEWEST SET':<34} {'AGE':>8}")
+    for host in result.hosts:
+        lines.append(f"{host.profile:<16} {host.host or '-':<16} {host.health:<5} "
+                     f"{host.complete_sets:>5} {host.newest_set or '-':<34} "
+                     f"{_span(host.age_seconds):>8}")
     if result.notify_failures:
         failed = ", ".join(f"{kind} {count}" for kind, count in result.notify_failures.items())
         lines.append(f"\nnotifications not delivered so far: {failed}")
@@ -63,16 +72,28 @@ def render_status(result: Any) -> str:
 @main.command("status")
 @click.option("--no-probe", is_flag=True,
               help="Only this host's records: do not open the repositories.")
+@click.option("--max-age", default="26h", show_default=True, metavar="SPAN",
+              help="With --repo: a host whose newest complete set is older is late.")
+@repo_options()
 @common
 @guarded
-def status(no_probe: bool, profile_ref: str | None, as_json: bool, verbose: int) -> None:
+def status(no_probe: bool, max_age: str, repo: str | None, password_file: str | None,
+           password_command: str | None, password_env: str | None, repo_env: tuple[str, ...],
+           profile_ref: str | None, as_json: bool, verbose: int) -> None:
     """Health of the profile's schedules and repositories: OK, WARN or FAIL with the
-    reasons; the exit code is 0, 1 or 2 (a Nagios/Icinga check)."""
+    reasons; the exit code is 0, 1 or 2 (a Nagios/Icinga check). With --repo, every
+    host's sets in one repository, without a profile (a fleet's shared repository)."""
     from orchestrator.cli import console
+    from orchestrator.cli import repo as by_repo
+    from orchestrator.errors import UsageError
     from orchestrator.models import StatusRequest
 
-    session = console.open_session(profile_ref, verbose)
-    result = console.call(session, "status", StatusRequest(probe=not no_probe))
+    if no_probe and repo:
+        raise UsageError("--repo reads the repository: drop --no-probe")
+    session = by_repo.open_session(profile_ref, verbose, repo, password_file, password_command,
+                                   password_env, repo_env)
+    request = console.build(StatusRequest, probe=not no_probe, max_age=max_age)
+    result = console.call(session, "status", request)
     console.emit(result, as_json, render_status)
     sys.stdout.flush()
     sys.exit(result.exit_code)

@@ -36,6 +36,7 @@ from orchestrator.models.export import (
 )
 from orchestrator.models.observe import (
     Health,
+    HostStatus,
     JobReport,
     ReportRequest,
     ReportResult,
@@ -74,6 +75,7 @@ from orchestrator.models.verify import (
 )
 
 __all__ = [
+    "HostStatus",
     "RepositoryReport",
     "ReportResult",
     "ReportRequest",

@@ -16,6 +16,8 @@ EXIT_CODES: dict[Health, int] = {"OK": 0, "WARN": 1, "FAIL": 2}  # as Nagios/Ici
 class StatusRequest(Model):
     probe: bool = Field(default=True, description="open the repositories (false: only what "
                         "this host recorded)")
+    max_age: str = Field(default="26h", alias="maxAge", description="read without a profile "
+                         "(--repo): a host whose newest complete set is older is late")
 
 
 class ScheduleStatus(Model):
@@ -61,6 +63,20 @@ class RepositoryStatus(Model):
     verify_ok: bool | None = None
 
 
+class HostStatus(Model):
+    """One profile on one host, as a repository read without its profile shows it."""
+
+    profile: str
+    host: str
+    health: Health
+    reasons: list[str] = Field(default_factory=list)
+    sets: int
+    complete_sets: int
+    newest_set: str | None = None
+    newest_time: datetime | None = None
+    age_seconds: float | None = None
+
+
 class StatusResult(Model):
     profile: str
     host: str
@@ -70,6 +86,8 @@ class StatusResult(Model):
     reasons: list[str]
     schedules: list[ScheduleStatus]
     repositories: list[RepositoryStatus]
+    hosts: list[HostStatus] = Field(default_factory=list, description="with --repo: every "
+                                    "profile and host with sets in the repository")
     notify_failures: dict[str, int] = Field(default_factory=dict)
 
 

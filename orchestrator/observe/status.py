@@ -14,9 +14,10 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from orchestrator.errors import StrongroomError
+from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.models import (
     Health,
+    HostStatus,
     RepositoryStatus,
     ScheduleStatus,
     StatusRequest,
@@ -26,8 +27,9 @@ from orchestrator.models.observe import EXIT_CODES
 from orchestrator.observe.records import ObserveState, last_drill, moment
 from orchestrator.observe.rpo import next_run, rpo_seconds
 from orchestrator.profile.schema import Repository, Schedule
+from orchestrator.profile.timespan import parse_timespan
 from orchestrator.profile.urls import kind_of, shown_url
-from orchestrator.sets.naming import split_set_name
+from orchestrator.sets.naming import BackupSet, split_set_name
 from orchestrator.sets.session import Session, load_sets
 
 log = logging.getLogger("strongroom")
@@ -39,7 +41,10 @@ def worst(healths: list[Health]) -> Health:
 
 
 def hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h"
+    """A span as reasons show it: hours, or below two hours minutes or seconds."""
+    if seconds >= 7200:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 def schedule_status(session: Session, key: str, schedule: Schedule,
@@ -118,7 +123,7 @@ def local_size(url: str) -> tuple[int | None, int | None]:
 
 
 def repository_status(session: Session, name: str, repository: Repository,
-                      probe: bool) -> RepositoryStatus:
+                      probe: bool) -> tuple[RepositoryStatus, list[BackupSet]]:
     observed = ObserveState(session.state.root, session.profile.profile_name)
     verify = observed.verify(name)
     status = RepositoryStatus(
@@ -132,14 +137,14 @@ def repository_status(session: Session, name: str, repository: Repository,
     if repository.engine == "restic":
         status.stored_bytes, status.locks = local_size(repository.url)
     if not probe:
-        return status
+        return status, []
     try:
         _, engine = session.engine(name)
         sets = load_sets(session, engine, repository.url)
     except StrongroomError as exc:
         status.reachable, status.health = False, "FAIL"
         status.reasons.append(f"repository {name}: cannot be read: {exc.message}")
-        return status
+        return status, []
     status.reachable = True
     stored = [entry for entry in sets if entry.parts]
     complete = [entry for entry in stored if entry.complete]
@@ -151,7 +156,34 @@ def repository_status(session: Session, name: str, repository: Repository,
         newest[entry.base] = entry.size
     sizes = [size for size in newest.values() if size is not None]
     status.source_bytes = sum(sizes) if sizes else None
-    return status
+    return status, stored
+
+
+def host_statuses(sets: list[BackupSet], now: datetime, max_age: float) -> list[HostStatus]:
+    """Per profile and host: its sets and how old its newest complete one is."""
+    groups: dict[tuple[str, str], list[BackupSet]] = {}
+    for entry in sets:
+        groups.setdefault((entry.profile, entry.host), []).append(entry)
+    hosts = []
+    for (profile, host), mine in sorted(groups.items()):
+        complete = sorted((entry for entry in mine if entry.complete),
+                          key=lambda entry: entry.time)
+        item = HostStatus(profile=profile, host=host, health="OK", sets=len(mine),
+                          complete_sets=len(complete))
+        label = f"{profile} on {host or '?'}"
+        if not complete:
+            item.health = "WARN"
+            item.reasons.append(f"{label}: no complete set")
+        else:
+            newest = complete[-1]
+            item.newest_set, item.newest_time = newest.name, newest.time
+            item.age_seconds = (now - newest.time).total_seconds()
+            if item.age_seconds > max_age:
+                item.health = "WARN"
+                item.reasons.append(f"{label}: the newest complete set is "
+                                    f"{hours(item.age_seconds)} old, over {hours(max_age)}")
+        hosts.append(item)
+    return hosts
 
 
 def build_status(session: Session, request: StatusRequest) -> StatusResult:
@@ -159,12 +191,22 @@ def build_status(session: Session, request: StatusRequest) -> StatusResult:
     now = datetime.now().astimezone()
     schedules = [schedule_status(session, key, schedule, now)
                  for key, schedule in profile.schedules.items()]
-    repositories = [repository_status(session, name, repository, request.probe)
-                    for name, repository in profile.repositories.items()]
-    health = worst([item.health for item in schedules + repositories])
-    reasons = [reason for item in repositories + schedules for reason in item.reasons]
+    probed = [repository_status(session, name, repository, request.probe)
+              for name, repository in profile.repositories.items()]
+    repositories = [status for status, _ in probed]
+    hosts: list[HostStatus] = []
+    if profile.profile_free:
+        try:
+            max_age = float(parse_timespan(request.max_age))
+        except ValueError as exc:
+            raise UsageError(f"--max-age: {exc}") from None
+        hosts = host_statuses([entry for _, sets in probed for entry in sets], now, max_age)
+    parts: list[ScheduleStatus | RepositoryStatus | HostStatus] = [*repositories, *schedules,
+                                                                   *hosts]
+    health = worst([item.health for item in parts])
+    reasons = [reason for item in parts for reason in item.reasons]
     observed = ObserveState(session.state.root, profile.profile_name)
     return StatusResult(
         profile=profile.profile_name, host=session.host, checked=now, health=health,
         exit_code=EXIT_CODES[health], reasons=reasons, schedules=schedules,
-        repositories=repositories, notify_failures=observed.notify_failures())
+        repositories=repositories, hosts=hosts, notify_failures=observed.notify_failures())

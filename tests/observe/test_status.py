@@ -90,3 +90,24 @@ def test_damaged_records_are_ignored(tmp_path: Path) -> None:
     status = build_status(session, StatusRequest(probe=False))
     assert status.reasons == ["schedule nightly: no successful run recorded"]
     assert status.notify_failures == {"webhook": 2}
+
+
+def test_hosts_of_a_shared_repository(tmp_path: Path) -> None:
+    from orchestrator.observe.status import host_statuses
+    from orchestrator.sets.naming import BackupSet
+
+    now = datetime.now().astimezone()
+
+    def made(profile: str, host: str, hours: float, problem: str | None = None) -> BackupSet:
+        return BackupSet(name=f"{profile}-{hours}", base=profile, type="config",
+                         profile=profile, host=host, time=now - timedelta(hours=hours),
+                         problem=problem)
+
+    hosts = host_statuses([made("a", "h1", 30), made("a", "h1", 2), made("b", "h2", 30),
+                           made("c", "h3", 1, problem="the run failed")], now, 26 * 3600)
+    shown = {(item.profile, item.health, item.complete_sets, item.newest_set)
+             for item in hosts}
+    assert shown == {("a", "OK", 2, "a-2"), ("b", "WARN", 1, "b-30"), ("c", "WARN", 0, None)}
+    reasons = [reason for item in hosts for reason in item.reasons]
+    assert reasons == ["b on h2: the newest complete set is 30.0 h old, over 26.0 h",
+                       "c on h3: no complete set"]
