@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from orchestrator.errors import StrongroomError, UsageError
@@ -34,6 +34,7 @@ from orchestrator.sets.session import Session, load_sets
 
 log = logging.getLogger("strongroom")
 ORDER: dict[Health, int] = {"OK": 0, "WARN": 1, "FAIL": 2}
+SAME_RUN = timedelta(hours=1)  # a run claims its set name this soon after it starts
 
 
 def worst(healths: list[Health]) -> Health:
@@ -72,6 +73,12 @@ def schedule_status(session: Session, key: str, schedule: Schedule,
         failures.append(when)
     last_success, last_failure = max(successes, default=None), max(failures, default=None)
     last = runs[-1] if runs else None
+    if job is not None and job.last_status == "failed" and last is not None:
+        failed_at = moment(job.last_run)
+        if failed_at is not None and last[0] is not None and \
+                timedelta(0) <= last[0] - failed_at <= SAME_RUN:
+            # The run stored its set, then failed (its retention or its sync_to copy).
+            last = (failed_at, "failed", job.last_error)
     rpo, given = rpo_seconds(schedule, now)
     age = (now - last_success).total_seconds() if last_success else None
     reasons: list[str] = []

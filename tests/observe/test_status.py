@@ -111,3 +111,19 @@ def test_hosts_of_a_shared_repository(tmp_path: Path) -> None:
     reasons = [reason for item in hosts for reason in item.reasons]
     assert reasons == ["b on h2: the newest complete set is 30.0 h old, over 26.0 h",
                        "c on h3: no complete set"]
+
+
+def test_a_run_that_stored_its_set_then_failed_is_a_failed_last_run(tmp_path: Path) -> None:
+    """Retention or a sync_to copy failing after the set was stored: the set counts as
+    the last success, the run as failed."""
+    session = make_session(tmp_path, schedules={"nightly": SCHEDULES["nightly"]})
+    began = datetime.now().astimezone() - timedelta(hours=2)
+    record(session, "nightly", timedelta(hours=2) - timedelta(seconds=4), "complete")
+    ObserveState(session.state.root, "site").save_job(JobRecord(
+        job="nightly", schedule="nightly", last_run=began.isoformat(), last_status="failed",
+        last_failure=began.isoformat(), last_error="copying it to 'offsite' failed"))
+    status = build_status(session, StatusRequest(probe=False))
+    nightly = status.schedules[0]
+    assert nightly.last_status == "failed" and nightly.last_success is not None
+    assert status.reasons == ["schedule nightly: its last run failed: copying it to "
+                              "'offsite' failed"]
