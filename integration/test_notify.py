@@ -267,3 +267,20 @@ timeout = "3s"
     status = site.run("status", "--json", "--no-probe", check=False).json()
     assert status["notify_failures"] == {"webhook": 2}
     assert status["schedules"][0]["last_status"] == "complete"
+
+
+def test_apprise_urls_from_a_file(site: Site, receiver: Receiver) -> None:
+    pytest.importorskip("apprise", reason="apprise is the optional extra (a dev dependency)")
+    url_file = site.root / "apprise.url"
+    url_file.write_text(f"json://127.0.0.1:{receiver.port}/apprise/t0ken\n")
+    add_notify(site, f"""
+[[notify]]
+kind = "apprise"
+on = ["failure"]
+urls = [{{ file = "{url_file}" }}]
+""")
+    stderr = fail_a_run(site)
+    sent = [json.loads(item.body) for item in receiver.under("/apprise/")]
+    assert len(sent) == 1 and sent[0]["type"] == "failure"
+    assert "FAILED" in sent[0]["title"] and "no restic repository" in sent[0]["message"]
+    assert "t0ken" not in stderr

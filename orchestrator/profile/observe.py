@@ -3,7 +3,7 @@
 Each `[[notify]]` entry is one receiver, told of the events named in its `on`:
 
     [[notify]]
-    kind = "webhook" | "ntfy" | "healthchecks" | "email"
+    kind = "webhook" | "ntfy" | "healthchecks" | "email" | "apprise"
     on = ["failure", "warning"]        # start, success, failure, warning
     timeout = "10s"                    # the whole budget of one message, retries included
 """
@@ -116,8 +116,17 @@ class EmailNotify(NotifyBase):
         return self
 
 
-Notifier = Annotated[WebhookNotify | NtfyNotify | HealthchecksNotify | EmailNotify,
-                     Field(discriminator="kind")]
+class AppriseNotify(NotifyBase):
+    """Any service Apprise knows (Slack, Matrix, Telegram, …) by its Apprise URLs; needs the
+    optional `apprise` extra. URLs hold their service's secrets: give them from a file,
+    command or variable."""
+
+    kind: Literal["apprise"]
+    urls: list[str | SecretSource] = Field(min_length=1)
+
+
+Notifier = Annotated[WebhookNotify | NtfyNotify | HealthchecksNotify | EmailNotify |
+                     AppriseNotify, Field(discriminator="kind")]
 
 
 def resolve_observe_paths(metrics: MetricsSettings, notifiers: list[Notifier],
@@ -132,10 +141,13 @@ def resolve_observe_paths(metrics: MetricsSettings, notifiers: list[Notifier],
             secrets = [(f"headers.{name}", item) for name, item in notifier.headers.items()]
         elif isinstance(notifier, NtfyNotify):
             secrets = [("token", notifier.token)]
+        elif isinstance(notifier, AppriseNotify):
+            secrets = [(f"urls.{number}", item) for number, item in enumerate(notifier.urls)]
         elif isinstance(notifier, EmailNotify):
             secrets = [("password", notifier.password)]
             if notifier.ca_file is not None:
                 notifier.ca_file = fix(notifier.ca_file, key + ("ca_file",))
         for name, source in secrets:
             if isinstance(source, SecretSource) and source.file is not None:
-                source.file = fix(source.file, key + (*name.split("."), "file"))
+                parts = [int(part) if part.isdigit() else part for part in name.split(".")]
+                source.file = fix(source.file, key + (*parts, "file"))

@@ -90,6 +90,7 @@ def test_email_message() -> None:
       "username": "u"}, "go together"),
     ({"kind": "webhook", "url": "http://h", "headers": {"X": {"file": "a", "env": "B"}}},
      "exactly one"),
+    ({"kind": "apprise", "urls": []}, "at least 1"),
 ])
 def test_bad_notify_tables_are_refused(table: dict[str, object], problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
@@ -117,3 +118,41 @@ def test_an_unreachable_receiver_is_counted_within_its_deadline() -> None:
         dispatcher.send(event())
         assert dispatcher.wait() == ["webhook"]
         assert time.monotonic() - clock < 2.5
+
+
+def test_relative_paths_are_relative_to_the_profile(tmp_path: Path) -> None:
+    from orchestrator.profile.load import load_profile
+    from orchestrator.profile.observe import AppriseNotify, EmailNotify
+
+    profile = tmp_path / "conf" / "site.toml"
+    profile.parent.mkdir()
+    profile.write_text("""
+[repositories.local]
+url = "repo"
+password_file = "repo.pass"
+
+[metrics]
+textfile_dir = "prom"
+
+[[notify]]
+kind = "email"
+smtp_host = "mail.example"
+ca_file = "ca.pem"
+username = "u"
+password = { file = "mail.pass" }
+from = "a@b.c"
+to = ["d@e.f"]
+
+[[notify]]
+kind = "apprise"
+urls = ["json://localhost/", { file = "apprise.url" }]
+""")
+    loaded = load_profile(profile)
+    folder = profile.parent
+    assert loaded.metrics.textfile_dir == folder / "prom"
+    mail, apprise = loaded.notify
+    assert isinstance(mail, EmailNotify) and isinstance(apprise, AppriseNotify)
+    assert mail.ca_file == folder / "ca.pem" and mail.password is not None
+    assert mail.password.file == folder / "mail.pass"
+    assert apprise.urls[0] == "json://localhost/"
+    assert not isinstance(apprise.urls[1], str) and apprise.urls[1].file == folder / "apprise.url"

@@ -1,5 +1,5 @@
 """Telling the profile's `[[notify]]` receivers about a run: webhook, ntfy, Healthchecks
-pings and email.
+pings, email, and Apprise URLs (optional extra).
 
 Every message is sent from its own daemon thread with a deadline (the receiver's
 `timeout`, retries included): a run goes on while its start message is under way,
@@ -18,7 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orchestrator.errors import StrongroomError
-from orchestrator.observe.notify.deliver import read_secret, send_email, send_http
+from orchestrator.observe.notify.deliver import (
+    read_secret,
+    send_apprise,
+    send_email,
+    send_http,
+)
 from orchestrator.observe.notify.payloads import (
     HttpRequest,
     RunEvent,
@@ -28,6 +33,7 @@ from orchestrator.observe.notify.payloads import (
 )
 from orchestrator.profile.base import SecretSource
 from orchestrator.profile.observe import (
+    AppriseNotify,
     EmailNotify,
     HealthchecksNotify,
     Notifier,
@@ -65,6 +71,11 @@ def http_request(notifier: Notifier, index: int, event: RunEvent) -> HttpRequest
 def deliver(notifier: Notifier, index: int, event: RunEvent, deadline: float) -> str | None:
     """Send one message; None when it arrived, else why not."""
     try:
+        if isinstance(notifier, AppriseNotify):
+            where = f"[[notify]] #{index + 1} (apprise)"
+            urls = [url if isinstance(url, str) else read_secret(url, where)
+                    for url in notifier.urls]
+            return send_apprise(urls, event, deadline, notifier.retries)
         if isinstance(notifier, EmailNotify):
             password: SecretSource | None = notifier.password
             secret = read_secret(password, f"[[notify]] #{index + 1} (email)") \

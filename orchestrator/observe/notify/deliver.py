@@ -15,7 +15,14 @@ import urllib.error
 import urllib.request
 
 from orchestrator.errors import StrongroomError
-from orchestrator.observe.notify.payloads import HttpRequest, RunEvent, email_message
+from orchestrator.observe.notify.payloads import (
+    HttpRequest,
+    RunEvent,
+    email_message,
+    summary,
+    title,
+    with_log,
+)
 from orchestrator.profile.base import SecretSource
 from orchestrator.profile.observe import EmailNotify
 from orchestrator.run.redact import redact_url
@@ -115,3 +122,31 @@ def send_email(notifier: EmailNotify, event: RunEvent, password: str | None, dea
             time.sleep(max(0.0, min(RETRY_PAUSE * (attempt + 1),
                                     deadline - time.monotonic() - MIN_ATTEMPT)))
     return f"{where}: {problem}"
+
+
+APPRISE_TYPES = {"start": "info", "success": "success", "failure": "failure",
+                 "warning": "warning"}
+
+
+def send_apprise(urls: list[str], event: RunEvent, deadline: float,
+                 retries: int) -> str | None:
+    """Through the optional apprise library; its URLs are never shown (they hold secrets)."""
+    try:
+        import apprise  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return "apprise is not installed (pip install 'strongroom[apprise]')"
+    sender = apprise.Apprise()
+    for number, url in enumerate(urls):
+        if not sender.add(url):
+            return f"apprise URL #{number + 1} is not one apprise understands"
+    body = with_log(event) if event.event in ("failure", "warning") else summary(event)
+    for attempt in range(retries + 1):
+        if deadline - time.monotonic() < MIN_ATTEMPT:
+            break
+        if sender.notify(body=body, title=title(event),
+                         notify_type=APPRISE_TYPES[event.event]):
+            return None
+        if attempt < retries:
+            time.sleep(max(0.0, min(RETRY_PAUSE * (attempt + 1),
+                                    deadline - time.monotonic() - MIN_ATTEMPT)))
+    return f"apprise: not every one of its {len(urls)} URL(s) took the message"
