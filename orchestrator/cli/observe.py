@@ -147,8 +147,8 @@ def render_report(result: Any) -> str:
 @main.command("report")
 @click.option("--since", default="30d", show_default=True, metavar="SPAN",
               help="The window: 30d, 720h, …")
-@click.option("--format", "output_format", type=click.Choice(["md", "json"]), default="md",
-              show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["md", "json", "html"]),
+              default="md", show_default=True, help="html: one page with charts (plotly).")
 @click.option("-o", "--output", metavar="FILE", help="Write the report here (not stdout).")
 @click.option("--force", is_flag=True, help="With -o: replace an existing file.")
 @click.option("--verify-max-age", default="30d", show_default=True, metavar="SPAN",
@@ -172,8 +172,14 @@ def report(since: str, output_format: str, output: str | None, force: bool,
     request = console.build(ReportRequest, since=since, probe=not no_probe,
                             verify_max_age=verify_max_age)
     result = console.call(session, "report", request)
-    text = result.model_dump_json(indent=2) + "\n" if as_json or output_format == "json" \
-        else render_report(result)
+    if as_json or output_format == "json":
+        text = result.model_dump_json(indent=2) + "\n"
+    elif output_format == "html":
+        from orchestrator.observe.report_html import render_html
+
+        text = render_html(result)
+    else:
+        text = render_report(result)
     if output is None:
         click.echo(text, nl=False)
         return

@@ -42,6 +42,7 @@ from orchestrator.models.observe import (
     ReportResult,
     RepositoryReport,
     RepositoryStatus,
+    RunPoint,
     ScheduleStatus,
     StatusRequest,
     StatusResult,
@@ -75,6 +76,7 @@ from orchestrator.models.verify import (
 )
 
 __all__ = [
+    "RunPoint",
     "HostStatus",
     "RepositoryReport",
     "ReportResult",

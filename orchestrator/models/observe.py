@@ -130,6 +130,17 @@ class RepositoryReport(Model):
     verified_recently: bool
 
 
+class RunPoint(Model):
+    """One run of the window, for charts."""
+
+    job: str
+    started: datetime
+    ok: bool
+    duration: float | None = None
+    bytes: int | None = None
+    bytes_added: int | None = None
+
+
 class ReportResult(Model):
     profile: str
     host: str
@@ -146,3 +157,4 @@ class ReportResult(Model):
     jobs: list[JobReport]
     repositories: list[RepositoryReport]
     findings: list[str] = Field(default_factory=list, description="compliance problems")
+    history: list[RunPoint] = Field(default_factory=list, description="the window's runs")

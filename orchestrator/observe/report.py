@@ -20,6 +20,7 @@ from orchestrator.models import (
     ReportRequest,
     ReportResult,
     RepositoryReport,
+    RunPoint,
     StatusRequest,
 )
 from orchestrator.observe.records import ObserveState, moment, read_history
@@ -43,6 +44,8 @@ class Run:
     ok: bool
     duration: float | None = None
     set: str | None = None
+    bytes: int | None = None
+    bytes_added: int | None = None
 
 
 def span(text: str, option: str) -> timedelta:
@@ -59,7 +62,8 @@ def collect_runs(session: Session, now: datetime) -> list[Run]:
     for entry in read_history(observed):
         started = moment(entry.started)
         if entry.kind == "run" and started is not None:
-            runs.append(Run(entry.job, started, entry.ok, entry.duration, entry.set))
+            runs.append(Run(entry.job, started, entry.ok, entry.duration, entry.set,
+                            entry.bytes, entry.bytes_added))
     by_base = {schedule.name or key: key for key, schedule in profile.schedules.items()}
     known_sets = {run.set for run in runs if run.set}
     urls = {repository.url for repository in profile.repositories.values()}
@@ -77,7 +81,8 @@ def collect_runs(session: Session, now: datetime) -> list[Run]:
                               timedelta(0) <= started - run.started <= SAME_RUN
                               for run in runs):
                 continue
-            runs.append(Run(job, started, ok, None, record.set))
+            runs.append(Run(job, started, ok, None, record.set,
+                            record.bytes if ok else None))
     return sorted(runs, key=lambda run: run.started)
 
 
@@ -187,4 +192,6 @@ def build_report(session: Session, request: ReportRequest) -> ReportResult:
         verifications=len(verifies),
         verification_pass_rate=round(sum(entry.ok for entry in verifies) / len(verifies), 4)
         if verifies else None,
-        jobs=reports, repositories=repositories, findings=findings)
+        jobs=reports, repositories=repositories, findings=findings,
+        history=[RunPoint(job=run.job, started=run.started, ok=run.ok, duration=run.duration,
+                          bytes=run.bytes, bytes_added=run.bytes_added) for run in window])

@@ -91,3 +91,23 @@ def test_a_bad_window_is_a_usage_error(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="--since"):
         build_report(make_session(tmp_path), ReportRequest(since="a month", probe=False))
+
+
+def test_chart_data_follow_the_history(tmp_path: Path) -> None:
+    from orchestrator.observe.report_html import figures
+
+    session = make_session(tmp_path, schedules=SCHEDULES)
+    observed = ObserveState(session.state.root, "site")
+    now = datetime.now().astimezone()
+    for day, added in ((3, 100), (2, 50), (1, 25)):
+        append_history(observed, HistoryEntry(
+            kind="run", job="nightly", started=(now - timedelta(days=day)).isoformat(),
+            ok=True, duration=float(day), bytes=1000 * day, bytes_added=added))
+    charts = figures(build_report(session, ReportRequest(probe=False)))
+    assert charts["duration"]["data"][0]["y"] == [3.0, 2.0, 1.0]
+    assert charts["size"]["data"][0]["y"] == [3000, 2000, 1000]
+    assert charts["growth"]["data"][0]["y"] == [100, 150, 175]
+    rpo = {bar["name"]: dict(zip(bar["x"], bar["y"], strict=True))
+           for bar in charts["rpo"]["data"]}
+    assert rpo["target"]["nightly"] == 26
+    assert abs(rpo["achieved RPO"]["nightly"] - 24) < 0.01  # the time since the last run
