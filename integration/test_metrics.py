@@ -82,6 +82,26 @@ def test_textfile_after_runs_and_metrics_over_http(site: Site) -> None:
             raise AssertionError("only /metrics is served")
         except urllib.error.HTTPError as exc:
             assert exc.code == 404
+    # The MCP server's HTTP face serves it too, behind its bearer token.
+    token = site.root / "mcp.token"
+    token.write_text("metrics-token-0123456789\n")
+    port = free_port()
+    argv = [*STRONGROOM, "mcp", "--http", f"127.0.0.1:{port}", "--token-file", str(token),
+            "-p", str(site.profile)]
+    with listening(argv, port, site.root / "mcp.log", env=env):
+        url = f"http://127.0.0.1:{port}/metrics"
+        try:
+            urllib.request.urlopen(url, timeout=10)
+            raise AssertionError("/metrics needs the bearer token")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+        asked = urllib.request.Request(
+            url, headers={"Authorization": "Bearer metrics-token-0123456789"})
+        with urllib.request.urlopen(asked, timeout=60) as answer:
+            by_mcp = samples(answer.read().decode())
+    assert by_mcp[("strongroom_backup_added_bytes", NIGHTLY)] == \
+        probed[("strongroom_backup_added_bytes", NIGHTLY)]
+
     for key in (("strongroom_last_success_timestamp_seconds", NIGHTLY),
                 ("strongroom_last_failure_timestamp_seconds", NIGHTLY),
                 ("strongroom_backup_added_bytes", NIGHTLY),
