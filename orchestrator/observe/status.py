@@ -31,6 +31,7 @@ from orchestrator.profile.timespan import parse_timespan
 from orchestrator.profile.urls import kind_of, shown_url
 from orchestrator.sets.naming import BackupSet, split_set_name
 from orchestrator.sets.session import Session, load_sets
+from orchestrator.sets.state import RunRecord
 
 log = logging.getLogger("strongroom")
 ORDER: dict[Health, int] = {"OK": 0, "WARN": 1, "FAIL": 2}
@@ -48,13 +49,15 @@ def hours(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
-def schedule_status(session: Session, key: str, schedule: Schedule,
-                    now: datetime) -> ScheduleStatus:
+def schedule_status(session: Session, key: str, schedule: Schedule, now: datetime,
+                    records_of: dict[str, list[RunRecord]] | None = None) -> ScheduleStatus:
     profile = session.profile
     destination, repository = profile.repository(schedule.destination)
     base = schedule.name or key
-    records = sorted((record for record in session.state.runs(repository.url,
-                                                               profile.profile_name)
+    cache = {} if records_of is None else records_of  # one read of the records per URL
+    if repository.url not in cache:
+        cache[repository.url] = session.state.runs(repository.url, profile.profile_name)
+    records = sorted((record for record in cache[repository.url]
                       if (split_set_name(record.set) or ("", None))[0] == base),
                      key=lambda record: record.started)
     observed = ObserveState(session.state.root, profile.profile_name)
@@ -196,7 +199,8 @@ def host_statuses(sets: list[BackupSet], now: datetime, max_age: float) -> list[
 def build_status(session: Session, request: StatusRequest) -> StatusResult:
     profile = session.profile
     now = datetime.now().astimezone()
-    schedules = [schedule_status(session, key, schedule, now)
+    records_of: dict[str, list[RunRecord]] = {}
+    schedules = [schedule_status(session, key, schedule, now, records_of)
                  for key, schedule in profile.schedules.items()]
     probed = [repository_status(session, name, repository, request.probe)
               for name, repository in profile.repositories.items()]
