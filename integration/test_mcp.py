@@ -19,7 +19,7 @@ TOOL_NAMES = {
     "create-backup", "list-backups", "restore-backup", "verify-backup", "download-backup",
     "schedule-backup", "backup-database", "backup-files", "backup-containers",
     "backup-vm-snapshot", "backup-compare", "backup-migrate", "backup-encrypt", "backup-sync",
-    "apply-retention", "drill",
+    "apply-retention", "drill", "status", "report",
 }
 
 Body = Callable[[Any], Awaitable[None]]

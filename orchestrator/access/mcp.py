@@ -137,6 +137,36 @@ def read_token(path: str) -> str:
     return token
 
 
+class WithMetrics:
+    """ASGI: GET /metrics answers with the profile's Prometheus metrics (behind the same
+    bearer token), everything else goes to the MCP app."""
+
+    def __init__(self, app: Any, session: Session, probe_every: float = 300.0) -> None:
+        from orchestrator.observe.serve import MetricsSource
+
+        self.app = app
+        self.source = MetricsSource(session, probe_every)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") != "/metrics":
+            await self.app(scope, receive, send)
+            return
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        if scope.get("method") != "GET":
+            await _refuse(send, 405, b"GET /metrics\n")
+            return
+        try:
+            body = await anyio.to_thread.run_sync(self.source.text)
+        except Exception:  # noqa: BLE001 - a failed scrape must not end the server
+            log.exception("metrics could not be collected")
+            await _refuse(send, 500, b"the metrics could not be collected\n")
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def serve_http(session: Session, role: str | None, address: str, token_file: str) -> None:
     import uvicorn
 
@@ -145,4 +175,5 @@ def serve_http(session: Session, role: str | None, address: str, token_file: str
         raise StrongroomError(f"--http takes HOST:PORT, e.g. 127.0.0.1:8765 (got {address!r})")
     token = read_token(token_file)
     app = build_server(session, role).streamable_http_app(host=host)
-    uvicorn.run(BearerToken(app, token), host=host, port=int(port_text), log_level="warning")
+    uvicorn.run(BearerToken(WithMetrics(app, session), token), host=host, port=int(port_text),
+                log_level="warning")

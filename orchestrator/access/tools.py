@@ -22,6 +22,7 @@ from orchestrator.access.anchors import profile_key
 from orchestrator.access.paths import confine
 from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import AccessDenied, StrongroomError, UsageError
+from orchestrator.observe.watch import watched
 from orchestrator.sets.session import Session
 
 Operation = Callable[[Session, Any, ProgressCallback | None], BaseModel]
@@ -166,6 +167,16 @@ def _drill(session: Session, request: Any, progress: ProgressCallback | None) ->
     from orchestrator.sets.drill import drill_backup
 
     return drill_backup(session, request)
+def _status(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.observe.status import build_status
+
+    return build_status(session, request)
+
+
+def _report(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.observe.report import build_report
+
+    return build_report(session, request)
 
 
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
@@ -216,6 +227,14 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          audited=False, mcp=False),
     Tool("key-change", "Add, remove or rotate a repository's key.", models.KeyChangeRequest,
          _keys, locked=True, mcp=False),
+    Tool("status", "Health at a glance: per schedule the last run and success against its "
+         "RPO, per repository whether it answers and what it holds; overall OK, WARN or "
+         "FAIL with the reasons (probe: false reads only this host's records).",
+         models.StatusRequest, _status, audited=False),
+    Tool("report", "Success metrics of a window (since: 30d): completion rate, mean run "
+         "time, time to repair, achieved RPO per schedule against its target, verification "
+         "pass rate, storage efficiency, and compliance findings.",
+         models.ReportRequest, _report, audited=False),
 )}
 
 
@@ -277,8 +296,10 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
         request = confine(session.profile, session.state.root, role, origin, request)
         if tool.run is None:
             raise NotAvailable(f"{name} is not available in this version of strongroom yet")
-        with _held(session, tool):
+        # Watched from before the lock: a run that cannot get it is a failure to tell.
+        with watched(session, name, request) as watch, _held(session, tool):
             result = tool.run(session, request, progress)
+            watch.result = result
         outcome["set"] = getattr(result, "set", None)
         return result
     except BaseException as exc:

@@ -51,6 +51,19 @@ from orchestrator.models.keys import (
     KeyListRequest,
     KeyListResult,
 )
+from orchestrator.models.observe import (
+    Health,
+    HostStatus,
+    JobReport,
+    ReportRequest,
+    ReportResult,
+    RepositoryReport,
+    RepositoryStatus,
+    RunPoint,
+    ScheduleStatus,
+    StatusRequest,
+    StatusResult,
+)
 from orchestrator.models.restore import (
     RestoreBackupRequest,
     RestoreMode,
@@ -80,6 +93,17 @@ from orchestrator.models.verify import (
 )
 
 __all__ = [
+    "RunPoint",
+    "HostStatus",
+    "RepositoryReport",
+    "ReportResult",
+    "ReportRequest",
+    "JobReport",
+    "StatusResult",
+    "StatusRequest",
+    "ScheduleStatus",
+    "RepositoryStatus",
+    "Health",
     "ApplyRetentionRequest",
     "ApplyRetentionResult",
     "BackupCompareRequest",

@@ -30,6 +30,7 @@ from orchestrator.profile.locate import (
     error_message,
     format_key_path,
 )
+from orchestrator.profile.observe import resolve_observe_paths
 from orchestrator.profile.schema import PathPolicy, Profile, SecretSource, reference_problems
 
 log = logging.getLogger("strongroom")
@@ -336,6 +337,7 @@ def _resolve_paths(
     profile.infrastructure.network = fix_all(
         profile.infrastructure.network, ("infrastructure", "network")
     )
+    resolve_observe_paths(profile.metrics, profile.notify, fix)
     policies: list[tuple[KeyPath, PathPolicy]] = [(("access",), profile.access)]
     policies += [(("access", "roles", name), role) for name, role in profile.access.roles.items()]
     for key, policy in policies:

@@ -20,6 +20,9 @@ from pydantic import (
     model_validator,
 )
 
+from orchestrator.profile.base import SecretSource as SecretSource  # re-exported
+from orchestrator.profile.base import Strict
+from orchestrator.profile.observe import MetricsSettings, Notifier
 from orchestrator.profile.timespan import parse_timespan
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -27,10 +30,6 @@ RETENTION_PATTERN = r"^[1-9][0-9]*[hdwmy]$"
 RETENTION_FORMS = "a number and one unit: 48h, 30d, 12w, 12m or 1y"
 HOOK_TYPES = ("postgresql", "mysql", "mariadb", "sqlite", "mongodb", "command", "containers",
               "vm")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class RetentionRules(Strict):
@@ -49,20 +48,6 @@ class RetentionRules(Strict):
     @property
     def has_rules(self) -> bool:
         return any(getattr(self, name) is not None for name in RetentionRules.model_fields)
-
-
-class SecretSource(Strict):
-    """Where a secret comes from: a file, a command's stdout or an environment variable."""
-
-    file: Path | None = None
-    command: str | list[str] | None = None
-    env: str | None = None
-
-    @model_validator(mode="after")
-    def exactly_one(self) -> SecretSource:
-        if sum(value is not None for value in (self.file, self.command, self.env)) != 1:
-            raise ValueError("a secret takes exactly one of file, command, env")
-        return self
 
 
 SECRET_NAME = re.compile(r"SECRET|PASS|TOKEN|SAS|(^|_)KEY$")
@@ -190,6 +175,8 @@ class Schedule(RetentionRules):
     randomized_delay: str = Field(default="0", description="systemd RandomizedDelaySec: 15min")
     sync_to: list[str] = Field(default_factory=list, description="repositories each run's set "
                                "is copied to afterwards (3-2-1)")
+    rpo: str | None = Field(default=None, description="how old the last good set may grow "
+                            "(26h); default 1.1 x the longest gap between runs + the delay")
 
     @field_validator("schedule")
     @classmethod
@@ -209,6 +196,13 @@ class Schedule(RetentionRules):
     @classmethod
     def valid_delay(cls, value: str) -> str:
         parse_timespan(value)
+        return value
+
+    @field_validator("rpo")
+    @classmethod
+    def valid_rpo(cls, value: str | None) -> str | None:
+        if value is not None and parse_timespan(value) <= 0:
+            raise ValueError("rpo must be longer than 0")
         return value
 
 
@@ -280,6 +274,8 @@ class Profile(Strict):
     schedules: dict[str, Schedule] = Field(default_factory=dict)
     access: Access = Field(default_factory=Access)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    notify: list[Notifier] = Field(default_factory=list)
     lock_wait: str = Field(default="5min", description="how long a run waits for another run "
                            "of this profile to finish")
 

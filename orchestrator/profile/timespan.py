@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-TIMESPAN_PATTERN = r"^(0|[1-9][0-9]*)(s|min|h)?$"
-TIMESPAN_FORMS = "seconds (90 or 90s), minutes (5min) or hours (2h)"
-_UNIT_SECONDS = {"": 1, "s": 1, "min": 60, "h": 3600}
+TIMESPAN_PATTERN = r"^(0|[1-9][0-9]*)(s|min|h|d)?$"
+TIMESPAN_FORMS = "seconds (90 or 90s), minutes (5min), hours (2h) or days (7d)"
+_UNIT_SECONDS = {"": 1, "s": 1, "min": 60, "h": 3600, "d": 86400}
 
 
 def parse_timespan(text: str) -> int:

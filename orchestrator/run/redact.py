@@ -36,3 +36,20 @@ def format_argv(argv: Sequence[str]) -> str:
     import shlex
 
     return " ".join(shlex.quote(part) for part in redact_argv(argv))
+
+
+def redact_url(url: str) -> str:
+    """A URL as logs may show it: scheme and host only. Paths and queries of webhooks and
+    ping URLs are often the secret themselves (a Healthchecks UUID, a Slack hook)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "***"
+    if not parts.scheme or not host:
+        return "***"
+    hidden = "/***" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{host}{port}{hidden}"
