@@ -20,6 +20,7 @@ TOOL_NAMES = {
     "schedule-backup", "backup-database", "backup-files", "backup-containers",
     "backup-vm-snapshot", "backup-compare", "backup-migrate", "backup-encrypt", "backup-sync",
     "apply-retention",
+    "recover",
 }
 
 Body = Callable[[Any], Awaitable[None]]

@@ -149,6 +149,9 @@ def confine(profile: Profile, state_root: Path, role: str | None, origin: str,
         if request.from_archive is not None:
             update["from_archive"] = str(inside(request.from_archive, [allowed.import_dir],
                                                 "fromArchive", "import_dir"))
+    elif isinstance(request, models.RecoverRequest) and request.target is not None:
+        update["target"] = str(inside(request.target, allowed.restore_targets, "target",
+                                      "restore_targets"))
     elif isinstance(request, models.BackupFilesRequest):
         update["paths"] = [str(inside(path, allowed.backup_roots, "path", "backup_roots"))
                            for path in request.paths]

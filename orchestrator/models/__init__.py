@@ -34,6 +34,15 @@ from orchestrator.models.export import (
     DownloadBackupResult,
     ExportFormat,
 )
+from orchestrator.models.recovery import (
+    RECOVER_PARTS,
+    FollowUp,
+    RecoverPart,
+    RecoverRequest,
+    RecoveryResult,
+    RecoveryStep,
+    StepResult,
+)
 from orchestrator.models.restore import (
     RestoreBackupRequest,
     RestoreMode,
@@ -83,6 +92,7 @@ __all__ = [
     "DownloadBackupResult",
     "ExportFormat",
     "FileChange",
+    "FollowUp",
     "InitRequest",
     "InitResult",
     "InstallMethod",
@@ -93,6 +103,11 @@ __all__ = [
     "PartComparison",
     "PartResult",
     "PartStatus",
+    "RECOVER_PARTS",
+    "RecoverPart",
+    "RecoverRequest",
+    "RecoveryResult",
+    "RecoveryStep",
     "RestoreBackupRequest",
     "RestoreMode",
     "RestorePlanEntry",
@@ -102,6 +117,7 @@ __all__ = [
     "ScheduleBackupResult",
     "ScheduleInfo",
     "SetType",
+    "StepResult",
     "VerifyBackupRequest",
     "VerifyCheck",
     "VerifyResult",

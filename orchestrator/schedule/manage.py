@@ -186,6 +186,18 @@ def scheduled_job(profile: Profile, path: Path, key: str, schedule: Schedule, pl
         randomized_delay=parse_timespan(schedule.randomized_delay),
         environment=environment, profile_file=str(path))
 
+def reinstall(profile: Profile, key: str, wanted: str) -> list[str]:
+    """Install a schedule of the recovered profile as schedule-backup does; the files
+    written (or a note where nothing is installed)."""
+    places = Places.here()
+    method = places.choose(wanted)
+    if method is None:
+        return ["not installed (--install none): `strongroom scheduler` runs it"]
+    job = scheduled_job(profile, profile_file(profile), key, profile.schedules[key], places,
+                        method)
+    outcome = install(places, method, job)
+    return [*outcome.files, *outcome.notes]
+
 
 def strongroom_executable() -> list[str]:
     """The absolute command that runs this strongroom: its console script when it sits

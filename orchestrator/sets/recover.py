@@ -1,0 +1,271 @@
+"""recover: rebuild a host from a disaster-recovery set.
+
+The profile files the set carries go back first; the recovered profile is then loaded
+from the restored file and everything else is restored through it, in the order of
+recover_plan.py. The repository is always read through the session's engine: with
+`--repo`, the URL and password the user gave win over the recovered profile's own entry
+for that repository (whose secrets are not back yet); that entry is what the reinstalled
+schedules will use.
+
+Before anything is written, every step's conflicts are gathered (the profile loaded from
+a temporary copy when its files are not in place): existing files or non-empty databases
+refuse the whole recovery without --force, as restore-backup does. Once writing starts, a
+failing step is marked and the independent steps after it still run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orchestrator.engines.base import Engine, Node
+from orchestrator.errors import ConflictError, NotFoundError, StrongroomError, UsageError
+from orchestrator.models import FollowUp, RecoverRequest, RecoveryResult, RecoveryStep
+from orchestrator.profile.schema import Profile
+from orchestrator.sets.dumps import FILE_TARGET_HOOKS, StreamRestore, restore_plans
+from orchestrator.sets.manifest import read_manifest
+from orchestrator.sets.naming import BackupSet, parse_timestamp
+from orchestrator.sets.recover_plan import PlannedStep, chosen_parts, follow_ups, plan_steps
+from orchestrator.sets.recover_run import (
+    counted,
+    database_conflict,
+    restore_files,
+    restore_stream,
+    store_report,
+    wait_for_server,
+)
+from orchestrator.sets.restore import conflict_message, find_conflicts, retarget
+from orchestrator.sets.runbook import secret_places
+from orchestrator.sets.session import Session, choose_set, load_sets
+
+log = logging.getLogger("strongroom")
+DISASTER_RECOVERY = "disaster-recovery"
+
+
+# Installs one schedule of a profile (profile, key, --install) and says what it wrote; the
+# schedule package's, handed in by the tool (operations sit above sets).
+ScheduleInstaller = Callable[[Profile, str, str], list[str]]
+
+
+def recover(session: Session, request: RecoverRequest,
+            install_schedule: ScheduleInstaller) -> RecoveryResult:
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    parts = chosen_parts(request.only, request.skip)
+    moment = parse_timestamp(request.timestamp) if request.timestamp else None
+    repo_name, engine = session.engine(request.destination)
+    url = session.profile.repositories[repo_name].url
+    chosen = _choose(session, engine, repo_name, request.backup, moment)
+    final = chosen.final
+    assert final is not None  # select_set returns complete sets only
+    manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)
+    target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
+    profile_sources = [item for item in manifest.sources() if item.kind == "profile"]
+    if not profile_sources:
+        raise UsageError(f"set {chosen.name} holds no profile files: recover needs a "
+                         "disaster-recovery set (create-backup --type disaster-recovery)")
+    stored = {item.source: engine.dump(final.id, item.source) for item in profile_sources}
+    profile_step = RecoveryStep(kind="profile", part=None, name="profile files",
+                                targets=[str(retarget(s, target_root)) for s in stored],
+                                files=len(stored), bytes=sum(map(len, stored.values())))
+    waiting = [s for s in profile_sources if not _in_place(s.source, stored, target_root)]
+    conflicts = [str(retarget(s.source, target_root)) for s in waiting
+                 if retarget(s.source, target_root).exists()
+                 or retarget(s.source, target_root).is_symlink()]
+    main_file = retarget(profile_sources[0].source, target_root)
+    with _staged(stored, target_root, main_file, bool(waiting)) as planning_file:
+        planning_profile = _load(planning_file)
+    steps = plan_steps(manifest.sources(), manifest.streams, planning_profile, parts,
+                       with_schedules=request.target is None)
+    nodes = _nodes(engine, final.id, steps)
+    for planned in steps:
+        if planned.sources:
+            planned.step.files, planned.step.bytes = counted(nodes, planned.sources)
+    conflicts += find_conflicts(nodes, [s for p in steps for s in p.sources], target_root)
+    plans = _stream_plans(planning_profile, steps, target_root, request.force)
+    if not request.dry_run:
+        _wait_for_servers(planning_profile, plans, request.wait)
+    for planned in steps:
+        if planned.stream is not None:
+            found = database_conflict(planning_profile, plans[id(planned)])
+            if found.startswith("cannot check"):
+                planned.step.error = found
+            elif found:
+                conflicts.append(found)
+    result = RecoveryResult(
+        set=chosen.name, id=chosen.id, time=chosen.time, profile=manifest.profile,
+        profile_file=str(main_file), repository=_shown(url), target=str(target_root),
+        dry_run=request.dry_run, started=started, conflicts=conflicts,
+        steps=[profile_step, *(p.step for p in steps)],
+        rpo=round((started - chosen.time).total_seconds(), 3),
+        bytes=profile_step.bytes + sum(p.step.bytes for p in steps),
+    )
+    if request.target is None and "schedules" in parts and planning_profile.schedules:
+        result.follow_up.append(_note("schedules are reinstalled as the profile has them"))
+    elif request.target is not None and planning_profile.schedules:
+        result.follow_up.append(_note("schedules are not installed with --target"))
+    if request.dry_run:
+        result.follow_up = follow_ups(planning_profile, result.steps,
+                                      secret_places(planning_profile)) + result.follow_up
+        result.rto = round(time.monotonic() - clock, 3)
+        return result
+    if conflicts and not request.force:
+        raise ConflictError(conflict_message(chosen, conflicts))
+
+    _run_step(profile_step, lambda: restore_files(
+        engine, final.id, [s for s in profile_sources if s in waiting], [], target_root, False))
+    if profile_step.result == "failed":
+        result.ok = False
+        raise StrongroomError(f"the profile files of {chosen.name} could not be restored, so "
+                              f"nothing else was: {profile_step.error}")
+    profile = _load(main_file)  # the recovered profile, from its restored file
+    plans = _stream_plans(profile, steps, target_root, request.force)
+    for planned in steps:
+        _run_step(planned.step, _action(planned, profile, engine, final.id, nodes, plans,
+                                        target_root, request, install_schedule))
+    recovered = Session(profile)
+    result.profile = profile.profile_name
+    result.ok = all(step.result != "failed" for step in result.steps)
+    result.follow_up = follow_ups(profile, result.steps, secret_places(profile)) + \
+        result.follow_up
+    result.rto = round(time.monotonic() - clock, 3)
+    result.report = str(store_report(recovered.state.root, result))
+    return result
+
+
+def _choose(session: Session, engine: Engine, repo_name: str, backup: str | None,
+            moment: datetime | None) -> BackupSet:
+    url = session.profile.repositories[repo_name].url
+    sets = load_sets(session, engine, url)
+    if backup is not None and backup != "latest":
+        chosen = choose_set(session, engine, repo_name, sets, backup, moment)
+        if chosen.type != DISASTER_RECOVERY:
+            raise UsageError(f"set {chosen.name} is a {chosen.type} set: recover needs a "
+                             "disaster-recovery set, which carries the profile")
+        return chosen
+    recovery = [entry for entry in sets if entry.type == DISASTER_RECOVERY]
+    owners = sorted({entry.profile for entry in recovery if entry.complete})
+    if len(owners) > 1:
+        raise UsageError(f"the repository holds disaster-recovery sets of {len(owners)} "
+                         f"profiles ({', '.join(owners)}): say which with --backup NAME "
+                         "(see list-backups)")
+    try:
+        return choose_set(session, engine, repo_name, recovery, backup, moment)
+    except NotFoundError as exc:
+        raise NotFoundError(f"no complete disaster-recovery set to recover from in "
+                            f"{repo_name}{' at or before ' + moment.isoformat() if moment else ''}"
+                            f" ({exc.message})") from None
+
+
+def _in_place(source: str, stored: dict[str, bytes], target_root: Path) -> bool:
+    path = retarget(source, target_root)
+    try:
+        return path.is_file() and not path.is_symlink() and path.read_bytes() == stored[source]
+    except OSError:
+        return False
+
+
+@contextmanager
+def _staged(stored: dict[str, bytes], target_root: Path, main_file: Path,
+            needed: bool) -> Iterator[Path]:
+    """The main profile file to plan with: in place, or a private temporary copy of every
+    profile file at the same relative places (so `extends` finds its bases)."""
+    if not needed:
+        yield main_file
+        return
+    with tempfile.TemporaryDirectory(prefix="strongroom-recover-") as folder:
+        for source, data in stored.items():
+            copy = Path(folder) / str(retarget(source, target_root)).lstrip("/")
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(data)
+        yield Path(folder) / str(main_file).lstrip("/")
+
+
+def _load(path: Path) -> Profile:
+    from orchestrator.profile.load import load_profile
+
+    return load_profile(path)
+
+
+def _nodes(engine: Engine, snapshot_id: str, steps: Sequence[PlannedStep]) -> list[Node]:
+    paths = [item.source for planned in steps for item in planned.sources]
+    return engine.ls(snapshot_id, paths) if paths else []
+
+
+def _stream_plans(profile: Profile, steps: Sequence[PlannedStep], target_root: Path,
+                  force: bool) -> dict[int, StreamRestore]:
+    plans: dict[int, StreamRestore] = {}
+    for planned in steps:
+        stream = planned.stream
+        if stream is None:
+            continue
+        renames = {stream.database: str(retarget(stream.database, target_root))} \
+            if stream.hook in FILE_TARGET_HOOKS else {}
+        (plans[id(planned)],) = restore_plans(profile, [stream], renames, force)
+    return plans
+
+
+def _wait_for_servers(profile: Profile, plans: dict[int, StreamRestore], wait: float) -> None:
+    waited: set[tuple[str, int]] = set()
+    for plan in plans.values():
+        key = (plan.ref.service, plan.ref.index)
+        if key not in waited:
+            waited.add(key)
+            wait_for_server(profile, plan, wait)
+
+
+def _action(planned: PlannedStep, profile: Profile, engine: Engine, snapshot_id: str,
+            nodes: Sequence[Node], plans: dict[int, StreamRestore], target_root: Path,
+            request: RecoverRequest, install_schedule: ScheduleInstaller
+            ) -> Callable[[], object]:
+    if planned.step.error:  # the server could not be reached when the plan was made
+        error = planned.step.error
+
+        def fail() -> None:
+            raise StrongroomError(error)
+        return fail
+    if planned.stream is not None:
+        plan = plans[id(planned)]
+        return lambda: restore_stream(engine, profile, plan)
+    if planned.schedule is not None:
+        key = planned.schedule
+        return lambda: planned.step.targets.extend(install_schedule(profile, key,
+                                                                    request.install))
+    sources = planned.sources
+
+    def files() -> None:
+        counted = restore_files(engine, snapshot_id, sources, nodes, target_root, request.force)
+        planned.step.files, planned.step.bytes = counted
+    return files
+
+
+def _run_step(step: RecoveryStep, work: Callable[[], object]) -> None:
+    from orchestrator.run import CommandError
+
+    clock = time.monotonic()
+    try:
+        work()
+        step.result = "ok"
+    except (StrongroomError, CommandError, OSError) as exc:
+        step.result = "failed"
+        step.error = exc.message if isinstance(exc, StrongroomError) else str(exc)
+        log.warning("recover: %s failed: %s", step.name, step.error)
+    step.duration = round(time.monotonic() - clock, 3)
+
+
+def _shown(url: str) -> str:
+    """The URL without a password it may carry (rest:https://user:secret@host/)."""
+    return re.sub(r"//[^/@]*:[^/@]*@", "//***@", url)
+
+
+def _note(text: str) -> FollowUp:
+    return FollowUp(kind="note", text=text)
+
+
+__all__ = ["recover"]

@@ -1,0 +1,90 @@
+"""The steps of a recover, one function each: files, one dump, one schedule; waiting for a
+database server; storing the report. recover.py decides the order and what to run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from hooks.base import HookError
+from orchestrator.engines.base import Engine, Node
+from orchestrator.engines.restic_args import escape_pattern
+from orchestrator.errors import StrongroomError
+from orchestrator.models import RecoveryResult
+from orchestrator.profile.schema import Profile
+from orchestrator.sets.dumps import StreamRestore, conflicts_of, context_for, restore_streams
+from orchestrator.sets.layout import SourcePath
+from orchestrator.sets.recover_plan import SERVER_HOOKS
+from orchestrator.sets.restore import check_target, clear_for_overwrite, find_conflicts
+from orchestrator.sets.state import write_atomic
+
+log = logging.getLogger("strongroom")
+WAIT_EVERY = 1.0
+REPORTS = "recoveries"
+
+
+def restore_files(engine: Engine, snapshot_id: str, sources: Sequence[SourcePath],
+                  nodes: Sequence[Node], target_root: Path, force: bool) -> tuple[int, int]:
+    """Restore these source paths of the set; (files, bytes) restored."""
+    if not sources:
+        return 0, 0
+    check_target(target_root, sources)
+    if force and find_conflicts(nodes, sources, target_root):
+        clear_for_overwrite(nodes, sources, target_root)
+    engine.restore(snapshot_id, target_root,
+                   includes=[escape_pattern(item.source) for item in sources])
+    return counted(nodes, sources)
+
+
+def counted(nodes: Sequence[Node], sources: Sequence[SourcePath]) -> tuple[int, int]:
+    """(files, bytes) of the set's nodes under these source paths."""
+    inside = [node for node in nodes if node.type == "file"
+              and any(_within(node.path, item.source) for item in sources)]
+    return len(inside), sum(node.size for node in inside)
+
+
+def _within(path: str, root: str) -> bool:
+    root = root.rstrip("/") or "/"
+    return path == root or path.startswith(root + "/")
+
+
+def database_conflict(profile: Profile, plan: StreamRestore) -> str:
+    """A non-empty target ('' when free); 'cannot check …' when the server cannot say."""
+    try:
+        found = conflicts_of(profile, [plan])
+    except StrongroomError as exc:
+        return f"cannot check {plan.stream.logical}: {exc.message}"
+    return found[0] if found else ""
+
+
+def wait_for_server(profile: Profile, plan: StreamRestore, wait: float) -> None:
+    """Until the hook's server accepts connections, or `wait` seconds pass (then the
+    steps that need it fail with the server's last answer)."""
+    if plan.ref.kind not in SERVER_HOOKS:
+        return
+    ctx = context_for(profile)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            plan.ref.hook.check(plan.ref.config, ctx)
+            return
+        except HookError as exc:
+            if time.monotonic() >= deadline:
+                log.warning("recover: %s", exc.message)
+                return
+            log.info("recover: waiting for %s: %s", plan.ref.kind, exc.message)
+        time.sleep(WAIT_EVERY)
+
+
+def restore_stream(engine: Engine, profile: Profile, plan: StreamRestore) -> None:
+    restore_streams(engine, profile, [plan])
+
+
+def store_report(state_root: Path, result: RecoveryResult) -> Path:
+    stamp = result.started.strftime("%Y%m%dT%H%M%SZ")
+    path = state_root / REPORTS / f"{stamp}-{result.set}.json"
+    result.report = str(path)
+    write_atomic(path, (result.model_dump_json(indent=2) + "\n").encode())
+    return path
