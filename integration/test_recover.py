@@ -118,6 +118,8 @@ def assert_recovered(disaster: Disaster) -> None:
     assert len(rows(site.root / "app.sqlite")) == 120
     for path in (site.profile, disaster.base):
         assert path.read_bytes() == (disaster.original / path.name).read_bytes()
+        back, before = path.stat(), (disaster.original / path.name).stat()
+        assert (back.st_mode, back.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
     if disaster.database:
         assert pg_fingerprint(disaster.database) == disaster.fingerprint
     for unit in ("strongroom-site-nightly.service", "strongroom-site-nightly.timer"):
@@ -193,6 +195,7 @@ def test_recover_rebuilds_the_host_from_the_repository_alone(
     assert "correct horse" not in done.stdout
     assert [f["text"] for f in report["follow_up"] if f["kind"] == "service"] == [
         "start service web", "start service other"]
+    assert not any("does not name" in f["text"] for f in report["follow_up"])
     stored = Path(report["report"])
     assert stored.parent == tmp_path / "fresh-state" / "recoveries"
     assert json.loads(stored.read_text()) == report
@@ -257,3 +260,5 @@ def test_recover_from_s3_with_credentials_from_the_environment_only(
         assert report["ok"] and report["repository"] == url and report["rto"] > 0
         assert secret not in done.stdout + done.stderr
         assert any(str(s3.secret_file) in f["text"] for f in report["follow_up"])
+        assert any("does not name" in f["text"] and "offsite (s3://strongroom-site" in
+                   f["text"] for f in report["follow_up"])

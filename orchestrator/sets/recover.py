@@ -35,10 +35,12 @@ from orchestrator.sets.recover_plan import PlannedStep, chosen_parts, follow_ups
 from orchestrator.sets.recover_run import (
     counted,
     database_conflict,
+    read_profile_files,
     restore_files,
     restore_stream,
     store_report,
     wait_for_server,
+    write_profile_files,
 )
 from orchestrator.sets.restore import conflict_message, find_conflicts, retarget
 from orchestrator.sets.runbook import secret_places
@@ -70,7 +72,8 @@ def recover(session: Session, request: RecoverRequest,
     if not profile_sources:
         raise UsageError(f"set {chosen.name} holds no profile files: recover needs a "
                          "disaster-recovery set (create-backup --type disaster-recovery)")
-    stored = {item.source: engine.dump(final.id, item.source) for item in profile_sources}
+    nodes = engine.ls(final.id, [item.source for item in manifest.sources()])
+    stored = read_profile_files(engine, final.id, profile_sources, nodes)
     profile_step = RecoveryStep(kind="profile", part=None, name="profile files",
                                 targets=[str(retarget(s, target_root)) for s in stored],
                                 files=len(stored), bytes=sum(map(len, stored.values())))
@@ -83,7 +86,6 @@ def recover(session: Session, request: RecoverRequest,
         planning_profile = _load(planning_file)
     steps = plan_steps(manifest.sources(), manifest.streams, planning_profile, parts,
                        with_schedules=request.target is None)
-    nodes = _nodes(engine, final.id, steps)
     for planned in steps:
         if planned.sources:
             planned.step.files, planned.step.bytes = counted(nodes, planned.sources)
@@ -118,8 +120,8 @@ def recover(session: Session, request: RecoverRequest,
     if conflicts and not request.force:
         raise ConflictError(conflict_message(chosen, conflicts))
 
-    _run_step(profile_step, lambda: restore_files(
-        engine, final.id, [s for s in profile_sources if s in waiting], [], target_root, False))
+    _run_step(profile_step, lambda: write_profile_files(
+        {s.source: stored[s.source] for s in waiting}, nodes, target_root))
     if profile_step.result == "failed":
         result.ok = False
         raise StrongroomError(f"the profile files of {chosen.name} could not be restored, so "
@@ -134,6 +136,8 @@ def recover(session: Session, request: RecoverRequest,
     result.ok = all(step.result != "failed" for step in result.steps)
     result.follow_up = follow_ups(profile, result.steps, secret_places(profile)) + \
         result.follow_up
+    if session.profile.profile_free:
+        result.follow_up += _repository_notes(profile, url)
     result.rto = round(time.monotonic() - clock, 3)
     result.report = str(store_report(recovered.state.root, result))
     return result
@@ -191,11 +195,6 @@ def _load(path: Path) -> Profile:
     from orchestrator.profile.load import load_profile
 
     return load_profile(path)
-
-
-def _nodes(engine: Engine, snapshot_id: str, steps: Sequence[PlannedStep]) -> list[Node]:
-    paths = [item.source for planned in steps for item in planned.sources]
-    return engine.ls(snapshot_id, paths) if paths else []
 
 
 def _stream_plans(profile: Profile, steps: Sequence[PlannedStep], target_root: Path,
@@ -257,6 +256,18 @@ def _run_step(step: RecoveryStep, work: Callable[[], object]) -> None:
         step.error = exc.message if isinstance(exc, StrongroomError) else str(exc)
         log.warning("recover: %s failed: %s", step.name, step.error)
     step.duration = round(time.monotonic() - clock, 3)
+
+
+def _repository_notes(profile: Profile, url: str) -> list[FollowUp]:
+    """This recovery read the --repo URL; the recovered profile's own repositories are
+    what its schedules will write to."""
+    named = [name for name, repo in profile.repositories.items() if repo.url == url]
+    if named:
+        return []
+    listed = ", ".join(f"{name} ({_shown(repo.url)})"
+                       for name, repo in profile.repositories.items())
+    return [_note(f"read from {_shown(url)}, which the recovered profile does not name: its "
+                  f"repositories are {listed}; check them before the next scheduled backup")]
 
 
 def _shown(url: str) -> str:

@@ -4,9 +4,12 @@ database server; storing the report. recover.py decides the order and what to ru
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from datetime import datetime
+from pathlib import Path, PurePosixPath
 
 from hooks.base import HookError
 from orchestrator.engines.base import Engine, Node
@@ -23,6 +26,7 @@ from orchestrator.sets.state import write_atomic
 log = logging.getLogger("strongroom")
 WAIT_EVERY = 1.0
 REPORTS = "recoveries"
+MAX_PROFILE_BYTES = 4 << 20
 
 
 def restore_files(engine: Engine, snapshot_id: str, sources: Sequence[SourcePath],
@@ -48,6 +52,57 @@ def counted(nodes: Sequence[Node], sources: Sequence[SourcePath]) -> tuple[int, 
 def _within(path: str, root: str) -> bool:
     root = root.rstrip("/") or "/"
     return path == root or path.startswith(root + "/")
+
+
+def read_profile_files(engine: Engine, snapshot_id: str, sources: Sequence[SourcePath],
+                       nodes: Sequence[Node]) -> dict[str, bytes]:
+    """The profile files a set carries, read into memory: each must be a plain absolute
+    path to a regular file of a profile's size (the manifest is the repository's word)."""
+    stored: dict[str, bytes] = {}
+    for item in sources:
+        path = PurePosixPath(item.source)
+        if not path.is_absolute() or ".." in path.parts or str(path) != item.source:
+            raise StrongroomError(f"the set names a profile file {item.source!r}, which is "
+                                  "not a plain absolute path; refused")
+        node = next((n for n in nodes if n.path == item.source), None)
+        if node is None or node.type != "file":
+            raise StrongroomError(f"the set holds no profile file at {item.source}")
+        if node.size > MAX_PROFILE_BYTES:
+            raise StrongroomError(f"the set's profile file {item.source} holds {node.size} "
+                                  f"bytes, more than a profile ({MAX_PROFILE_BYTES}); refused")
+        stored[item.source] = engine.dump(snapshot_id, item.source)
+    return stored
+
+
+def write_profile_files(stored: dict[str, bytes], nodes: Sequence[Node], target_root: Path
+                        ) -> tuple[int, int]:
+    """Put the profile files back from the bytes already read, with their mode and
+    mtime (one restic run fewer than a restore); (files, bytes) written."""
+    from orchestrator.sets.restore import retarget
+
+    for source, data in stored.items():
+        node = next(n for n in nodes if n.path == source)
+        target = retarget(source, target_root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink():
+            target.unlink()  # only with --force: recover refuses existing paths otherwise
+        write_atomic(target, data, mode=(node.mode & 0o7777) or 0o600)
+        stamp = mtime_ns(node.mtime)
+        if stamp is not None:
+            os.utime(target, ns=(stamp, stamp), follow_symlinks=False)
+    return len(stored), sum(map(len, stored.values()))
+
+
+def mtime_ns(text: str) -> int | None:
+    """restic's RFC 3339 time with nanoseconds as nanoseconds since the epoch."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)",
+                         text)
+    if match is None:
+        return None
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    whole = datetime.fromisoformat(match.group(1) + zone)
+    fraction = (match.group(2) or "").ljust(9, "0")
+    return int(whole.timestamp()) * 1_000_000_000 + int(fraction)
 
 
 def database_conflict(profile: Profile, plan: StreamRestore) -> str:

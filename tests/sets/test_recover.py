@@ -18,6 +18,7 @@ from orchestrator.profile.schema import Profile
 from orchestrator.sets.layout import SourcePath
 from orchestrator.sets.manifest import ManifestStream
 from orchestrator.sets.recover_plan import chosen_parts, follow_ups, plan_steps
+from orchestrator.sets.recover_run import mtime_ns
 from orchestrator.sets.session import Session
 
 
@@ -172,3 +173,10 @@ def test_recover_is_a_tool_and_confined_callers_only_plan_it(tmp_path: Path) -> 
         with pytest.raises(AccessDenied, match="may only plan it .*unattended_recover"):
             check_access(session, role, "recover", run, origin)
     check_access(session, "rebuilder", "recover", run, "mcp")
+
+
+def test_restic_times_become_nanoseconds() -> None:
+    assert mtime_ns("2020-09-13T12:26:40.123456789Z") == 1_600_000_000_123_456_789
+    assert mtime_ns("2020-09-13T14:26:40.5+02:00") == 1_600_000_000_500_000_000
+    assert mtime_ns("2020-09-13T12:26:40Z") == 1_600_000_000_000_000_000
+    assert mtime_ns("yesterday") is None
