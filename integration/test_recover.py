@@ -207,7 +207,9 @@ def test_recover_rebuilds_the_host_from_the_repository_alone(
         again.stderr
     assert f"postgresql database {database} is not empty" in again.stderr
     assert_recovered(disaster)
-    forced = run("recover", *repo, "--yes", "--force", "--only", "files,databases")
+    # Through the recovered profile itself (-p), over what is there.
+    forced = run("recover", "-p", str(site.profile), "--yes", "--force", "--only",
+                 "files,databases")
     assert forced.returncode == 0, forced.stderr
     assert_recovered(disaster)
 

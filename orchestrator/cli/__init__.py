@@ -1,5 +1,5 @@
 """The click faces: the `strongroom` group (main.py), one module per command family
-(sets.py, admin.py, infra.py, schedule.py) and the console output (console.py).
+(sets.py, admin.py, infra.py, schedule.py, recover.py) and the console output (console.py).
 
 May import everything below it (access, the operations, profile, engines, models,
 run, errors), lazily inside the commands so that `strongroom --help` stays fast.
