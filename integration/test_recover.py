@@ -155,13 +155,29 @@ def test_recover_rebuilds_the_host_from_the_repository_alone(
 
     site = make_site(large_bytes=1 << 16)
     disaster = prepare(site, tmp_path, database)
+    config = site.run("create-backup", "--type", "config", "--json").json()["set"]
     made = site.run("create-backup", "--type", "disaster-recovery", "--json").json()
     disaster.strike()
     run = fresh(tmp_path, disaster.units)
     repo = ["--repo", str(site.repository), "--password-file", str(site.password_file)]
 
-    # --dry-run: the plan, and nothing written anywhere.
+    # What a user can get wrong: one message each, nothing written.
     before = snapshot_of(site.root)
+    for args, code, message in (
+        (["--backup", config], 2, f"set {config} is a config set: recover needs a "
+                                   "disaster-recovery set"),
+        (["--only", "files,dbs"], 2, "--only dbs: not a part of a recovery"),
+        (["--timestamp", "2001-01-01T00:00:00Z"], 1, "no complete disaster-recovery set"),
+        (["--repo", str(site.repository)], 2, "--repo needs exactly one of"),
+    ):
+        wrong = run("recover", *(repo if args[0] != "--repo" else []), *args, "--yes")
+        assert wrong.returncode == code, wrong.stderr
+        assert message in wrong.stderr and "Traceback" not in wrong.stderr
+    nowhere = run("recover", "--yes")
+    assert nowhere.returncode != 0 and "recover --repo URL" in nowhere.stderr
+    assert snapshot_of(site.root) == before
+
+    # --dry-run: the plan, and nothing written anywhere.
     planned = run("recover", *repo, "--dry-run", "--json")
     assert planned.returncode == 0, planned.stderr
     plan = planned.json()

@@ -21,18 +21,27 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.engines.base import Engine, Node
 from orchestrator.errors import ConflictError, NotFoundError, StrongroomError, UsageError
-from orchestrator.models import FollowUp, RecoverRequest, RecoveryResult, RecoveryStep
+from orchestrator.models import (
+    FollowUp,
+    RecoverPart,
+    RecoverRequest,
+    RecoveryResult,
+    RecoveryStep,
+)
 from orchestrator.profile.schema import Profile
 from orchestrator.sets.dumps import FILE_TARGET_HOOKS, StreamRestore, restore_plans
-from orchestrator.sets.manifest import read_manifest
+from orchestrator.sets.layout import SourcePath
+from orchestrator.sets.manifest import Manifest, read_manifest
 from orchestrator.sets.naming import BackupSet, parse_timestamp
 from orchestrator.sets.recover_plan import PlannedStep, chosen_parts, follow_ups, plan_steps
 from orchestrator.sets.recover_run import (
+    CANNOT_CHECK,
     counted,
     database_conflict,
     read_profile_files,
@@ -55,83 +64,66 @@ DISASTER_RECOVERY = "disaster-recovery"
 ScheduleInstaller = Callable[[Profile, str, str], list[str]]
 
 
+@dataclass
+class _Plan:
+    """What recover found before writing anything."""
+
+    chosen: BackupSet
+    snapshot_id: str
+    manifest: Manifest
+    nodes: list[Node]
+    stored: dict[str, bytes]  # the profile files' bytes, by source path
+    waiting: list[SourcePath]  # the profile files not in place
+    main_file: Path
+    profile: Profile  # the set's profile, loaded from its files or a temporary copy
+    steps: list[PlannedStep]
+    conflicts: list[str]
+
+
 def recover(session: Session, request: RecoverRequest,
             install_schedule: ScheduleInstaller) -> RecoveryResult:
     started = datetime.now(UTC)
     clock = time.monotonic()
     parts = chosen_parts(request.only, request.skip)
-    moment = parse_timestamp(request.timestamp) if request.timestamp else None
     repo_name, engine = session.engine(request.destination)
     url = session.profile.repositories[repo_name].url
-    chosen = _choose(session, engine, repo_name, request.backup, moment)
-    final = chosen.final
-    assert final is not None  # select_set returns complete sets only
-    manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)
     target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
-    profile_sources = [item for item in manifest.sources() if item.kind == "profile"]
-    if not profile_sources:
-        raise UsageError(f"set {chosen.name} holds no profile files: recover needs a "
-                         "disaster-recovery set (create-backup --type disaster-recovery)")
-    nodes = engine.ls(final.id, [item.source for item in manifest.sources()])
-    stored = read_profile_files(engine, final.id, profile_sources, nodes)
+    plan = _plan(session, engine, repo_name, request, parts, target_root)
     profile_step = RecoveryStep(kind="profile", part=None, name="profile files",
-                                targets=[str(retarget(s, target_root)) for s in stored],
-                                files=len(stored), bytes=sum(map(len, stored.values())))
-    waiting = [s for s in profile_sources if not _in_place(s.source, stored, target_root)]
-    conflicts = [str(retarget(s.source, target_root)) for s in waiting
-                 if retarget(s.source, target_root).exists()
-                 or retarget(s.source, target_root).is_symlink()]
-    main_file = retarget(profile_sources[0].source, target_root)
-    with _staged(stored, target_root, main_file, bool(waiting)) as planning_file:
-        planning_profile = _load(planning_file)
-    steps = plan_steps(manifest.sources(), manifest.streams, planning_profile, parts,
-                       with_schedules=request.target is None)
-    for planned in steps:
-        if planned.sources:
-            planned.step.files, planned.step.bytes = counted(nodes, planned.sources)
-    conflicts += find_conflicts(nodes, [s for p in steps for s in p.sources], target_root)
-    plans = _stream_plans(planning_profile, steps, target_root, request.force)
-    if not request.dry_run:
-        _wait_for_servers(planning_profile, plans, request.wait)
-    for planned in steps:
-        if planned.stream is not None:
-            found = database_conflict(planning_profile, plans[id(planned)])
-            if found.startswith("cannot check"):
-                planned.step.error = found
-            elif found:
-                conflicts.append(found)
+                                targets=[str(retarget(s, target_root)) for s in plan.stored],
+                                files=len(plan.stored),
+                                bytes=sum(map(len, plan.stored.values())))
     result = RecoveryResult(
-        set=chosen.name, id=chosen.id, time=chosen.time, profile=manifest.profile,
-        profile_file=str(main_file), repository=_shown(url), target=str(target_root),
-        dry_run=request.dry_run, started=started, conflicts=conflicts,
-        steps=[profile_step, *(p.step for p in steps)],
-        rpo=round((started - chosen.time).total_seconds(), 3),
-        bytes=profile_step.bytes + sum(p.step.bytes for p in steps),
+        set=plan.chosen.name, id=plan.chosen.id, time=plan.chosen.time,
+        profile=plan.manifest.profile, profile_file=str(plan.main_file),
+        repository=_shown(url), target=str(target_root), dry_run=request.dry_run,
+        started=started, conflicts=plan.conflicts,
+        steps=[profile_step, *(p.step for p in plan.steps)],
+        rpo=round((started - plan.chosen.time).total_seconds(), 3),
+        bytes=profile_step.bytes + sum(p.step.bytes for p in plan.steps),
     )
-    if request.target is None and "schedules" in parts and planning_profile.schedules:
+    if request.target is None and "schedules" in parts and plan.profile.schedules:
         result.follow_up.append(_note("schedules are reinstalled as the profile has them"))
-    elif request.target is not None and planning_profile.schedules:
+    elif request.target is not None and plan.profile.schedules:
         result.follow_up.append(_note("schedules are not installed with --target"))
     if request.dry_run:
-        result.follow_up = follow_ups(planning_profile, result.steps,
-                                      secret_places(planning_profile)) + result.follow_up
+        result.follow_up = follow_ups(plan.profile, result.steps,
+                                      secret_places(plan.profile)) + result.follow_up
         result.rto = round(time.monotonic() - clock, 3)
         return result
-    if conflicts and not request.force:
-        raise ConflictError(conflict_message(chosen, conflicts))
+    if plan.conflicts and not request.force:
+        raise ConflictError(conflict_message(plan.chosen, plan.conflicts))
 
     _run_step(profile_step, lambda: write_profile_files(
-        {s.source: stored[s.source] for s in waiting}, nodes, target_root))
+        {s.source: plan.stored[s.source] for s in plan.waiting}, plan.nodes, target_root))
     if profile_step.result == "failed":
-        result.ok = False
-        raise StrongroomError(f"the profile files of {chosen.name} could not be restored, so "
-                              f"nothing else was: {profile_step.error}")
-    profile = _load(main_file)  # the recovered profile, from its restored file
-    plans = _stream_plans(profile, steps, target_root, request.force)
-    for planned in steps:
-        _run_step(planned.step, _action(planned, profile, engine, final.id, nodes, plans,
-                                        target_root, request, install_schedule))
-    recovered = Session(profile)
+        raise StrongroomError(f"the profile files of {plan.chosen.name} could not be restored, "
+                              f"so nothing else was: {profile_step.error}")
+    profile = _load(plan.main_file)  # the recovered profile, from its restored file
+    streams = _stream_plans(profile, plan.steps, target_root, request.force)
+    for planned in plan.steps:
+        _run_step(planned.step, _action(planned, profile, engine, plan, streams, target_root,
+                                        request, install_schedule))
     result.profile = profile.profile_name
     result.ok = all(step.result != "failed" for step in result.steps)
     result.follow_up = follow_ups(profile, result.steps, secret_places(profile)) + \
@@ -139,8 +131,48 @@ def recover(session: Session, request: RecoverRequest,
     if session.profile.profile_free:
         result.follow_up += _repository_notes(profile, url)
     result.rto = round(time.monotonic() - clock, 3)
-    result.report = str(store_report(recovered.state.root, result))
+    result.report = str(store_report(Session(profile).state.root, result))
     return result
+
+
+def _plan(session: Session, engine: Engine, repo_name: str, request: RecoverRequest,
+          parts: Sequence[RecoverPart], target_root: Path) -> _Plan:
+    """The set, its profile and every step with its conflicts; nothing written."""
+    moment = parse_timestamp(request.timestamp) if request.timestamp else None
+    chosen = _choose(session, engine, repo_name, request.backup, moment)
+    final = chosen.final
+    assert final is not None  # select_set returns complete sets only
+    manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)
+    profile_sources = [item for item in manifest.sources() if item.kind == "profile"]
+    if not profile_sources:
+        raise UsageError(f"set {chosen.name} holds no profile files: recover needs a "
+                         "disaster-recovery set (create-backup --type disaster-recovery)")
+    nodes = engine.ls(final.id, [item.source for item in manifest.sources()])
+    stored = read_profile_files(engine, final.id, profile_sources, nodes)
+    waiting = [s for s in profile_sources if not _in_place(s.source, stored, target_root)]
+    conflicts = [str(path) for path in (retarget(s.source, target_root) for s in waiting)
+                 if path.exists() or path.is_symlink()]
+    main_file = retarget(profile_sources[0].source, target_root)
+    with _staged(stored, target_root, main_file, bool(waiting)) as planning_file:
+        profile = _load(planning_file)
+    steps = plan_steps(manifest.sources(), manifest.streams, profile, parts,
+                       with_schedules=request.target is None)
+    for planned in steps:
+        if planned.sources:
+            planned.step.files, planned.step.bytes = counted(nodes, planned.sources)
+    conflicts += find_conflicts(nodes, [s for p in steps for s in p.sources], target_root)
+    streams = _stream_plans(profile, steps, target_root, request.force)
+    if not request.dry_run:
+        _wait_for_servers(profile, streams, request.wait)
+    for planned in steps:
+        if planned.stream is not None:
+            found = database_conflict(profile, streams[id(planned)])
+            if found.startswith(CANNOT_CHECK):
+                planned.step.error = found
+            elif found:
+                conflicts.append(found)
+    return _Plan(chosen, final.id, manifest, nodes, stored, waiting, main_file, profile,
+                 steps, conflicts)
 
 
 def _choose(session: Session, engine: Engine, repo_name: str, backup: str | None,
@@ -210,19 +242,19 @@ def _stream_plans(profile: Profile, steps: Sequence[PlannedStep], target_root: P
     return plans
 
 
-def _wait_for_servers(profile: Profile, plans: dict[int, StreamRestore], wait: float) -> None:
+def _wait_for_servers(profile: Profile, streams: dict[int, StreamRestore], wait: float
+                      ) -> None:
     waited: set[tuple[str, int]] = set()
-    for plan in plans.values():
-        key = (plan.ref.service, plan.ref.index)
+    for stream in streams.values():
+        key = (stream.ref.service, stream.ref.index)
         if key not in waited:
             waited.add(key)
-            wait_for_server(profile, plan, wait)
+            wait_for_server(profile, stream, wait)
 
 
-def _action(planned: PlannedStep, profile: Profile, engine: Engine, snapshot_id: str,
-            nodes: Sequence[Node], plans: dict[int, StreamRestore], target_root: Path,
-            request: RecoverRequest, install_schedule: ScheduleInstaller
-            ) -> Callable[[], object]:
+def _action(planned: PlannedStep, profile: Profile, engine: Engine, plan: _Plan,
+            streams: dict[int, StreamRestore], target_root: Path, request: RecoverRequest,
+            install_schedule: ScheduleInstaller) -> Callable[[], object]:
     if planned.step.error:  # the server could not be reached when the plan was made
         error = planned.step.error
 
@@ -230,8 +262,8 @@ def _action(planned: PlannedStep, profile: Profile, engine: Engine, snapshot_id:
             raise StrongroomError(error)
         return fail
     if planned.stream is not None:
-        plan = plans[id(planned)]
-        return lambda: restore_stream(engine, profile, plan)
+        stream = streams[id(planned)]
+        return lambda: restore_stream(engine, profile, stream)
     if planned.schedule is not None:
         key = planned.schedule
         return lambda: planned.step.targets.extend(install_schedule(profile, key,
@@ -239,8 +271,8 @@ def _action(planned: PlannedStep, profile: Profile, engine: Engine, snapshot_id:
     sources = planned.sources
 
     def files() -> None:
-        counted = restore_files(engine, snapshot_id, sources, nodes, target_root, request.force)
-        planned.step.files, planned.step.bytes = counted
+        planned.step.files, planned.step.bytes = restore_files(
+            engine, plan.snapshot_id, sources, plan.nodes, target_root, request.force)
     return files
 
 

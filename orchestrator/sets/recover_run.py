@@ -27,6 +27,7 @@ log = logging.getLogger("strongroom")
 WAIT_EVERY = 1.0
 REPORTS = "recoveries"
 MAX_PROFILE_BYTES = 4 << 20
+CANNOT_CHECK = "cannot check"
 
 
 def restore_files(engine: Engine, snapshot_id: str, sources: Sequence[SourcePath],
@@ -110,7 +111,7 @@ def database_conflict(profile: Profile, plan: StreamRestore) -> str:
     try:
         found = conflicts_of(profile, [plan])
     except StrongroomError as exc:
-        return f"cannot check {plan.stream.logical}: {exc.message}"
+        return f"{CANNOT_CHECK} {plan.stream.logical}: {exc.message}"
     return found[0] if found else ""
 
 
