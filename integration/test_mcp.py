@@ -107,6 +107,10 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
         assert verified["ok"] is True and verified["log_part"] == "logs/verification.log"
         same = await session.call_tool("backup-sync", {"from": "local", "to": "local"})
         assert "both 'local'" in error_text(same)
+        # recover only plans without a role allowing it; this profile has no such set.
+        assert "may only plan it" in error_text(await session.call_tool("recover", {}))
+        assert "no complete disaster-recovery set" in error_text(
+            await session.call_tool("recover", {"dryRun": True}))
 
     with_client(site, body)
     host = site.root / "host"
@@ -117,7 +121,8 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
     assert [(e["tool"], e["result"], e["origin"]) for e in entries] == [
         ("create-backup", "ok", "mcp"), ("download-backup", "ok", "mcp"),
         ("restore-backup", "denied", "mcp"), ("restore-backup", "ok", "mcp"),
-        ("verify-backup", "ok", "mcp"), ("backup-sync", "error", "mcp")]
+        ("verify-backup", "ok", "mcp"), ("backup-sync", "error", "mcp"),
+        ("recover", "denied", "mcp"), ("recover", "error", "mcp")]
     assert entries[0]["set"] == seen["made"]["set"]
     assert site.run("audit", "verify").returncode == 0
 
