@@ -156,7 +156,8 @@ def test_recover_rebuilds_the_host_from_the_repository_alone(
     site = make_site(large_bytes=1 << 16)
     disaster = prepare(site, tmp_path, database)
     config = site.run("create-backup", "--type", "config", "--json").json()["set"]
-    made = site.run("create-backup", "--type", "disaster-recovery", "--json").json()
+    made = site.run("create-backup", "--type", "disaster-recovery", "--json",
+                    env={"STRONGROOM_SYSTEMD_DIR": str(disaster.units)}).json()
     disaster.strike()
     run = fresh(tmp_path, disaster.units)
     repo = ["--repo", str(site.repository), "--password-file", str(site.password_file)]
@@ -195,7 +196,7 @@ def test_recover_rebuilds_the_host_from_the_repository_alone(
     assert asked.returncode == 2 and "--yes" in asked.stderr.splitlines()[-1]
     assert snapshot_of(site.root) == before
 
-    done = run("recover", *repo, "--yes", "--install", "systemd", "--json")
+    done = run("recover", *repo, "--yes", "--json")  # the units, as the inventory had them
     assert done.returncode == 0, done.stderr
     report = done.json()
     assert_recovered(disaster)
@@ -262,7 +263,8 @@ def test_recover_from_s3_with_credentials_from_the_environment_only(
             "offsite", "strongroom-site", site.password_file) + "\n[config]" + tail)
         site.run("init")
         disaster = prepare(site, tmp_path, None)
-        site.run("create-backup", "--type", "disaster-recovery")
+        site.run("create-backup", "--type", "disaster-recovery",
+                 env={"STRONGROOM_SYSTEMD_DIR": str(disaster.units)})
         secret = s3.secret_file.read_text().strip()
         disaster.strike()
         s3.secret_file.unlink()  # the profile's own way to the key is gone with the host

@@ -30,7 +30,8 @@ PARTS = "files,databases,containers,vms,schedules"
 @click.option("--skip", multiple=True, metavar=PARTS, help="Not these parts.")
 @click.option("--install", type=click.Choice(["auto", "systemd", "cron", "none"]),
               default="auto", show_default=True, help="How schedules are reinstalled "
-              "(auto: systemd when it runs here, else cron).")
+              "(auto: as the set's inventory says the host had them; without one, systemd "
+              "when it runs here, else cron).")
 @click.option("--wait", type=click.FloatRange(0, 3600), default=60.0, show_default=True,
               metavar="SECONDS", help="How long to wait for each database server.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")

@@ -36,6 +36,7 @@ from orchestrator.models import (
 )
 from orchestrator.profile.schema import Profile
 from orchestrator.sets.dumps import FILE_TARGET_HOOKS, StreamRestore, restore_plans
+from orchestrator.sets.inventory import Schedules
 from orchestrator.sets.layout import SourcePath
 from orchestrator.sets.manifest import Manifest, read_manifest
 from orchestrator.sets.naming import BackupSet, parse_timestamp
@@ -44,6 +45,7 @@ from orchestrator.sets.recover_run import (
     CANNOT_CHECK,
     counted,
     database_conflict,
+    read_inventory_schedules,
     read_profile_files,
     restore_files,
     restore_stream,
@@ -59,9 +61,10 @@ log = logging.getLogger("strongroom")
 DISASTER_RECOVERY = "disaster-recovery"
 
 
-# Installs one schedule of a profile (profile, key, --install) and says what it wrote; the
-# schedule package's, handed in by the tool (operations sit above sets).
-ScheduleInstaller = Callable[[Profile, str, str], list[str]]
+# Installs one schedule of a profile (profile, key, --install, how the set's inventory says
+# the lost host had its schedules) and says what it wrote; the schedule package's, handed
+# in by the tool (operations sit above sets).
+ScheduleInstaller = Callable[[Profile, str, str, Schedules | None], list[str]]
 
 
 @dataclass
@@ -78,6 +81,7 @@ class _Plan:
     profile: Profile  # the set's profile, loaded from its files or a temporary copy
     steps: list[PlannedStep]
     conflicts: list[str]
+    schedules: Schedules | None  # the schedules the lost host had installed
 
 
 def recover(session: Session, request: RecoverRequest,
@@ -171,8 +175,10 @@ def _plan(session: Session, engine: Engine, repo_name: str, request: RecoverRequ
                 planned.step.error = found
             elif found:
                 conflicts.append(found)
+    recorded = read_inventory_schedules(engine, final, chosen.base) if request.install == \
+        "auto" and any(planned.schedule for planned in steps) else None
     return _Plan(chosen, final.id, manifest, nodes, stored, waiting, main_file, profile,
-                 steps, conflicts)
+                 steps, conflicts, recorded)
 
 
 def _choose(session: Session, engine: Engine, repo_name: str, backup: str | None,
@@ -266,8 +272,8 @@ def _action(planned: PlannedStep, profile: Profile, engine: Engine, plan: _Plan,
         return lambda: restore_stream(engine, profile, stream)
     if planned.schedule is not None:
         key = planned.schedule
-        return lambda: planned.step.targets.extend(install_schedule(profile, key,
-                                                                    request.install))
+        return lambda: planned.step.targets.extend(install_schedule(
+            profile, key, request.install, plan.schedules))
     sources = planned.sources
 
     def files() -> None:

@@ -12,12 +12,13 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from hooks.base import HookError
-from orchestrator.engines.base import Engine, Node
+from orchestrator.engines.base import Engine, Node, Snapshot
 from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import StrongroomError
 from orchestrator.models import RecoveryResult
 from orchestrator.profile.schema import Profile
 from orchestrator.sets.dumps import StreamRestore, conflicts_of, context_for, restore_streams
+from orchestrator.sets.inventory import Schedules
 from orchestrator.sets.layout import SourcePath
 from orchestrator.sets.recover_plan import SERVER_HOOKS
 from orchestrator.sets.restore import check_target, clear_for_overwrite, find_conflicts
@@ -104,6 +105,22 @@ def mtime_ns(text: str) -> int | None:
     whole = datetime.fromisoformat(match.group(1) + zone)
     fraction = (match.group(2) or "").ljust(9, "0")
     return int(whole.timestamp()) * 1_000_000_000 + int(fraction)
+
+
+def read_inventory_schedules(engine: Engine, final: Snapshot, base: str) -> Schedules | None:
+    """The schedules the set's inventory says the host had installed; None for a set
+    without a readable inventory (installing then follows --install auto)."""
+    from pydantic import ValidationError
+
+    from orchestrator.sets.inventory import INVENTORY_FILE, Inventory
+    from orchestrator.sets.manifest import manifest_dir_in
+
+    try:
+        data = engine.dump(final.id, f"{manifest_dir_in(final, base)}/{INVENTORY_FILE}")
+        return Inventory.model_validate_json(data[:MAX_PROFILE_BYTES]).schedules
+    except (StrongroomError, ValidationError) as exc:
+        log.info("recover: no inventory of installed schedules: %s", exc)
+        return None
 
 
 def database_conflict(profile: Profile, plan: StreamRestore) -> str:
