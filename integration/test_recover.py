@@ -228,6 +228,7 @@ def test_recover_rebuilds_the_host_from_the_repository_alone(
     forced = run("recover", "-p", str(site.profile), "--yes", "--force", "--only",
                  "files,databases")
     assert forced.returncode == 0, forced.stderr
+    assert forced.stdout.splitlines()[1].strip().startswith("1. [in-place] profile files")
     assert_recovered(disaster)
 
     # The database step fails (pg_restore exits 1): the files are still restored, exit 1.

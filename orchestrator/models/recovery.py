@@ -15,7 +15,8 @@ RECOVER_PARTS: tuple[RecoverPart, ...] = ("files", "databases", "containers", "v
                                           "schedules")
 StepKind = Literal["profile", "config", "network", "service", "database", "containers", "vm",
                    "schedule"]
-StepResult = Literal["planned", "ok", "failed", "skipped", "in-place"]
+# in-place: the profile files were already there with the same bytes; nothing written.
+StepResult = Literal["planned", "ok", "failed", "in-place"]
 
 
 class RecoverRequest(Model):

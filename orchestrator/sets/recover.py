@@ -118,8 +118,11 @@ def recover(session: Session, request: RecoverRequest,
     if plan.conflicts and not request.force:
         raise ConflictError(conflict_message(plan.chosen, plan.conflicts))
 
-    _run_step(profile_step, lambda: write_profile_files(
-        {s.source: plan.stored[s.source] for s in plan.waiting}, plan.nodes, target_root))
+    if plan.waiting:
+        _run_step(profile_step, lambda: write_profile_files(
+            {s.source: plan.stored[s.source] for s in plan.waiting}, plan.nodes, target_root))
+    else:
+        profile_step.result = "in-place"
     if profile_step.result == "failed":
         raise StrongroomError(f"the profile files of {plan.chosen.name} could not be restored, "
                               f"so nothing else was: {profile_step.error}")
