@@ -4,17 +4,21 @@ follow-up list, the report model, and who may run it without dryRun."""
 from __future__ import annotations
 
 import textwrap
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from hooks.base import HookError, RestorePlanInput
 from orchestrator import models
 from orchestrator.access.tools import TOOLS, check_access
 from orchestrator.errors import AccessDenied, UsageError
 from orchestrator.profile.load import load_profile
 from orchestrator.profile.schema import Profile
+from orchestrator.sets import recover_run
+from orchestrator.sets.dumps import HookRef, StreamRestore
 from orchestrator.sets.layout import SourcePath
 from orchestrator.sets.manifest import ManifestStream
 from orchestrator.sets.recover_plan import chosen_parts, follow_ups, plan_steps
@@ -180,3 +184,38 @@ def test_restic_times_become_nanoseconds() -> None:
     assert mtime_ns("2020-09-13T14:26:40.5+02:00") == 1_600_000_000_500_000_000
     assert mtime_ns("2020-09-13T12:26:40Z") == 1_600_000_000_000_000_000
     assert mtime_ns("yesterday") is None
+
+
+class FlakyServer:
+    """A hook whose server refuses connections a few times, then accepts them."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.checks = 0
+
+    def check(self, config: object, ctx: object) -> None:
+        self.checks += 1
+        if self.checks <= self.refusals:
+            raise HookError("cannot connect to PostgreSQL at 127.0.0.1: connection refused")
+
+
+def waiting_plan(hook: FlakyServer, kind: str = "postgresql") -> StreamRestore:
+    ref = HookRef("web", 0, kind, hook, None)  # type: ignore[arg-type]
+    return StreamRestore(stream(kind, "web"), ref, RestorePlanInput(
+        database="web", target="web", format="custom", logical="services/web/web.dump"))
+
+
+def test_recover_waits_for_a_database_server_up_to_the_timeout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recover_run, "WAIT_EVERY", 0.01)
+    profile = make_profile(tmp_path)
+    late = FlakyServer(refusals=3)
+    recover_run.wait_for_server(profile, waiting_plan(late), wait=5)
+    assert late.checks == 4
+    never = FlakyServer(refusals=1000)
+    clock = time.monotonic()
+    recover_run.wait_for_server(profile, waiting_plan(never), wait=0.2)
+    assert 0.2 <= time.monotonic() - clock < 2 and never.checks > 2
+    files = FlakyServer(refusals=1000)
+    recover_run.wait_for_server(profile, waiting_plan(files, "sqlite"), wait=5)
+    assert files.checks == 0  # a file, not a server: nothing to wait for
