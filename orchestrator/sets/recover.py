@@ -286,13 +286,13 @@ def _action(planned: PlannedStep, profile: Profile, engine: Engine, plan: _Plan,
 
 
 def _run_step(step: RecoveryStep, work: Callable[[], object]) -> None:
-    from orchestrator.run import CommandError
-
+    """Run one step's work; its failure (a hook's, restic's, the file system's) is the
+    step's result, not the end of the recovery."""
     clock = time.monotonic()
     try:
         work()
         step.result = "ok"
-    except (StrongroomError, CommandError, OSError) as exc:
+    except (StrongroomError, OSError) as exc:
         step.result = "failed"
         step.error = exc.message if isinstance(exc, StrongroomError) else str(exc)
         log.warning("recover: %s failed: %s", step.name, step.error)
