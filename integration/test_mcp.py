@@ -19,7 +19,7 @@ TOOL_NAMES = {
     "create-backup", "list-backups", "restore-backup", "verify-backup", "download-backup",
     "schedule-backup", "backup-database", "backup-files", "backup-containers",
     "backup-vm-snapshot", "backup-compare", "backup-migrate", "backup-encrypt", "backup-sync",
-    "apply-retention", "drill", "status", "report",
+    "apply-retention", "drill", "status", "report", "recover",
 }
 
 Body = Callable[[Any], Awaitable[None]]
@@ -110,6 +110,10 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
         assert "restore_targets" in error_text(outside)
         drilled = structured(await session.call_tool("drill", {"services": ["other"]}))
         assert drilled["ok"] is True and drilled["set"] == made["set"]
+        # recover only plans without a role allowing it; this profile has no such set.
+        assert "may only plan it" in error_text(await session.call_tool("recover", {}))
+        assert "no complete disaster-recovery set" in error_text(
+            await session.call_tool("recover", {"dryRun": True}))
 
     with_client(site, body)
     host = site.root / "host"
@@ -121,7 +125,8 @@ def test_tools_and_a_full_round_trip(site: Site) -> None:
         ("create-backup", "ok", "mcp"), ("download-backup", "ok", "mcp"),
         ("restore-backup", "denied", "mcp"), ("restore-backup", "ok", "mcp"),
         ("verify-backup", "ok", "mcp"), ("backup-sync", "error", "mcp"),
-        ("drill", "denied", "mcp"), ("drill", "ok", "mcp")]
+        ("drill", "denied", "mcp"), ("drill", "ok", "mcp"),
+        ("recover", "denied", "mcp"), ("recover", "error", "mcp")]
     assert entries[0]["set"] == seen["made"]["set"]
     assert site.run("audit", "verify").returncode == 0
 

@@ -165,6 +165,9 @@ def confine(profile: Profile, state_root: Path, role: str | None, origin: str,
     elif isinstance(request, models.DrillRequest) and request.workdir is not None:
         update["workdir"] = str(inside(request.workdir, allowed.restore_targets, "workdir",
                                        "restore_targets"))
+    elif isinstance(request, models.RecoverRequest) and request.target is not None:
+        update["target"] = str(inside(request.target, allowed.restore_targets, "target",
+                                      "restore_targets"))
     elif isinstance(request, models.BackupFilesRequest):
         update["paths"] = [str(inside(path, allowed.backup_roots, "path", "backup_roots"))
                            for path in request.paths]

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from orchestrator import models
 from orchestrator.access import audit
 from orchestrator.access.anchors import profile_key
-from orchestrator.access.paths import confine
+from orchestrator.access.paths import confine, is_confined
 from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import AccessDenied, StrongroomError, UsageError
 from orchestrator.observe.watch import watched
@@ -163,10 +163,14 @@ def _keys(session: Session, request: Any, progress: ProgressCallback | None) -> 
     operation = {"add": keys.key_add, "remove": keys.key_remove,
                  "rotate": keys.key_rotate}[request.action]
     return operation(session, request)
+
+
 def _drill(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
     from orchestrator.sets.drill import drill_backup
 
     return drill_backup(session, request)
+
+
 def _status(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
     from orchestrator.observe.status import build_status
 
@@ -177,6 +181,13 @@ def _report(session: Session, request: Any, progress: ProgressCallback | None) -
     from orchestrator.observe.report import build_report
 
     return build_report(session, request)
+
+
+def _recover(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.schedule.manage import reinstall
+    from orchestrator.sets.recover import recover
+
+    return recover(session, request, reinstall)
 
 
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
@@ -235,12 +246,17 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          "time, time to repair, achieved RPO per schedule against its target, verification "
          "pass rate, storage efficiency, and compliance findings.",
          models.ReportRequest, _report, audited=False),
+    Tool("recover", "Rebuild the host from a disaster-recovery set of this profile: the "
+         "profile files first, then files, databases, containers, VM disks and schedules in "
+         "that order, with a report (RTO, RPO, follow-up). Only dryRun unless the role has "
+         "unattended_recover.", models.RecoverRequest, _recover),
 )}
 
 
-def check_access(session: Session, role: str | None, tool: str, request: BaseModel) -> None:
+def check_access(session: Session, role: str | None, tool: str, request: BaseModel,
+                 origin: str = "cli") -> None:
     access = session.profile.access
-    unattended = False
+    unattended = recover_allowed = False
     if role is not None:
         spec = access.roles.get(role)
         if spec is None:
@@ -254,10 +270,17 @@ def check_access(session: Session, role: str | None, tool: str, request: BaseMod
         if "*" not in spec.profiles and name not in spec.profiles:
             raise AccessDenied(f"role {role!r} may not use profile {name!r}")
         unattended = spec.unattended_restore
+        recover_allowed = spec.unattended_recover
     if isinstance(request, models.RestoreBackupRequest) and not (
             request.dry_run or request.confirm or unattended):
         raise AccessDenied("restore-backup overwrites data: call it again with confirm: true "
                            "(or dryRun: true to see the plan first)")
+    if isinstance(request, models.RecoverRequest) and is_confined(role, origin) and not (
+            request.dry_run or recover_allowed):
+        who = f"role {role!r}" if role is not None else "a caller without a role"
+        raise AccessDenied(f"recover rewrites the whole host: {who} may only plan it (dryRun: "
+                           "true); a role with unattended_recover = true in [access.roles] "
+                           "may run it")
 
 
 def parse(tool: Tool, arguments: dict[str, Any]) -> BaseModel:
@@ -292,7 +315,7 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
     clock = time.monotonic()
     outcome: dict[str, Any] = {"result": "ok"}
     try:
-        check_access(session, role, name, request)
+        check_access(session, role, name, request, origin)
         request = confine(session.profile, session.state.root, role, origin, request)
         if tool.run is None:
             raise NotAvailable(f"{name} is not available in this version of strongroom yet")

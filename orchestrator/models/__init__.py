@@ -64,6 +64,15 @@ from orchestrator.models.observe import (
     StatusRequest,
     StatusResult,
 )
+from orchestrator.models.recovery import (
+    RECOVER_PARTS,
+    FollowUp,
+    RecoverPart,
+    RecoverRequest,
+    RecoveryResult,
+    RecoveryStep,
+    StepResult,
+)
 from orchestrator.models.restore import (
     RestoreBackupRequest,
     RestoreMode,
@@ -132,6 +141,7 @@ __all__ = [
     "DrillTable",
     "ExportFormat",
     "FileChange",
+    "FollowUp",
     "InitRequest",
     "InitResult",
     "InstallMethod",
@@ -147,6 +157,11 @@ __all__ = [
     "PartComparison",
     "PartResult",
     "PartStatus",
+    "RECOVER_PARTS",
+    "RecoverPart",
+    "RecoverRequest",
+    "RecoveryResult",
+    "RecoveryStep",
     "RestoreBackupRequest",
     "RestoreMode",
     "RestorePlanEntry",
@@ -156,6 +171,7 @@ __all__ = [
     "ScheduleBackupResult",
     "ScheduleInfo",
     "SetType",
+    "StepResult",
     "VerifyBackupRequest",
     "VerifyCheck",
     "VerifyResult",

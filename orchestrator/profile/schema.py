@@ -248,6 +248,9 @@ class Role(PathPolicy):
     profiles: list[str] = Field(default_factory=lambda: ["*"], description="profile names, or *")
     unattended_restore: bool = Field(
         default=False, description="restore-backup without confirm: true")
+    unattended_recover: bool = Field(
+        default=False, description="recover without dryRun: rebuild the whole host (files, "
+        "databases, schedules) over MCP or under this role")
 
 
 class Access(PathPolicy):

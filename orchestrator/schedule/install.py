@@ -27,7 +27,7 @@ from orchestrator.schedule.units import (
     systemd_timer,
     unit_name,
 )
-from orchestrator.sets.inventory import schedule_places
+from orchestrator.sets.inventory import Schedules, schedule_places
 from orchestrator.sets.state import write_atomic
 
 Method = Literal["systemd", "cron"]
@@ -84,6 +84,19 @@ class Places:
 
     def systemctl(self, *args: str) -> list[str]:
         return ["systemctl", *(["--user"] if self.user else []), *args]
+
+
+def recorded_method(recorded: Schedules | None, profile: str, key: str) -> str | None:
+    """How a schedule was installed when a disaster-recovery set was made (its inventory):
+    systemd, cron, none; None when the inventory cannot say (no inventory, or a user's
+    crontab, which it does not read)."""
+    if recorded is None:
+        return None
+    if f"{unit_name(profile, key)}.timer" in recorded.systemd_units:
+        return "systemd"
+    if f"{profile}/{key}" in recorded.cron_blocks:
+        return "cron"
+    return "none" if recorded.cron_file is not None else None
 
 
 def planned_files(places: Places, method: Method, job: ScheduledJob) -> dict[str, str]:

@@ -38,10 +38,12 @@ from orchestrator.schedule.install import (
     installed_where,
     planned_files,
     read_cron_quietly,
+    recorded_method,
     uninstall,
 )
 from orchestrator.schedule.units import ScheduledJob, job_argv
 from orchestrator.sets.drill import last_drills
+from orchestrator.sets.inventory import Schedules
 from orchestrator.sets.naming import split_set_name
 from orchestrator.sets.session import Session
 
@@ -187,6 +189,24 @@ def scheduled_job(profile: Profile, path: Path, key: str, schedule: Schedule, pl
         user=places.user,
         randomized_delay=parse_timespan(schedule.randomized_delay),
         environment=environment, profile_file=str(path))
+
+def reinstall(profile: Profile, key: str, wanted: str, recorded: Schedules | None
+              ) -> list[str]:
+    """Install a schedule of the recovered profile as schedule-backup does, with --install
+    auto as the lost host had it (`recorded`, from the set's inventory); the files
+    written, or a note where nothing is installed."""
+    was = recorded_method(recorded, profile.profile_name, key) if wanted == "auto" else None
+    if was == "none":
+        return ["not installed: it was not installed when the set was made "
+                f"(`strongroom schedule-backup --name {key}` installs it)"]
+    places = Places.here()
+    method = places.choose(was or wanted)
+    if method is None:
+        return ["not installed (--install none): `strongroom scheduler` runs it"]
+    job = scheduled_job(profile, profile_file(profile), key, profile.schedules[key], places,
+                        method)
+    outcome = install(places, method, job)
+    return [*outcome.files, *outcome.notes]
 
 
 def strongroom_executable() -> list[str]:

@@ -72,9 +72,9 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     if request.dry_run:
         return result
     if conflicts and not request.force:
-        raise ConflictError(_conflict_message(chosen, conflicts))
+        raise ConflictError(conflict_message(chosen, conflicts))
     if sources:
-        _check_target(target_root, sources)
+        check_target(target_root, sources)
         if conflicts:
             clear_for_overwrite(nodes, sources, target_root)
         engine.restore(
@@ -203,7 +203,7 @@ def clear_for_overwrite(
             target.unlink()
 
 
-def _conflict_message(chosen: BackupSet, conflicts: list[str]) -> str:
+def conflict_message(chosen: BackupSet, conflicts: list[str]) -> str:
     shown = "\n".join(f"  {path}" for path in conflicts[:SHOWN_CONFLICTS])
     more = len(conflicts) - SHOWN_CONFLICTS
     tail = f"\n  … and {more} more" if more > 0 else ""
@@ -214,7 +214,7 @@ def _conflict_message(chosen: BackupSet, conflicts: list[str]) -> str:
     )
 
 
-def _check_target(target_root: Path, sources: Sequence[SourcePath]) -> None:
+def check_target(target_root: Path, sources: Sequence[SourcePath]) -> None:
     if target_root.exists() and not target_root.is_dir():
         raise StrongroomError(f"--target {target_root} exists and is not a directory")
     if str(target_root) == "/":
@@ -233,5 +233,6 @@ def _check_target(target_root: Path, sources: Sequence[SourcePath]) -> None:
                 break
 
 
-__all__ = ["find_conflicts", "restore_backup", "retarget"]
+__all__ = ["check_target", "clear_for_overwrite", "conflict_message", "find_conflicts",
+           "restore_backup", "retarget"]
 

@@ -129,22 +129,43 @@ def _with_strongroom(profile: Profile, manifest: Manifest, repo_name: str, repo:
         if repository.password_file else "(the password as the profile had it)"
     profiles = [item.source for item in manifest.paths if item.kind == "profile"]
     profile_file = shlex.quote(profiles[0]) if profiles else "PROFILE.toml"
+    given = _password_option(repository)
     return [
         "## Recover with strongroom", "",
         f"1. Install restic (0.14.0 or newer) and strongroom "
         f"{manifest.tools.get('strongroom', '')} or newer (`pip install .` in its source "
         "tree), and the database clients the dumps need.",
-        f"2. Put the repository password back where it lived ({password}).",
-        f"3. Put the profile back first: `restic -r {repo} restore latest --tag "
+        f"2. Put the repository password back where it lived ({password}), and the "
+        "backend's credentials in the environment if it needs some.",
+        f"3. See the plan: `strongroom recover --repo {shlex.quote(repo)} {given} --backup "
+        f"{manifest.set} --dry-run`",
+        "4. Recover: the same without `--dry-run`. The profile goes back first, then the "
+        "files, databases, containers, VM disks and schedules; the report gives the RTO, "
+        "the RPO and what is left to do.",
+        "5. Put the other secrets back (see above) and start the services.", "",
+        "Or step by step:", "",
+        f"1. Put the profile back first: `restic -r {repo} restore latest --tag "
         f"set={manifest.set},part={FILES_PART} --target / "
         + " ".join(f"--include {shlex.quote(p)}" for p in profiles) + "`",
-        f"4. List the sets: `strongroom list-backups -p {profile_file}`",
-        f"5. Restore everything else: `strongroom restore-backup -p {profile_file} "
+        f"2. List the sets: `strongroom list-backups -p {profile_file}`",
+        f"3. Restore everything else: `strongroom restore-backup -p {profile_file} "
         f"--backup {manifest.set}` (add `--force` where files exist).",
-        "6. Put the other secrets back (see above) and start the services.",
-        *(f"7. Reinstall schedule `{key}`: `strongroom schedule-backup -p {profile_file} "
+        "4. Put the other secrets back (see above) and start the services.",
+        *(f"5. Reinstall schedule `{key}`: `strongroom schedule-backup -p {profile_file} "
           f"--name {shlex.quote(key)}`" for key in profile.schedules), "",
     ]
+
+
+def _password_option(repository: Repository) -> str:
+    """The recover option that reads the password as the profile did."""
+    if repository.password_command:
+        command = repository.password_command if isinstance(repository.password_command, str) \
+            else shlex.join(repository.password_command)
+        return f"--password-command {shlex.quote(command)}"
+    if repository.password_env:
+        return f"--password-env {repository.password_env}"
+    where = str(repository.password_file) if repository.password_file else "FILE"
+    return f"--password-file {shlex.quote(where)}"
 
 
 def _with_restic(manifest: Manifest, repo: str, staging: Path) -> list[str]:

@@ -135,6 +135,8 @@ def test_the_runbook_names_every_part(profile: Profile, manifest: Manifest,
         assert f"`{item.logical}`" in holds and f"`{item.snapshot_id}`" in holds
     assert "strongroom/profiles" in holds and str(tmp_path / "host.toml") in holds
     assert f"strongroom restore-backup -p {tmp_path / 'host.toml'} --backup {SET}" in text
+    assert (f"3. See the plan: `strongroom recover --repo {tmp_path}/repo --password-file "
+            f"{tmp_path}/repo.pass --backup {SET} --dry-run`") in text
     assert f"`strongroom schedule-backup -p {tmp_path / 'host.toml'} --name weekly`" in text
     restic = text.split("## Recover with plain restic")[1]
     assert f"restic -r {tmp_path}/repo snapshots --tag set={SET}\n" in restic
