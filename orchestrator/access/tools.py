@@ -65,6 +65,9 @@ def _restore(session: Session, request: Any, progress: ProgressCallback | None) 
         from orchestrator.export.from_archive import restore_from_archive
 
         return restore_from_archive(session, request)
+    if request.backup == "continuous":
+        raise UsageError("a point-in-time restore of the continuous family is the "
+                         "restore-continuous tool")
     from orchestrator.sets.restore import restore_backup
 
     return restore_backup(session, request)
@@ -85,6 +88,10 @@ def _migrate(session: Session, request: Any, progress: ProgressCallback | None) 
 
 
 def _database(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    if request.base:
+        from orchestrator.pitr.basebackup import base_backup
+
+        return base_backup(session, request)
     from orchestrator.sets.create import backup_database
 
     return backup_database(session, request, progress)
@@ -138,6 +145,47 @@ def _compare(session: Session, request: Any, progress: ProgressCallback | None) 
     return backup_compare(session, request)
 
 
+def _pitr_setup(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.pitr.setup import pitr_setup
+
+    return pitr_setup(session, request)
+
+
+def _pitr_status(session: Session, request: Any, progress: ProgressCallback | None
+                 ) -> BaseModel:
+    from orchestrator.pitr.setup import pitr_status
+
+    return pitr_status(session, request)
+
+
+def _pitr_ship(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.pitr.ship import ship
+
+    return ship(session, request)
+
+
+def _pitr_restore(session: Session, request: Any, progress: ProgressCallback | None
+                  ) -> BaseModel:
+    from orchestrator.pitr.recovery import restore_continuous
+
+    return restore_continuous(session, request)
+
+
+PITR_TOOLS = (
+    Tool("pitr-setup", "Turn on WAL archiving of a service's PostgreSQL through strongroom "
+         "(ALTER SYSTEM archive_mode, archive_command, archive_timeout); says whether a "
+         "restart is needed.", models.PitrSetupRequest, _pitr_setup),
+    Tool("pitr-status", "The archiver's state, the WAL spool's backlog, the last segment "
+         "stored and the RPO achieved.", models.PitrStatusRequest, _pitr_status,
+         audited=False),
+    Tool("pitr-ship", "Move the spooled WAL into the repository in batches.",
+         models.ShipRequest, _pitr_ship, audited=False),
+    Tool("restore-continuous", "Restore a PostgreSQL cluster to a point in time: the latest "
+         "base backup before it, replaying archived WAL up to it; needs confirm: true.",
+         models.PitrRestoreRequest, _pitr_restore),
+)
+
+
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
          "disaster-recovery).", models.CreateBackupRequest, _create, locked=True),
@@ -174,6 +222,7 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("backup-sync", "Copy backup sets between repositories (restic copy): one set, those "
          "since a time, or every complete set; sets arrive whole, and sets already there are "
          "skipped.", models.BackupSyncRequest, _sync, locked=True),
+    *PITR_TOOLS,
 )}
 
 
@@ -193,6 +242,9 @@ def check_access(session: Session, role: str | None, tool: str, request: BaseMod
         if "*" not in spec.profiles and name not in spec.profiles:
             raise AccessDenied(f"role {role!r} may not use profile {name!r}")
         unattended = spec.unattended_restore
+    if isinstance(request, models.PitrRestoreRequest) and not (request.confirm or unattended):
+        raise AccessDenied("restore-continuous writes a data directory: call it again with "
+                           "confirm: true")
     if isinstance(request, models.RestoreBackupRequest) and not (
             request.dry_run or request.confirm or unattended):
         raise AccessDenied("restore-backup overwrites data: call it again with confirm: true "
