@@ -230,7 +230,7 @@ def start_and_wait(service: ContinuousService, pgdata: Path, start: list[str], l
         # The target lies past the last commit archived: replay what there is, to its end.
         conf = pgdata / "postgresql.auto.conf"
         kept = [line for line in conf.read_text().splitlines()
-                if not line.startswith("recovery_target_time")]
+                if not line.startswith("recovery_target_time =")]
         conf.write_text("\n".join(kept) + "\n")
         notes.append("the archive ends before the target: recovered to its end")
         run.run(start, timeout=timeout + 30)
