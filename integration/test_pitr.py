@@ -221,6 +221,20 @@ def test_point_in_time_recovery(cluster: Cluster) -> None:
     status = site.strongroom("pitr", "status", "--service", "db", "--json").json()
     assert status["base_backups"] == 1 and status["spool_files"] == 0
     assert status["failed_count"] == 0 and status["rpo_seconds"] is not None
+    chain = site.strongroom("verify-backup", "--backup", "continuous", "--service", "db")
+    assert "WAL chain ok" in chain.stdout
+    kept = site.strongroom("pitr", "prune", "--service", "db", "--keep-bases", "1",
+                           "--dry-run")
+    assert "would forget 0 base backup(s) and 0 WAL batch(es)" in kept.stdout
+
+    # restore_command's answers: 1 for "not archived" (recovery ends there), above 125
+    # for a name that cannot be a WAL file (recovery stops instead of promoting).
+    missing = site.strongroom("wal-fetch", "--service", "db", "0000000100000000000000FF",
+                              str(site.root / "fetched"), check=False)
+    assert missing.returncode == 1 and "not archived" in missing.stderr
+    hostile = site.strongroom("wal-fetch", "--service", "db", "../../etc/passwd",
+                              str(site.root / "fetched"), check=False)
+    assert hostile.returncode > 125 and not (site.root / "fetched").exists()
 
     # Between t2 and t3: exactly the rows up to that second.
     port = free_port()

@@ -164,6 +164,19 @@ def _pitr_ship(session: Session, request: Any, progress: ProgressCallback | None
     return ship(session, request)
 
 
+def _pitr_verify(session: Session, request: Any, progress: ProgressCallback | None
+                 ) -> BaseModel:
+    from orchestrator.pitr.chain import pitr_verify
+
+    return pitr_verify(session, request)
+
+
+def _pitr_prune(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.pitr.chain import pitr_prune
+
+    return pitr_prune(session, request)
+
+
 def _pitr_restore(session: Session, request: Any, progress: ProgressCallback | None
                   ) -> BaseModel:
     from orchestrator.pitr.recovery import restore_continuous
@@ -180,6 +193,11 @@ PITR_TOOLS = (
          audited=False),
     Tool("pitr-ship", "Move the spooled WAL into the repository in batches.",
          models.ShipRequest, _pitr_ship, audited=False),
+    Tool("pitr-verify", "Check that the WAL chain from each base backup of the continuous "
+         "family has no gap.", models.PitrVerifyRequest, _pitr_verify),
+    Tool("pitr-prune", "Retention of the continuous family: keep the newest base backups and "
+         "the WAL they need, forget the rest (dryRun: only report).", models.PitrPruneRequest,
+         _pitr_prune, locked=True),
     Tool("restore-continuous", "Restore a PostgreSQL cluster to a point in time: the latest "
          "base backup before it, replaying archived WAL up to it; needs confirm: true.",
          models.PitrRestoreRequest, _pitr_restore),

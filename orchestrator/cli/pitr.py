@@ -86,6 +86,54 @@ def pitr_ship(service: str, destination: str | None, batch_files: int, every: fl
         time.sleep(every)
 
 
+@pitr.command("verify")
+@click.option("--service", required=True, metavar="NAME")
+@click.option("--destination", "-d", metavar="REPO")
+@common
+@guarded
+def pitr_verify(service: str, destination: str | None, profile_ref: str | None,
+                as_json: bool, verbose: int) -> None:
+    """Check the WAL chain from each base backup; exit 1 on a gap."""
+    verify_continuous(service, destination, profile_ref, as_json, verbose)
+
+
+@pitr.command("prune")
+@click.option("--service", required=True, metavar="NAME")
+@click.option("--keep-bases", type=int, required=True, metavar="N",
+              help="Keep the newest N base backups and the WAL they need.")
+@click.option("--destination", "-d", metavar="REPO")
+@click.option("--dry-run", is_flag=True, help="Only say what would be forgotten.")
+@common
+@guarded
+def pitr_prune(service: str, keep_bases: int, destination: str | None, dry_run: bool,
+               profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """Retention of the continuous family: forget older base backups and their WAL."""
+    from orchestrator.cli import console
+    from orchestrator.models import PitrPruneRequest
+
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(PitrPruneRequest, service=service, keep_bases=keep_bases,
+                            destination=destination, dry_run=dry_run)
+    console.emit(console.call(session, "pitr-prune", request), as_json, render_prune)
+
+
+def verify_continuous(service: str | None, destination: str | None, profile_ref: str | None,
+                      as_json: bool, verbose: int) -> None:
+    """pitr verify, and verify-backup --backup continuous."""
+    from orchestrator.cli import console
+    from orchestrator.errors import UsageError
+    from orchestrator.models import PitrVerifyRequest
+
+    if not service:
+        raise UsageError("--backup continuous needs --service")
+    session = console.open_session(profile_ref, verbose)
+    request = console.build(PitrVerifyRequest, service=service, destination=destination)
+    result = console.call(session, "pitr-verify", request)
+    console.emit(result, as_json, render_verify)
+    if not result.ok:
+        sys.exit(1)
+
+
 @main.command("wal-push")
 @click.option("-p", "--profile", "profile_ref", required=True, metavar="PATH")
 @click.option("--service", required=True, metavar="NAME")
@@ -167,6 +215,26 @@ def render_ship(result: Any) -> str:
     text = (f"shipped {result.files} WAL file(s) in {result.batches} batch(es) to "
             f"{result.repository}")
     return text + (f" ({result.note})" if result.note else "")
+
+
+def render_verify(result: Any) -> str:
+    lines = []
+    for chain in result.bases:
+        state = "ok" if chain.usable and not chain.gaps else "BROKEN"
+        lines.append(f"{chain.base}: {state}, WAL {chain.start_wal} … "
+                     f"{chain.chain_end or '(none)'} without a gap"
+                     + (f"; missing {', '.join(chain.gaps)}" if chain.gaps else "")
+                     + ("" if chain.usable else f"; needs at least {chain.stop_wal}"))
+    lines += [f"note: {note}" for note in result.notes]
+    lines.append("WAL chain ok" if result.ok else "WAL chain NOT ok")
+    return "\n".join(lines)
+
+
+def render_prune(result: Any) -> str:
+    verb = "would forget" if result.dry_run else "forgot"
+    return (f"kept {len(result.kept_bases)} base backup(s); {verb} "
+            f"{len(result.forgotten_bases)} base backup(s) and {result.forgotten_batches} WAL "
+            f"batch(es); {result.kept_batches} batch(es) stay")
 
 
 def render_base(result: Any) -> str:

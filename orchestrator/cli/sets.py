@@ -143,15 +143,24 @@ def backup_database(
 @click.option("--read-data-subset", metavar="N%|n/t|SIZE",
               help="Have restic check read this much of the pack data (e.g. 5%).")
 @click.option("--destination", "-d", metavar="REPO")
+@click.option("--service", metavar="NAME",
+              help="With --backup continuous: the service whose WAL chain to check.")
 @repo_options()
 @common
 @guarded
 def verify_backup(backup: str, deep_check: bool, read_data_subset: str | None,
-                  destination: str | None, repo: str | None, password_file: str | None,
+                  destination: str | None, service: str | None, repo: str | None,
+                  password_file: str | None,
                   password_env: str | None, password_command: str | None,
                   repo_env: tuple[str, ...], profile_ref: str | None, as_json: bool,
                   verbose: int) -> None:
-    """Check that a set is whole and the repository sound; exit 1 when anything failed."""
+    """Check that a set is whole and the repository sound; exit 1 when anything failed.
+
+    --backup continuous --service S checks the WAL chain from each base backup instead."""
+    if backup == "continuous":
+        from orchestrator.cli.pitr import verify_continuous
+
+        return verify_continuous(service, destination, profile_ref, as_json, verbose)
     from orchestrator.cli import console
     from orchestrator.cli import repo as by_repo
     from orchestrator.models import VerifyBackupRequest

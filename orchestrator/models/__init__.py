@@ -36,12 +36,17 @@ from orchestrator.models.export import (
 )
 from orchestrator.models.pitr import (
     BaseBackupResult,
+    BaseChain,
+    PitrPruneRequest,
+    PitrPruneResult,
     PitrRestoreRequest,
     PitrRestoreResult,
     PitrSetupRequest,
     PitrSetupResult,
     PitrStatusRequest,
     PitrStatusResult,
+    PitrVerifyRequest,
+    PitrVerifyResult,
     ShipRequest,
     ShipResult,
 )
@@ -74,6 +79,11 @@ from orchestrator.models.verify import (
 )
 
 __all__ = [
+    "BaseChain",
+    "PitrPruneRequest",
+    "PitrPruneResult",
+    "PitrVerifyRequest",
+    "PitrVerifyResult",
     "ApplyRetentionRequest",
     "ApplyRetentionResult",
     "BackupCompareRequest",

@@ -97,3 +97,41 @@ class PitrRestoreResult(Model):
     reached: str | None = None
     instructions: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+
+
+class PitrVerifyRequest(Model):
+    service: str
+    destination: str | None = None
+
+
+class BaseChain(Model):
+    base: str
+    timeline: int
+    start_wal: str
+    stop_wal: str
+    chain_end: str | None
+    gaps: list[str] = Field(default_factory=list)
+    usable: bool
+
+
+class PitrVerifyResult(Model):
+    service: str
+    ok: bool
+    bases: list[BaseChain]
+    notes: list[str] = Field(default_factory=list)
+
+
+class PitrPruneRequest(Model):
+    service: str
+    keep_bases: int = Field(ge=1)
+    destination: str | None = None
+    dry_run: bool = Field(default=False, alias="dryRun")
+
+
+class PitrPruneResult(Model):
+    service: str
+    kept_bases: list[str]
+    forgotten_bases: list[str]
+    forgotten_batches: int
+    kept_batches: int
+    dry_run: bool

@@ -21,7 +21,7 @@ from typing import IO
 from orchestrator.engines.base import Engine, Snapshot
 from orchestrator.errors import StrongroomError
 from orchestrator.pitr.service import FAMILY
-from orchestrator.pitr.walnames import MAX_WAL_FILE, WAL_NAME
+from orchestrator.pitr.walnames import MAX_WAL_FILE, SEGMENT, WAL_NAME, is_segment
 from orchestrator.sets.naming import PRODUCT_TAG
 
 STAMP = "%Y%m%dT%H%M%SZ"
@@ -53,8 +53,17 @@ def family_tags(profile: str, service: str, kind: str) -> list[str]:
 
 
 def batch_tags(profile: str, service: str, names: list[str], newest: datetime) -> list[str]:
-    return [*family_tags(profile, service, WAL_KIND), f"first={names[0]}", f"last={names[-1]}",
+    """The batch's names; its segments' range and count (a chain check needs no dump);
+    whether it holds a timeline history (never forgotten)."""
+    tags = [*family_tags(profile, service, WAL_KIND), f"first={names[0]}", f"last={names[-1]}",
             f"count={len(names)}", f"newest={stamp(newest)}"]
+    segments = [name for name in names if is_segment(name)]
+    if segments:
+        tags += [f"seg-first={segments[0]}", f"seg-last={segments[-1]}",
+                 f"segments={len(segments)}"]
+    if any(name.endswith(".history") for name in names):
+        tags.append("history=1")
+    return tags
 
 
 def batch_filename(service: str, names: list[str]) -> str:
@@ -71,6 +80,10 @@ class WalBatch:
     first: str
     last: str
     newest: datetime
+    seg_first: str | None = None
+    seg_last: str | None = None
+    segments: int = 0
+    history: bool = False
 
     def covers(self, name: str) -> bool:
         return self.first <= name <= self.last
@@ -100,7 +113,15 @@ def wal_batches(engine: Engine, profile: str, service: str) -> list[WalBatch]:
         first, last, newest = snap.tag("first"), snap.tag("last"), parse_stamp(snap.tag("newest"))
         if _valid(first) and _valid(last) and newest is not None:
             assert first is not None and last is not None
-            found.append(WalBatch(snap, first, last, newest))
+            seg_first, seg_last = snap.tag("seg-first"), snap.tag("seg-last")
+            has_range = bool(seg_first and seg_last and SEGMENT.match(seg_first)
+                             and SEGMENT.match(seg_last))
+            found.append(WalBatch(
+                snap, first, last, newest, seg_first if has_range else None,
+                seg_last if has_range else None,
+                int(snap.tag("segments") or 0) if has_range and (snap.tag("segments") or ""
+                                                                 ).isdigit() else 0,
+                snap.tag("history") == "1"))
     return sorted(found, key=lambda batch: (batch.newest, batch.last))
 
 
