@@ -271,6 +271,8 @@ def test_a_shipper_killed_mid_batch_loses_nothing(cluster: Cluster,
     if site.sql("SHOW archive_mode") != "on":
         site.strongroom("pitr", "setup", "--service", "db")
         site.pg_ctl(site.data, "restart")
+    if site.strongroom("pitr", "status", "--service", "db", "--json").json()["base_backups"] == 0:
+        site.strongroom("backup-database", "--service", "db", "--base")  # run on its own
     site.sql("CREATE TABLE IF NOT EXISTS extra (id int)")
     segment = switch_and_wait(site)
     assert (site.spool / segment).exists()
@@ -289,3 +291,15 @@ def test_a_shipper_killed_mid_batch_loses_nothing(cluster: Cluster,
     assert not (site.spool / segment).exists()
     status = site.strongroom("pitr", "status", "--service", "db", "--json").json()
     assert status["last_stored_wal"] >= segment
+
+    # Retention: a second base backup, then keep only it and the WAL it needs.
+    site.strongroom("backup-database", "--service", "db", "--base")
+    switch_and_wait(site)
+    site.strongroom("pitr", "ship", "--service", "db")
+    pruned = site.strongroom("pitr", "prune", "--service", "db", "--keep-bases", "1")
+    assert "forgot 1 base backup(s)" in pruned.stdout
+    assert " 0 WAL batch(es)" not in pruned.stdout  # the WAL before the kept base went too
+    after = site.strongroom("pitr", "status", "--service", "db", "--json").json()
+    assert after["base_backups"] == 1
+    chain = site.strongroom("verify-backup", "--backup", "continuous", "--service", "db")
+    assert "WAL chain ok" in chain.stdout
