@@ -205,7 +205,7 @@ def test_point_in_time_recovery(cluster: Cluster) -> None:
 
     site.sql("CREATE TABLE marks (id int PRIMARY KEY, at timestamptz)")
     insert(site, 1)
-    switch_and_wait(site)
+    first_segment = switch_and_wait(site)
     time.sleep(1)
     t2 = insert(site, 2)
     switch_and_wait(site)
@@ -229,6 +229,10 @@ def test_point_in_time_recovery(cluster: Cluster) -> None:
 
     # restore_command's answers: 1 for "not archived" (recovery ends there), above 125
     # for a name that cannot be a WAL file (recovery stops instead of promoting).
+    fetched = site.root / "fetched-segment"
+    site.strongroom("wal-fetch", "--service", "db", first_segment, str(fetched))
+    assert fetched.stat().st_size == 16 * 1024 * 1024  # from its batch in the repository
+    assert not [p for p in site.root.iterdir() if p.name.startswith(".strongroom-wal-")]
     missing = site.strongroom("wal-fetch", "--service", "db", "0000000100000000000000FF",
                               str(site.root / "fetched"), check=False)
     assert missing.returncode == 1 and "not archived" in missing.stderr

@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from orchestrator.engines.base import Engine
@@ -50,6 +53,17 @@ def _copy_into_place(source: Path, target: Path) -> None:
     os.replace(temp, target)
 
 
+@contextmanager
+def _batch_folder(cache: Path | None, near: Path) -> Iterator[Path]:
+    """Where a fetched batch goes: the restore's cache (kept), or a temporary folder."""
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        yield cache
+        return
+    with tempfile.TemporaryDirectory(dir=near, prefix=".strongroom-wal-") as temp:
+        yield Path(temp)
+
+
 def _candidates(session: Session, engine: Engine, service: str,
                 cache: Path | None) -> list[tuple[str, str, str]]:
     if cache is not None:
@@ -76,20 +90,11 @@ def wal_fetch(session: Session, service_name: str, name: str, target: Path,
     covering = [row for row in _candidates(session, engine, service_name, cache)
                 if row[1] <= name <= row[2]]
     for snapshot_id, first, last in reversed(covering):
-        folder = cache if cache is not None else target.parent
-        if cache is not None:
-            cache.mkdir(parents=True, exist_ok=True)
-        with engine.open_dump(snapshot_id, f"/continuous/{service_name}/wal/{first}-{last}.tar"
-                              ) as stream:
-            written = extract_batch(stream, folder)
-        if name in written:
-            if folder != target.parent:
+        with _batch_folder(cache, target.parent) as folder:
+            with engine.open_dump(snapshot_id,
+                                  f"/continuous/{service_name}/wal/{first}-{last}.tar") as stream:
+                written = extract_batch(stream, folder)
+            if name in written:
                 _copy_into_place(folder / name, target)
-            else:
-                os.replace(folder / name, target)
-            if cache is None:
-                for other in written:
-                    if other != name:
-                        (folder / other).unlink(missing_ok=True)
-            return "repository"
+                return "repository"
     raise WalNotFound(f"{name} is not archived")
