@@ -74,6 +74,19 @@ def _make_spool(service: ContinuousService) -> None:
         os.chown(service.spool, owner.st_uid, owner.st_gid)
 
 
+def readable_by(path: Path, uid: int, gid: int) -> bool:
+    """Whether the user uid (group gid) may read path, by its mode bits alone."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    if info.st_uid == uid:
+        return bool(info.st_mode & 0o400)
+    if info.st_gid == gid:
+        return bool(info.st_mode & 0o040)
+    return bool(info.st_mode & 0o004)
+
+
 def pitr_setup(session: Session, request: PitrSetupRequest) -> PitrSetupResult:
     service = continuous_service(session.profile, request.service)
     profile_file = session.profile.source_files[0] if session.profile.source_files else None
@@ -88,6 +101,12 @@ def pitr_setup(session: Session, request: PitrSetupRequest) -> PitrSetupResult:
     if not service.data_directory.is_dir():
         notes.append(f"data_directory {service.data_directory} is not a folder here: "
                      "restores default to it")
+    if service.data_directory.is_dir():
+        owner = service.data_directory.stat()
+        if not readable_by(profile_file, owner.st_uid, owner.st_gid):
+            notes.append(f"{profile_file} is not readable by the cluster's owner (uid "
+                         f"{owner.st_uid}): wal-push, which PostgreSQL runs as that user, "
+                         "needs to read it")
     if request.dry_run:
         return PitrSetupResult(service=request.service, archive_command=command,
                                spool=str(service.spool), statements=statements, applied=False,

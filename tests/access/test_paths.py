@@ -201,3 +201,16 @@ def test_no_roots_at_all_refuses_everything(tmp_path: Path, state: Path) -> None
     profile = make_profile(tmp_path, "[access]\nbackup_roots = []\n")
     with pytest.raises(AccessDenied, match="allows no folder"):
         confine(profile, state, None, "mcp", models.BackupFilesRequest(paths=[os.sep]))
+
+
+def test_a_point_in_time_restore_is_confined_to_the_restore_targets(tmp_path: Path,
+                                                                     state: Path) -> None:
+    profile = make_profile(tmp_path)
+    request = models.PitrRestoreRequest(service="db", timestamp="2024-12-24T14:30:00Z",
+                                        pgdata="drill")
+    confined = confine(profile, state, None, "mcp", request)
+    assert isinstance(confined, models.PitrRestoreRequest)
+    assert confined.pgdata == str(state / "restores" / "drill")
+    with pytest.raises(AccessDenied):
+        confine(profile, state, None, "mcp", request.model_copy(
+            update={"pgdata": "/var/lib/postgresql/15/main"}))
