@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from hooks.postgresql import child_env
 from orchestrator import run
 from orchestrator.engines.base import ProducerFailed
-from orchestrator.errors import StrongroomError
+from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.models import BackupDatabaseRequest
 from orchestrator.models.pitr import BaseBackupResult
 from orchestrator.pitr.archive import (
@@ -118,8 +118,15 @@ def wal_range(tap: LabelTap) -> tuple[int, str, str]:
 
 def base_backup(session: Session, request: BackupDatabaseRequest) -> BaseBackupResult:
     if not request.service:
-        raise BaseBackupError("--base needs --service (a service with a continuous "
-                              "postgresql hook)")
+        raise UsageError("--base needs --service (a service with a continuous postgresql "
+                         "hook)")
+    others = [option for option, value in (
+        ("--database", request.database), ("--type", request.type), ("--host", request.host),
+        ("--port", request.port), ("--username", request.username),
+        ("--password-file", request.password_file), ("--path", request.path)) if value]
+    if others:
+        raise UsageError(f"--base backs up the service's whole cluster as its hook says: drop "
+                         f"{', '.join(others)}")
     service = continuous_service(session.profile, request.service)
     repo_name, engine = session.engine(request.destination)
     profile = session.profile.profile_name

@@ -90,3 +90,13 @@ def test_a_hostile_base_backup_is_refused(tmp_path: Path, name: str) -> None:
 def test_a_base_backup_lays_out(tmp_path: Path) -> None:
     lay_out(io.BytesIO(tar_of({"PG_VERSION": b"15\n", "base/1/1234": b"d" * 9000})), tmp_path)
     assert (tmp_path / "base/1/1234").stat().st_size == 9000
+
+
+def test_a_base_backup_takes_no_dump_options() -> None:
+    from orchestrator.errors import UsageError
+    from orchestrator.models import BackupDatabaseRequest
+    from orchestrator.pitr.basebackup import base_backup
+
+    request = BackupDatabaseRequest(service="db", database=["shop"], base=True)
+    with pytest.raises(UsageError, match="drop --database"):
+        base_backup(None, request)  # type: ignore[arg-type]  # refused before any use
