@@ -79,10 +79,16 @@ def pitr_ship(service: str, destination: str | None, batch_files: int, every: fl
     session = console.open_session(profile_ref, verbose)
     request = console.build(ShipRequest, service=service, destination=destination,
                             batch_files=batch_files)
-    while True:
+    if every is None:
         console.emit(console.call(session, "pitr-ship", request), as_json, render_ship)
-        if every is None:
-            return
+        return
+    from orchestrator.errors import StrongroomError
+
+    while True:  # a failed round (repository unreachable, locked) is retried next round
+        try:
+            console.emit(console.call(session, "pitr-ship", request), as_json, render_ship)
+        except StrongroomError as exc:
+            click.echo(f"strongroom: error: {exc.render()} (retrying in {every:g} s)", err=True)
         time.sleep(every)
 
 
