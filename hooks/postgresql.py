@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from hooks.base import (
     Command,
@@ -54,6 +54,26 @@ class PostgresqlConfig(HookModel):
     options: list[str] = Field(default_factory=list, description="extra pg_dump options")
     pg_dump: str = "pg_dump"
     schema_in_config: bool = False
+    # Continuous archiving (WAL through the repository) for point-in-time recovery.
+    continuous: bool = False
+    data_directory: Path | None = Field(default=None, description="the cluster's PGDATA")
+    archive_timeout: str = Field(default="60s", pattern=r"^[1-9][0-9]{0,6}(ms|s|min|h)?$",
+                                 description="bounds the RPO of an idle server")
+    spool: Path | None = Field(default=None, description="WAL spool folder (default: "
+                               "strongroom-wal-spool beside data_directory)")
+
+    @model_validator(mode="after")
+    def _continuous_needs_data_directory(self) -> PostgresqlConfig:
+        if self.continuous and self.data_directory is None:
+            raise ValueError("continuous = true needs data_directory (the cluster's PGDATA)")
+        return self
+
+    def spool_directory(self) -> Path | None:
+        if self.spool is not None:
+            return self.spool
+        if self.data_directory is None:
+            return None
+        return self.data_directory.parent / "strongroom-wal-spool"
 
 
 def tool(config: PostgresqlConfig, name: str) -> str:

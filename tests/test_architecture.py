@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: list[set[str]] = [
     {"orchestrator.__main__", "orchestrator.cli", "orchestrator.access.mcp"},  # faces
     {"orchestrator.access"},  # the tools registry, roles, audit
-    {"orchestrator.export", "orchestrator.schedule", "orchestrator.observe"},  # operations
+    {"orchestrator.export", "orchestrator.schedule", "orchestrator.observe",
+     "orchestrator.pitr"},  # operations
     {"orchestrator.sets"},  # backup sets: make, restore, sync, compare, verify
     {"orchestrator.profile", "orchestrator.engines", "orchestrator.models", "hooks"},
     {"orchestrator.run"},  # the one place processes start

@@ -178,6 +178,9 @@ def confine(profile: Profile, state_root: Path, role: str | None, origin: str,
         if request.service is None and request.type == "sqlite":  # database: file paths
             update["database"] = [str(inside(path, allowed.backup_roots, "database",
                                              "backup_roots")) for path in request.database]
+    elif isinstance(request, models.PitrRestoreRequest) and request.pgdata is not None:
+        update["pgdata"] = str(inside(request.pgdata, allowed.restore_targets, "pgdata",
+                                      "restore_targets"))
     elif isinstance(request, models.BackupVmSnapshotRequest) and request.disk is not None:
         update["disk"] = str(inside(request.disk, allowed.backup_roots, "disk", "backup_roots"))
     return request.model_copy(update=update) if update else request

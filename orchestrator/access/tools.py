@@ -70,6 +70,9 @@ def _restore(session: Session, request: Any, progress: ProgressCallback | None) 
         from orchestrator.export.from_archive import restore_from_archive
 
         return restore_from_archive(session, request)
+    if request.backup == "continuous":
+        raise UsageError("a point-in-time restore of the continuous family is the "
+                         "restore-continuous tool")
     from orchestrator.sets.restore import restore_backup
 
     return restore_backup(session, request)
@@ -90,6 +93,10 @@ def _migrate(session: Session, request: Any, progress: ProgressCallback | None) 
 
 
 def _database(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    if request.base:
+        from orchestrator.pitr.basebackup import base_backup
+
+        return base_backup(session, request)
     from orchestrator.sets.create import backup_database
 
     return backup_database(session, request, progress)
@@ -190,6 +197,65 @@ def _recover(session: Session, request: Any, progress: ProgressCallback | None) 
     return recover(session, request, reinstall)
 
 
+def _pitr_setup(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.pitr.setup import pitr_setup
+
+    return pitr_setup(session, request)
+
+
+def _pitr_status(session: Session, request: Any, progress: ProgressCallback | None
+                 ) -> BaseModel:
+    from orchestrator.pitr.setup import pitr_status
+
+    return pitr_status(session, request)
+
+
+def _pitr_ship(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.pitr.ship import ship
+
+    return ship(session, request)
+
+
+def _pitr_verify(session: Session, request: Any, progress: ProgressCallback | None
+                 ) -> BaseModel:
+    from orchestrator.pitr.chain import pitr_verify
+
+    return pitr_verify(session, request)
+
+
+def _pitr_prune(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    from orchestrator.pitr.chain import pitr_prune
+
+    return pitr_prune(session, request)
+
+
+def _pitr_restore(session: Session, request: Any, progress: ProgressCallback | None
+                  ) -> BaseModel:
+    from orchestrator.pitr.recovery import restore_continuous
+
+    return restore_continuous(session, request)
+
+
+PITR_TOOLS = (
+    Tool("pitr-setup", "Turn on WAL archiving of a service's PostgreSQL through strongroom "
+         "(ALTER SYSTEM archive_mode, archive_command, archive_timeout); says whether a "
+         "restart is needed.", models.PitrSetupRequest, _pitr_setup),
+    Tool("pitr-status", "The archiver's state, the WAL spool's backlog, the last segment "
+         "stored and the RPO achieved.", models.PitrStatusRequest, _pitr_status,
+         audited=False),
+    Tool("pitr-ship", "Move the spooled WAL into the repository in batches.",
+         models.ShipRequest, _pitr_ship, audited=False),
+    Tool("pitr-verify", "Check that the WAL chain from each base backup of the continuous "
+         "family has no gap.", models.PitrVerifyRequest, _pitr_verify),
+    Tool("pitr-prune", "Retention of the continuous family: keep the newest base backups and "
+         "the WAL they need, forget the rest (dryRun: only report).", models.PitrPruneRequest,
+         _pitr_prune, locked=True),
+    Tool("restore-continuous", "Restore a PostgreSQL cluster to a point in time: the latest "
+         "base backup before it, replaying archived WAL up to it; needs confirm: true.",
+         models.PitrRestoreRequest, _pitr_restore),
+)
+
+
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
          "disaster-recovery).", models.CreateBackupRequest, _create, locked=True),
@@ -250,6 +316,7 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          "profile files first, then files, databases, containers, VM disks and schedules in "
          "that order, with a report (RTO, RPO, follow-up). Only dryRun unless the role has "
          "unattended_recover.", models.RecoverRequest, _recover),
+    *PITR_TOOLS,
 )}
 
 
@@ -271,6 +338,9 @@ def check_access(session: Session, role: str | None, tool: str, request: BaseMod
             raise AccessDenied(f"role {role!r} may not use profile {name!r}")
         unattended = spec.unattended_restore
         recover_allowed = spec.unattended_recover
+    if isinstance(request, models.PitrRestoreRequest) and not (request.confirm or unattended):
+        raise AccessDenied("restore-continuous writes a data directory: call it again with "
+                           "confirm: true")
     if isinstance(request, models.RestoreBackupRequest) and not (
             request.dry_run or request.confirm or unattended):
         raise AccessDenied("restore-backup overwrites data: call it again with confirm: true "

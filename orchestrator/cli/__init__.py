@@ -14,7 +14,7 @@ from importlib import import_module
 from orchestrator.cli.main import main
 
 COMMAND_MODULES = ("sets", "admin", "infra", "schedule", "keys", "drill", "observe",
-                   "recover")
+                   "recover", "pitr")
 
 for _name in COMMAND_MODULES:
     import_module(f"{__name__}.{_name}")

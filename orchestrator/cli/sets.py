@@ -108,13 +108,15 @@ def backup_files(
 @click.option("--name", help="Set name (default: SERVICE-db).")
 @click.option("--destination", "-d", metavar="REPO")
 @click.option("--verify/--no-verify", default=True, show_default=True)
+@click.option("--base", is_flag=True, help="A continuous base backup (pg_basebackup) of the "
+              "service's PostgreSQL cluster, for point-in-time recovery.")
 @common
 @guarded
 def backup_database(
     service: str | None, databases: tuple[str, ...], db_type: str | None, host: str | None,
     port: int | None, username: str | None, password_file: str | None, name: str | None,
-    destination: str | None, verify: bool, profile_ref: str | None, as_json: bool,
-    verbose: int,
+    destination: str | None, verify: bool, base: bool, profile_ref: str | None,
+    as_json: bool, verbose: int,
 ) -> None:
     """Dump databases straight into the repository as a set of their own."""
     from orchestrator.cli import console
@@ -124,9 +126,14 @@ def backup_database(
     request = console.build(
         BackupDatabaseRequest, service=service, database=list(databases), type=db_type,
         host=host, port=port, username=username, password_file=password_file, name=name,
-        destination=destination, verify=verify,
+        destination=destination, verify=verify, base=base,
     )
     result = console.call(session, "backup-database", request)
+    if base:
+        from orchestrator.cli.pitr import render_base
+
+        console.emit(result, as_json, render_base)
+        return
     console.emit(result, as_json, console.render_created)
 
 
@@ -137,15 +144,24 @@ def backup_database(
 @click.option("--read-data-subset", metavar="N%|n/t|SIZE",
               help="Have restic check read this much of the pack data (e.g. 5%).")
 @click.option("--destination", "-d", metavar="REPO")
+@click.option("--service", metavar="NAME",
+              help="With --backup continuous: the service whose WAL chain to check.")
 @repo_options()
 @common
 @guarded
 def verify_backup(backup: str, deep_check: bool, read_data_subset: str | None,
-                  destination: str | None, repo: str | None, password_file: str | None,
+                  destination: str | None, service: str | None, repo: str | None,
+                  password_file: str | None,
                   password_env: str | None, password_command: str | None,
                   repo_env: tuple[str, ...], profile_ref: str | None, as_json: bool,
                   verbose: int) -> None:
-    """Check that a set is whole and the repository sound; exit 1 when anything failed."""
+    """Check that a set is whole and the repository sound; exit 1 when anything failed.
+
+    --backup continuous --service S checks the WAL chain from each base backup instead."""
+    if backup == "continuous":
+        from orchestrator.cli.pitr import verify_continuous
+
+        return verify_continuous(service, destination, profile_ref, as_json, verbose)
     from orchestrator.cli import console
     from orchestrator.cli import repo as by_repo
     from orchestrator.models import VerifyBackupRequest
@@ -208,7 +224,8 @@ def list_backups(
 @click.option("--type", "set_type", type=click.Choice(SET_TYPES),
               help="With --timestamp or latest: only sets of this type.")
 @click.option("--mode", type=click.Choice(MODES), default="full-rebuild", show_default=True)
-@click.option("--services", multiple=True, metavar="A,B", help="Only these services.")
+@click.option("--services", "--service", multiple=True, metavar="A,B",
+              help="Only these services.")
 @click.option("--target", metavar="DIR", help="Restore under DIR (DIR/original/path).")
 @click.option("--destination", "-d", metavar="REPO", help="Repository to restore from.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
@@ -231,6 +248,12 @@ def list_backups(
               "authenticated. Only for archives you made and nobody could change.")
 @click.option("--max-bytes", metavar="SIZE", help="With --from-archive: refuse archives whose "
               "files hold more (e.g. 20G; default: the target's free space less 64 MiB).")
+@click.option("--pgdata", metavar="DIR", help="With --backup continuous: the data directory "
+              "to lay the cluster out in (default: the hook's data_directory).")
+@click.option("--start", is_flag=True, help="With --backup continuous: start the server and "
+              "wait until recovery reaches the time.")
+@click.option("--pg-port", type=int, metavar="PORT",
+              help="With --backup continuous: the port the restored server listens on.")
 @repo_options(passwords=False)
 @common
 @guarded
@@ -241,10 +264,19 @@ def restore_backup(
     databases: tuple[str, ...], as_database: tuple[str, ...], with_globals: bool,
     from_archive: str | None, password_file: str | None, password_env: str | None,
     trust_archive: bool, max_bytes: str | None, repo: str | None,
-    password_command: str | None, repo_env: tuple[str, ...], profile_ref: str | None,
-    as_json: bool, verbose: int,
+    password_command: str | None, repo_env: tuple[str, ...], pgdata: str | None, start: bool,
+    pg_port: int | None, profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
-    """Restore a backup set, by name or by time. Never overwrites without --force."""
+    """Restore a backup set, by name or by time. Never overwrites without --force.
+
+    --backup continuous --service S --timestamp T restores a PostgreSQL cluster to the
+    second T from its base backup and archived WAL."""
+    if backup == "continuous":
+        from orchestrator.cli.pitr import restore_continuous
+
+        return restore_continuous(services[0] if len(services) == 1 else None, timestamp,
+                                  pgdata, force, start, pg_port, destination, profile_ref,
+                                  as_json, verbose)
     from orchestrator.cli import console
     from orchestrator.cli import repo as by_repo
     from orchestrator.errors import UsageError

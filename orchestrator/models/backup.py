@@ -56,6 +56,8 @@ class BackupDatabaseRequest(Model):
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
     destination: str | None = None
     verify: bool = True
+    base: bool = Field(default=False, description="a continuous base backup (pg_basebackup) "
+                       "of the service's PostgreSQL cluster instead of dumps")
 
 
 class PartResult(Model):

@@ -239,3 +239,14 @@ def test_a_drill_workdir_stays_in_the_restore_targets(tmp_path: Path, state: Pat
     assert confine(profile, state, None, "mcp", default) is default
     with pytest.raises(AccessDenied, match="workdir '/etc' is outside"):
         confine(profile, state, None, "mcp", models.DrillRequest(workdir="/etc"))
+def test_a_point_in_time_restore_is_confined_to_the_restore_targets(tmp_path: Path,
+                                                                     state: Path) -> None:
+    profile = make_profile(tmp_path)
+    request = models.PitrRestoreRequest(service="db", timestamp="2024-12-24T14:30:00Z",
+                                        pgdata="drill")
+    confined = confine(profile, state, None, "mcp", request)
+    assert isinstance(confined, models.PitrRestoreRequest)
+    assert confined.pgdata == str(state / "restores" / "drill")
+    with pytest.raises(AccessDenied):
+        confine(profile, state, None, "mcp", request.model_copy(
+            update={"pgdata": "/var/lib/postgresql/15/main"}))
