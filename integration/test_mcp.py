@@ -19,7 +19,8 @@ TOOL_NAMES = {
     "create-backup", "list-backups", "restore-backup", "verify-backup", "download-backup",
     "schedule-backup", "backup-database", "backup-files", "backup-containers",
     "backup-vm-snapshot", "backup-compare", "backup-migrate", "backup-encrypt", "backup-sync",
-    "apply-retention", "drill", "status", "report", "recover",
+    "apply-retention", "drill", "status", "report", "recover", "pitr-setup", "pitr-status",
+    "pitr-ship", "pitr-verify", "pitr-prune", "restore-continuous",
 }
 
 Body = Callable[[Any], Awaitable[None]]
