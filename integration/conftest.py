@@ -144,9 +144,19 @@ path = "{db}"
     return db
 
 
+# Tests that both engines must pass take the engine as a parameter: @BOTH_ENGINES.
+BOTH_ENGINES = pytest.mark.parametrize("engine_name", ["restic", "borg"])
+
+
 @pytest.fixture
-def make_site(tmp_path: Path) -> Callable[..., Site]:
-    require_binary("restic")
+def engine_name() -> str:
+    """The engine of the site's repository: restic, unless a test is @BOTH_ENGINES."""
+    return "restic"
+
+
+@pytest.fixture
+def make_site(tmp_path: Path, engine_name: str) -> Callable[..., Site]:
+    require_binary(engine_name)
 
     def build(large_bytes: int = 1 << 20, init: bool = True) -> Site:
         root = tmp_path / "site"
@@ -158,7 +168,9 @@ def make_site(tmp_path: Path) -> Callable[..., Site]:
         password.chmod(0o600)
         profile = root / "site.toml"
         repository = root / "repository"
-        profile.write_text(PROFILE.format(repository=repository, password=password, host=host))
+        text = PROFILE.format(repository=repository, password=password, host=host)
+        profile.write_text(text.replace("[repositories.local]\n", "[repositories.local]\n"
+                                        f'engine = "{engine_name}"\n', 1))
         site = Site(root, profile, repository, password, root / "state")
         if init:
             site.run("init")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import Site, compare_trees
+from integration.conftest import BOTH_ENGINES, Site, compare_trees
 
 
 def snapshot_paths(site: Site, set_name: str) -> list[str]:
@@ -63,6 +63,7 @@ def test_each_backup_type_holds_its_paths(site: Site) -> None:
     assert listed[0]["set"] in table and "complete" in table
 
 
+@BOTH_ENGINES
 def test_restore_into_target_is_byte_for_byte(make_site: Callable[..., Site]) -> None:
     site = make_site(large_bytes=50 * 1024 * 1024)
     made = site.run("create-backup", "--type", "full", "--json").json()
