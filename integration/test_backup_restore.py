@@ -1,4 +1,5 @@
-"""create-backup → list-backups → restore-backup against a real restic repository."""
+"""create-backup → list-backups → restore-backup against a real restic repository (and,
+for the tests marked BOTH_ENGINES, a real borg repository too)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,7 @@ def test_restore_into_target_is_byte_for_byte(make_site: Callable[..., Site]) ->
     assert os.readlink(inside / "etc/app/dangling") == "/nonexistent/target"
 
 
+@BOTH_ENGINES
 def test_timestamp_picks_the_latest_set_at_or_before(site: Site) -> None:
     conf = site.path("etc/app/app.conf")
     made = []
@@ -130,6 +132,7 @@ def test_dry_run_writes_nothing_and_conflicts_need_force(site: Site) -> None:
     assert conf.read_text() == "listen = 8080\n"
 
 
+@BOTH_ENGINES
 def test_restore_modes_select_parts(site: Site) -> None:
     site.run("create-backup", "--type", "full")
     only_config = site.run("restore-backup", "--backup", "full", "--mode", "config-only",

@@ -281,9 +281,7 @@ class BorgEngine:
                 "/")]), time=time, compression=compression)
         if self.read_only:
             argv = self._without_lock(argv)
-        with self.password.as_fd() as fd:
-            return PendingArchive(self, name, run.Background(argv, env=self._env(fd),
-                                                             pass_fds=(fd,)))
+        return PendingArchive(self, name, argv)
 
     def restore_stream(
         self, snapshot_id: str, path: str, consumer: run.Command, tap: run.Tap | None = None
@@ -399,20 +397,26 @@ class BorgEngine:
 
 
 class PendingArchive:
-    def __init__(self, engine: BorgEngine, name: str, handle: run.Background) -> None:
+    """A stream archive made when its data is given. Unlike restic, borg create holds
+    the repository's exclusive lock for its whole run: started early, it would lock
+    out the parts the caller stores meanwhile."""
+
+    def __init__(self, engine: BorgEngine, name: str, argv: list[str]) -> None:
         self.engine = engine
         self.name = name
-        self.handle = handle
+        self.argv = argv
 
     def finish(self, data: bytes) -> BackupSummary:
-        try:
-            lines = self.handle.finish(data)
-        except run.CommandError as exc:
-            raise self.engine._failure(exc.returncode, exc.stderr_tail) from None
-        return self.engine._learn(output.summary_of("\n".join(lines)), self.name)
+        with self.engine.password.as_fd() as fd:
+            try:
+                completed = run.run(self.argv, env=self.engine._env(fd), pass_fds=(fd,),
+                                    input_bytes=data)
+            except run.CommandError as exc:
+                raise self.engine._failure(exc.returncode, exc.stderr_tail) from None
+        return self.engine._learn(output.summary_of(completed.stdout), self.name)
 
     def cancel(self) -> None:
-        self.handle.cancel()
+        pass  # nothing runs yet
 
 
 def _tail(text: str, lines: int = 15) -> str:

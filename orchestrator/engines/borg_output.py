@@ -195,10 +195,22 @@ def plain_text(stderr: str) -> str:
                 item = None
             if isinstance(item, dict):
                 if item.get("type") == "log_message":
-                    lines.append(str(item.get("message") or ""))
+                    lines.append(_message(str(item.get("message") or "")))
                 continue
         lines.append(line)
     return "\n".join(line for line in lines if line.strip())
+
+
+def _message(text: str) -> str:
+    """A log message; of a crash report, only the exception it ends with (the rest is a
+    traceback and a description of the host)."""
+    if text == "Local Exception":
+        return ""
+    if "Traceback (most recent call last)" not in text:
+        return text
+    before = text.split("\nPlatform:", 1)[0]
+    lines = [line for line in before.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else text
 
 
 class CreateOutput:
