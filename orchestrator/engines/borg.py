@@ -193,8 +193,8 @@ class BorgEngine:
                 raise EngineError(f"no archive {snapshot_id!r} in {source.repository_name!r}")
             name = args.archive_name(snap.tags, snap.time)
             importer = args.import_tar_args(
-                name, comment=args.comment_of(snap.tags, snap.hostname, snap.paths),
-                time=snap.time)
+                name, comment=args.comment_of(snap.tags, snap.hostname, snap.paths,
+                                              placeholders=False), time=snap.time)
             with source.password.as_fd() as source_fd, self.password.as_fd() as fd:
                 result = run.pipeline(
                     args.export_tar_args(source._name(snap.id)), importer,

@@ -114,12 +114,13 @@ def archive_name(tags: Sequence[str], time: datetime) -> str:
     return f"{stem}.{secrets.token_hex(3)}"
 
 
-def comment_of(tags: Sequence[str], host: str, paths: Sequence[str]) -> str:
-    """The archive comment: tags, host and paths as JSON, braces doubled because borg
-    1.2 expands {placeholders} in comments."""
+def comment_of(tags: Sequence[str], host: str, paths: Sequence[str],
+               placeholders: bool = True) -> str:
+    """The archive comment: tags, host and paths as JSON. borg 1.2 expands {placeholders}
+    in the comments of create and recreate (so braces are doubled), not of import-tar."""
     text = json.dumps({"strongroom": 1, "tags": list(tags), "host": host,
                        "paths": list(paths)}, sort_keys=True, separators=(",", ":"))
-    return text.replace("{", "{{").replace("}", "}}")
+    return text.replace("{", "{{").replace("}", "}}") if placeholders else text
 
 
 def glob_to_borg(pattern: str) -> str:
