@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from orchestrator.errors import UsageError
 from orchestrator.profile.schema import Repository
+from orchestrator.profile.urls import check_borg_url
 
 BORG = "borg"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -65,6 +66,10 @@ def location_of(name: str, repo: Repository) -> tuple[str, str | None, tuple[str
     """borg's repository location for a profile URL, the ssh command (BORG_RSH) and the
     address to probe: a local path, `ssh://user@host[:port]/path` or `user@host:path`."""
     url = repo.url
+    try:
+        check_borg_url(url)
+    except UsageError as exc:
+        raise UsageError(f"repository {name!r}: {exc.message}") from None
     if url.startswith("ssh://"):
         parts = urlsplit(url)
         if not parts.hostname:
