@@ -6,13 +6,14 @@ the other files, marked BOTH_ENGINES."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from integration.conftest import Site, compare_trees, require_binary
+from integration.conftest import Site, compare_trees, require_binary, with_sqlite
 from integration.servers import free_port
 from integration.sshserver import SshServer, private_sshd
 
@@ -159,3 +160,37 @@ def test_a_live_borg_keeps_its_lock_and_a_stale_one_is_broken(site: Site) -> Non
         owner.rename(owner.with_name(owner.name.replace(os.uname().nodename, "elsewhere")))
     listed = site.run("list-backups", "--json").json()["backups"]
     assert [entry["set"] for entry in listed] == [made]
+
+
+def test_the_runbook_of_a_borg_set_recovers_with_plain_borg(
+        make_site: Callable[..., Site]) -> None:
+    require_binary("sqlite3")
+    site = make_site(large_bytes=1 << 16)
+    db = with_sqlite(site)
+    made = site.run("create-backup", "--type", "disaster-recovery", "--json").json()
+    [final] = site.snapshots(f"set={made['set']}", "part=files")
+    staging = next(p for p in final["paths"] if p.endswith("/sets/disaster-recovery"))
+    runbook = site.engine_run("extract", "--stdout", f"::{final['name']}",
+                              f"{staging.lstrip('/')}/strongroom/RECOVERY.md")
+    assert "Install borg" in runbook and "restic" not in runbook.split("## Recover")[1]
+    commands = runbook.split("## Recover with plain borg")[1]
+    env = site.engine_env()
+    (line,) = [ln for ln in commands.splitlines() if "| sqlite3 " in ln]
+    fresh = site.root / "fresh.sqlite"
+    subprocess.run(line.removesuffix(str(db)) + str(fresh), shell=True, check=True, env=env,
+                   timeout=300)
+    with sqlite3.connect(fresh) as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (300,)
+    conn.close()
+    (line,) = [ln for ln in commands.splitlines() if ln.startswith("cd / && borg extract ")]
+    target = site.root / "restored"
+    target.mkdir()
+    subprocess.run(line.replace("cd / ", f"cd {target} "), shell=True, check=True, env=env,
+                   timeout=300, capture_output=True)
+    host = site.root / "host"
+    compare_trees(host / "etc/app", target / str(host / "etc/app").lstrip("/"),
+                  skip=(".terraform",))
+    (line,) = [ln for ln in commands.splitlines() if "RECOVERY.md" in ln]
+    shown = subprocess.run(line, shell=True, check=True, env=env, timeout=300,
+                           capture_output=True).stdout.decode()
+    assert shown == runbook

@@ -113,10 +113,13 @@ def archive_name(tags: Sequence[str], time: datetime) -> str:
     values = dict(tag.split("=", 1) for tag in tags if "=" in tag)
     set_name = values.get("set") or "strongroom-" + time.astimezone(UTC).strftime(
         "%Y%m%d-%H%M%S")
-    part = values.get("part", "")
+    return f"{archive_stem(set_name, values.get('part', ''))}.{secrets.token_hex(3)}"
+
+
+def archive_stem(set_name: str, part: str) -> str:
+    """What every archive of one set's part is named before its random suffix."""
     stem = f"{set_name}.{part}" if part else set_name
-    stem = re.sub(r"[^A-Za-z0-9._@+-]", "_", stem)[:180]
-    return f"{stem}.{secrets.token_hex(3)}"
+    return re.sub(r"[^A-Za-z0-9._@+-]", "_", stem)[:180]
 
 
 def comment_of(tags: Sequence[str], host: str, paths: Sequence[str],
