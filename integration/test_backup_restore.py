@@ -110,6 +110,7 @@ def test_timestamp_picks_the_latest_set_at_or_before(site: Site) -> None:
     assert (target / str(conf).lstrip("/")).read_text() == "two\n"
 
 
+@BOTH_ENGINES
 def test_dry_run_writes_nothing_and_conflicts_need_force(site: Site) -> None:
     conf = site.path("etc/app/app.conf")
     made = site.run("create-backup", "--type", "full", "--json").json()
@@ -160,6 +161,7 @@ def test_schedule_supplies_type_and_name(site: Site, schedule_type: str) -> None
     assert made["type"] == schedule_type and made["set"].startswith("nightly-")
 
 
+@BOTH_ENGINES
 def test_a_symlink_planted_below_the_target_is_refused(site: Site) -> None:
     made = site.run("create-backup", "--type", "config", "--json").json()
     outside = site.root / "outside"

@@ -58,8 +58,9 @@ def archive_members(path: Path, password: bytes | None = None) -> dict[str, tupl
     return found
 
 
-@BOTH_ENGINES
-@pytest.mark.parametrize("fmt", FORMATS)
+# borg's export-tar feeds the same writers: one format of it is enough.
+@pytest.mark.parametrize(("engine_name", "fmt"),
+                         [("restic", fmt) for fmt in FORMATS] + [("borg", "zip")])
 def test_archive_matches_the_snapshot(site: Site, fmt: str) -> None:
     with_dump(site)
     made = site.run("create-backup", "--type", "full", "--json").json()
