@@ -5,9 +5,11 @@ the other files, marked BOTH_ENGINES."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -194,3 +196,29 @@ def test_the_runbook_of_a_borg_set_recovers_with_plain_borg(
     shown = subprocess.run(line, shell=True, check=True, env=env, timeout=300,
                            capture_output=True).stdout.decode()
     assert shown == runbook
+
+
+def test_a_borg_repository_read_without_its_profile(site: Site, tmp_path: Path) -> None:
+    made = site.run("create-backup", "--type", "config", "--json").json()["set"]
+    home = tmp_path / "fresh-home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "STRONGROOM_STATE_DIR": str(home / "state")}
+
+    def bare(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orchestrator", *args], env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    for repo in (str(site.repository), f"borg:{site.repository}"):
+        listed = bare("list-backups", "--repo", repo, "--password-file",
+                      str(site.password_file), "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [entry["set"] for entry in json.loads(listed.stdout)["backups"]] == [made]
+    target = tmp_path / "restored"
+    restored = bare("restore-backup", "--repo", str(site.repository), "--password-file",
+                    str(site.password_file), "--backup", made, "--target", str(target))
+    assert restored.returncode == 0, restored.stderr
+    host = site.root / "host"
+    compare_trees(host / "etc/app", target / str(host / "etc/app").lstrip("/"),
+                  skip=(".terraform",))
+    refused = bare("list-backups", "--repo", "borg:s3://bucket/x", "--password-env", "X")
+    assert refused.returncode == 2 and "borg cannot use" in refused.stderr
