@@ -65,15 +65,24 @@ def test_ssh_repository_round_trip_sync_and_its_errors(site: Site, sshd: SshServ
     host = site.root / "host"
     compare_trees(host, target / str(host).lstrip("/"), skip=(".terraform",))
 
-    # backup-sync borg → borg: the set arrives whole and restores the same.
+    # backup-sync borg → borg: the set, a dump part too, arrives whole and restores the same.
+    db = with_sqlite(site)
     local = site.run("create-backup", "--type", "full", "--name", "here", "--json").json()
     synced = site.run("backup-sync", "--from", "local", "--to", "nas", "--json").json()
     assert synced["copied"] == [local["set"]] and synced["skipped"] == []
     again = site.run("backup-sync", "--from", "local", "--to", "nas", "--json").json()
     assert again["copied"] == [] and again["skipped"] == [local["set"]]
     verified = site.run("verify-backup", "--destination", "nas", "--backup", local["set"],
-                        "--json").json()
+                        "--deep-check", "--json").json()
     assert verified["ok"] is True, verified
+    checks = {check["check"]: check for check in verified["checks"]}
+    assert "1 stream(s) match their recorded digests" in checks["stream digests"]["detail"]
+    db.unlink()
+    site.run("restore-backup", "--destination", "nas", "--backup", local["set"],
+             "--database", str(db))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (300,)
+    conn.close()
     copied = site.root / "from-copy"
     site.run("restore-backup", "--destination", "nas", "--backup", local["set"], "--target",
              str(copied))
