@@ -7,7 +7,6 @@ as success only where the caller reads the warnings (create) or asks for it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -36,16 +35,15 @@ from orchestrator.engines.base import (
     Unreachable,
     WrongPassword,
 )
+from orchestrator.engines.borg_version import borg_version
 from orchestrator.engines.destinations import behind_proxy, probe
 from orchestrator.engines.passwords import PasswordSource
 from orchestrator.profile.schema import Repository
 from orchestrator.profile.urls import shown_url
-from orchestrator.run.tempfiles import exclusive_temp
 
 log = logging.getLogger("strongroom.borg")
 REPOSITORY_ERRORS = (RepositoryLocked, RepositoryMissing, WrongPassword, Unreachable,
                      AuthenticationDenied, RepositoryReadOnly)
-_versions: dict[str, EngineVersion] = {}
 
 
 class BorgEngine:
@@ -159,25 +157,7 @@ class BorgEngine:
         return summary
 
     def version(self) -> EngineVersion:
-        """borg's version; `borg --version` costs a Python start (~0.4 s), so it is kept
-        in the state directory for as long as the binary is the same file."""
-        binary = run.which(args.BORG)
-        if binary not in _versions:
-            record = self.state_dir / "cache" / "borg-version.json"
-            stat = os.stat(binary)
-            key = f"{os.path.realpath(binary)}:{stat.st_mtime_ns}:{stat.st_size}"
-            try:
-                known = json.loads(record.read_text())
-                if known.get("binary") == key:
-                    _versions[binary] = output.parse_version(f"borg {known['version']}")
-            except (OSError, ValueError, KeyError, TypeError, EngineError):
-                pass
-            if binary not in _versions:
-                found = output.parse_version(run.run([binary, "--version"]).stdout)
-                _versions[binary] = found
-                _remember(record, json.dumps({
-                    "binary": key, "version": ".".join(map(str, found.version))}).encode())
-        return _versions[binary]
+        return borg_version(run.which(args.BORG), self.state_dir)
 
     # ---- operations
 
@@ -434,19 +414,6 @@ class PendingArchive:
 
     def cancel(self) -> None:
         pass  # nothing runs yet
-
-
-def _remember(record: Path, data: bytes) -> None:
-    """A small cache file, replaced whole; a state directory that cannot take it only
-    means asking borg again next time."""
-    try:
-        record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temp = exclusive_temp(record, 0o600, ".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, record)
-    except OSError:
-        pass
 
 
 def _tail(text: str, lines: int = 15) -> str:
