@@ -99,14 +99,15 @@ def test_ssh_repository_round_trip_sync_and_its_errors(site: Site, sshd: SshServ
         assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 2
 
 
-@pytest.mark.parametrize("url", ["s3://bucket/prefix", "sftp://u@host/srv", "azure://c/p",
-                                 "rest:https://host/", "ssh://"])
-def test_urls_borg_cannot_use_are_refused_at_load(site: Site, url: str) -> None:
-    site.profile.write_text(site.profile.read_text().replace(
-        f'url = "{site.repository}"', f'url = "{url}"'))
-    result = site.run("list-backups", check=False)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "borg" in result.stderr and url in result.stderr, result.stderr
+def test_urls_borg_cannot_use_are_refused_at_load(make_site: Callable[..., Site]) -> None:
+    site = make_site(large_bytes=1024, init=False)
+    profile = site.profile.read_text()
+    for url in ("s3://bucket/prefix", "sftp://u@host/srv", "azure://c/p", "rest:https://host/",
+                "ssh://"):
+        site.profile.write_text(profile.replace(f'url = "{site.repository}"', f'url = "{url}"'))
+        result = site.run("list-backups", check=False)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "borg" in result.stderr and url in result.stderr, result.stderr
 
 
 def test_wrong_passphrase_missing_repository_and_no_secret_on_argv(
