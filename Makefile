@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Programs the suite runs for real, as PROGRAM:DEBIAN-PACKAGE.
-APT_PACKAGES := restic:restic sqlite3:sqlite3 pg_dump:postgresql-client pgbench:postgresql-client mariadb-dump:mariadb-client 7z:p7zip-full pigz:pigz qemu-img:qemu-utils qemu-nbd:qemu-utils nbdcopy:libnbd-bin podman:podman runc:runc systemd-analyze:systemd sshd:openssh-server rclone:rclone npm:npm chromium:chromium
+APT_PACKAGES := restic:restic borg:borgbackup sqlite3:sqlite3 pg_dump:postgresql-client pgbench:postgresql-client mariadb-dump:mariadb-client 7z:p7zip-full pigz:pigz qemu-img:qemu-utils qemu-nbd:qemu-utils nbdcopy:libnbd-bin podman:podman runc:runc systemd-analyze:systemd sshd:openssh-server rclone:rclone npm:npm chromium:chromium
 
 .PHONY: demo test unit integration lint bootstrap system-deps clean bench
 

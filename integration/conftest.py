@@ -49,6 +49,7 @@ class Site:
     repository: Path
     password_file: Path
     state: Path
+    engine: str = "restic"
 
     def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> Result:
         full_env = {**os.environ, "STRONGROOM_STATE_DIR": str(self.state), **(env or {})}
@@ -64,6 +65,52 @@ class Site:
 
     def path(self, relative: str) -> Path:
         return self.root / "host" / relative
+
+    def engine_env(self) -> dict[str, str]:
+        """The environment for running the site's engine by hand on its repository."""
+        if self.engine == "borg":
+            return {**os.environ, "BORG_REPO": str(self.repository),
+                    "BORG_PASSCOMMAND": f"cat {self.password_file}",
+                    "BORG_BASE_DIR": str(self.root / "borg-by-hand")}
+        return {**os.environ, "RESTIC_REPOSITORY": str(self.repository),
+                "RESTIC_PASSWORD_FILE": str(self.password_file)}
+
+    def engine_run(self, *args: str) -> str:
+        """The site's engine (`restic ARGS` / `borg ARGS`), its stdout."""
+        return subprocess.run([self.engine, *args], env=self.engine_env(), capture_output=True,
+                              text=True, check=True, timeout=300).stdout
+
+    def snapshots(self, *tags: str) -> list[dict[str, Any]]:
+        """What the engine itself lists with all these tags: id, name (borg), tags, paths."""
+        if self.engine == "borg":
+            listed = json.loads(self.engine_run("list", "--json", "--format",
+                                                "{name}{id}{comment}"))["archives"]
+            found = []
+            for item in listed:
+                comment = json.loads(item["comment"]) if item["comment"] else {}
+                found.append({"id": item["id"], "name": item["name"],
+                              "tags": comment.get("tags", []),
+                              "paths": comment.get("paths", [])})
+        else:
+            found = json.loads(self.engine_run("snapshots", "--json"))
+        return [snap for snap in found if set(tags) <= set(snap.get("tags") or [])]
+
+    def forget_snapshot(self, snapshot_id: str) -> None:
+        if self.engine == "borg":
+            name = next(s["name"] for s in self.snapshots() if s["id"].startswith(snapshot_id))
+            self.engine_run("delete", f"::{name}")
+        else:
+            self.engine_run("forget", snapshot_id)
+
+    def dump(self, snapshot_id: str, path: str) -> str:
+        if self.engine == "borg":
+            name = next(s["name"] for s in self.snapshots() if s["id"].startswith(snapshot_id))
+            return self.engine_run("extract", "--stdout", f"::{name}", path.lstrip("/"))
+        return self.engine_run("dump", snapshot_id, path)
+
+    def data_files(self) -> list[Path]:
+        """The repository's data files: restic's packs, borg's segments."""
+        return sorted(p for p in (self.repository / "data").rglob("*") if p.is_file())
 
 
 def write_tree(host: Path, large_bytes: int) -> None:
@@ -144,9 +191,19 @@ path = "{db}"
     return db
 
 
+# Tests that both engines must pass take the engine as a parameter: @BOTH_ENGINES.
+BOTH_ENGINES = pytest.mark.parametrize("engine_name", ["restic", "borg"])
+
+
 @pytest.fixture
-def make_site(tmp_path: Path) -> Callable[..., Site]:
-    require_binary("restic")
+def engine_name() -> str:
+    """The engine of the site's repository: restic, unless a test is @BOTH_ENGINES."""
+    return "restic"
+
+
+@pytest.fixture
+def make_site(tmp_path: Path, engine_name: str) -> Callable[..., Site]:
+    require_binary(engine_name)
 
     def build(large_bytes: int = 1 << 20, init: bool = True) -> Site:
         root = tmp_path / "site"
@@ -158,8 +215,12 @@ def make_site(tmp_path: Path) -> Callable[..., Site]:
         password.chmod(0o600)
         profile = root / "site.toml"
         repository = root / "repository"
-        profile.write_text(PROFILE.format(repository=repository, password=password, host=host))
-        site = Site(root, profile, repository, password, root / "state")
+        text = PROFILE.format(repository=repository, password=password, host=host)
+        if engine_name != "restic":  # restic's profile stays as it was, line for line
+            text = text.replace("[repositories.local]\n",
+                                f'[repositories.local]\nengine = "{engine_name}"\n', 1)
+        profile.write_text(text)
+        site = Site(root, profile, repository, password, root / "state", engine_name)
         if init:
             site.run("init")
         return site

@@ -1,4 +1,5 @@
-"""create-backup → list-backups → restore-backup against a real restic repository."""
+"""create-backup → list-backups → restore-backup against a real restic repository (and,
+for the tests marked BOTH_ENGINES, a real borg repository too)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import Site, compare_trees
+from integration.conftest import BOTH_ENGINES, Site, compare_trees
 
 
 def snapshot_paths(site: Site, set_name: str) -> list[str]:
@@ -63,6 +64,7 @@ def test_each_backup_type_holds_its_paths(site: Site) -> None:
     assert listed[0]["set"] in table and "complete" in table
 
 
+@BOTH_ENGINES
 def test_restore_into_target_is_byte_for_byte(make_site: Callable[..., Site]) -> None:
     site = make_site(large_bytes=50 * 1024 * 1024)
     made = site.run("create-backup", "--type", "full", "--json").json()
@@ -80,6 +82,7 @@ def test_restore_into_target_is_byte_for_byte(make_site: Callable[..., Site]) ->
     assert os.readlink(inside / "etc/app/dangling") == "/nonexistent/target"
 
 
+@BOTH_ENGINES
 def test_timestamp_picks_the_latest_set_at_or_before(site: Site) -> None:
     conf = site.path("etc/app/app.conf")
     made = []
@@ -107,6 +110,7 @@ def test_timestamp_picks_the_latest_set_at_or_before(site: Site) -> None:
     assert (target / str(conf).lstrip("/")).read_text() == "two\n"
 
 
+@BOTH_ENGINES
 def test_dry_run_writes_nothing_and_conflicts_need_force(site: Site) -> None:
     conf = site.path("etc/app/app.conf")
     made = site.run("create-backup", "--type", "full", "--json").json()
@@ -129,6 +133,7 @@ def test_dry_run_writes_nothing_and_conflicts_need_force(site: Site) -> None:
     assert conf.read_text() == "listen = 8080\n"
 
 
+@BOTH_ENGINES
 def test_restore_modes_select_parts(site: Site) -> None:
     site.run("create-backup", "--type", "full")
     only_config = site.run("restore-backup", "--backup", "full", "--mode", "config-only",
@@ -156,6 +161,7 @@ def test_schedule_supplies_type_and_name(site: Site, schedule_type: str) -> None
     assert made["type"] == schedule_type and made["set"].startswith("nightly-")
 
 
+@BOTH_ENGINES
 def test_a_symlink_planted_below_the_target_is_refused(site: Site) -> None:
     made = site.run("create-backup", "--type", "config", "--json").json()
     outside = site.root / "outside"

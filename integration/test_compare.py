@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from integration.conftest import Site
+from integration.conftest import BOTH_ENGINES, Site
 
 
 def write_rows(db: Path, rows: int) -> None:
@@ -15,6 +15,7 @@ def write_rows(db: Path, rows: int) -> None:
     conn.close()
 
 
+@BOTH_ENGINES
 def test_compare_two_sets_part_by_part(site: Site) -> None:
     a = site.run("create-backup", "--type", "full", "--json").json()["set"]
     site.path("etc/app/app.conf").write_text("listen = 9090\n")

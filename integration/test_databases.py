@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import Site
+from integration.conftest import BOTH_ENGINES, Site
 from integration.databases import (
     MARIADB_SCHEMA,
     PG,
@@ -31,11 +30,7 @@ def add_hooks(site: Site, text: str) -> None:
 
 
 def snapshots_tagged(site: Site, tag: str) -> list[dict[str, object]]:
-    env = {**os.environ, "RESTIC_REPOSITORY": str(site.repository),
-           "RESTIC_PASSWORD_FILE": str(site.password_file)}
-    out = subprocess.run(["restic", "snapshots", "--json", "--tag", tag], capture_output=True,
-                         text=True, env=env, check=True).stdout
-    return list(json.loads(out) or [])
+    return site.snapshots(tag)
 
 
 @pytest.fixture
@@ -54,8 +49,18 @@ def pg_database() -> Iterator[str]:
         psql("postgres", f"DROP DATABASE IF EXISTS {db}")
 
 
-@pytest.mark.parametrize("dump_format", ["custom", "plain"])
-def test_postgresql_round_trip(site: Site, pg_database: str, dump_format: str) -> None:
+@BOTH_ENGINES
+@pytest.mark.parametrize("dump_format", ["custom"])
+def test_postgresql_custom_round_trip(site: Site, pg_database: str, dump_format: str) -> None:
+    postgresql_round_trip(site, pg_database, dump_format)
+
+
+@pytest.mark.parametrize("dump_format", ["plain"])
+def test_postgresql_plain_round_trip(site: Site, pg_database: str, dump_format: str) -> None:
+    postgresql_round_trip(site, pg_database, dump_format)
+
+
+def postgresql_round_trip(site: Site, pg_database: str, dump_format: str) -> None:
     add_hooks(site, f"""
 [[services.web.hooks]]
 type = "postgresql"
@@ -191,6 +196,7 @@ password_file = "{wrong}"
         mariadb(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
 
 
+@BOTH_ENGINES
 def test_sqlite_round_trip_and_refusal(site: Site) -> None:
     db = site.root / "app.sqlite"
     with sqlite3.connect(db) as conn:
@@ -237,6 +243,7 @@ restore = {json.dumps(restore)}
     assert restored.read_bytes() == expected
 
 
+@BOTH_ENGINES
 def test_a_dump_that_dies_halfway_leaves_no_complete_set(site: Site) -> None:
     dying = py("import sys\nsys.stdout.buffer.write(b'x' * 5_000_000); sys.stdout.flush()\n"
                "sys.stderr.write('FATAL: lost connection halfway\\n'); sys.exit(3)")

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
+from typing import Any
 
-from integration.conftest import Site
-
-
-def snapshots(site: Site, tag: str) -> list[dict[str, object]]:
-    env = {**os.environ, "RESTIC_REPOSITORY": str(site.repository),
-           "RESTIC_PASSWORD_FILE": str(site.password_file)}
-    out = subprocess.run(["restic", "snapshots", "--json", "--tag", tag], env=env,
-                         capture_output=True, check=True, text=True).stdout
-    return list(json.loads(out))
+from integration.conftest import BOTH_ENGINES, Site
 
 
+def snapshots(site: Site, tag: str) -> list[dict[str, Any]]:
+    return site.snapshots(tag)
+
+
+@BOTH_ENGINES
 def test_scheduled_runs_keep_what_their_rules_keep(site: Site) -> None:
     db = site.root / "app.sqlite"
     with sqlite3.connect(db) as conn:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import Site, require_binary
+from integration.conftest import BOTH_ENGINES, Site, require_binary
 
 
 def qemu(*args: str) -> str:
@@ -55,6 +55,7 @@ disks = ["{disk}"]
 {extra}""")
 
 
+@BOTH_ENGINES
 def test_qcow2_round_trip_through_an_internal_snapshot(site: Site, disk: Path,
                                                         tmp_path: Path) -> None:
     add_vm(site, disk)

@@ -29,7 +29,8 @@ def repo_options(passwords: bool = True) -> Callable[[F], F]:
                               help="With --repo: the repository password's file.")(fn)
         fn = click.option("--repo", metavar="URL",
                           help="Read this repository without a profile (sets of every "
-                          "profile); needs one password option.")(fn)
+                          "profile); needs one password option. A borg repository: "
+                          "borg:URL (a local one is recognised without it).")(fn)
         return fn
 
     return decorate

@@ -42,7 +42,7 @@ def init(destination: str | None, profile_ref: str | None, as_json: bool, verbos
               help="Check every part is present and the manifest reads back.")
 @click.option("--compress/--no-compress", default=True, show_default=True)
 @click.option("--encrypt/--no-encrypt", default=True, show_default=True,
-              help="restic repositories are always encrypted; --no-encrypt is refused.")
+              help="Repositories are always encrypted; --no-encrypt is refused.")
 @click.option("--schedule", metavar="NAME", help="Take type, services, destination and name "
               "from [schedules.NAME].")
 @common

@@ -1,7 +1,8 @@
 """Backup engines behind one protocol, and the explicit registry that picks one.
 
 Owns the Engine protocol (base.py), restic (restic.py, its argv builders and output
-readers), repository passwords and where a repository lives (destinations.py).
+readers), borg (borg.py, borg_args.py, borg_output.py), repository passwords and
+where a repository lives (destinations.py).
 May import profile, run and errors; never sets or anything above.
 """
 
@@ -21,8 +22,6 @@ def open_engine(name: str, repository: Repository, state_dir: Path) -> Engine:
         from orchestrator.engines.restic import ResticEngine
 
         return ResticEngine(name, repository, state_dir)
-    from orchestrator.errors import UsageError
+    from orchestrator.engines.borg import BorgEngine
 
-    raise UsageError(
-        f"repository {name!r}: engine {repository.engine!r} is not supported yet; use restic"
-    )
+    return BorgEngine(name, repository, state_dir)

@@ -1,5 +1,6 @@
 """A repository's password: from a file, a command, an environment variable or (with a
-warning elsewhere) inline; read at most once per run and handed to restic as a file."""
+warning elsewhere) inline; read at most once per run and handed to restic as a file,
+to borg as an inherited descriptor."""
 
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ class PasswordSource:
         with run.secret_fd(self._read_secret()) as fd:
             yield f"/dev/fd/{fd}", (fd,)
 
+    @contextmanager
+    def as_fd(self) -> Iterator[int]:
+        """A pipe holding the password, for a child that reads it from an inherited
+        descriptor (borg's BORG_PASSPHRASE_FD). One pipe per child: it is read once."""
+        with run.secret_fd(self._read_secret()) as fd:
+            yield fd
+
     def _read_secret(self) -> bytes:
         if self._secret is None:
             self._secret = self._fetch()
@@ -44,6 +52,12 @@ class PasswordSource:
     def _fetch(self) -> bytes:
         repo = self.repository
         name = self.repository_name
+        if repo.password_file is not None:
+            try:
+                return repo.password_file.read_bytes().rstrip(b"\r\n")
+            except OSError as exc:
+                raise StrongroomError(f"repository {name!r}: cannot read password_file "
+                                      f"{repo.password_file}: {exc.strerror}") from None
         if repo.password is not None:
             return repo.password.get_secret_value().encode()
         if repo.password_env is not None:

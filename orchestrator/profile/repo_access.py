@@ -7,6 +7,10 @@ compare) then runs unchanged on it: they all start from a profile's repository, 
 URL goes through the same table (profile/urls.py, engines/destinations.py) and password
 handling as a profile's. Listing differs only in not filtering by `profile=`.
 
+A borg repository is named `borg:PATH` or `borg:ssh://user@host[:port]/path`; a local
+folder that holds a borg repository (its `config` opens with `[repository]`) is known
+as one without the prefix.
+
 The options are the CLI's alone: an MCP caller never reaches this module, so it cannot
 point strongroom at another repository or have it run a password command.
 """
@@ -19,7 +23,7 @@ from pathlib import Path
 
 from orchestrator.errors import UsageError
 from orchestrator.profile.schema import Profile, Repository, SecretSource
-from orchestrator.profile.urls import kind_of
+from orchestrator.profile.urls import check_borg_url, kind_of
 
 REPO_NAME = "repo"
 PROFILE_NAME = "repo"
@@ -33,6 +37,7 @@ class RepoAccess:
     password_command: str | None = None
     password_env: str | None = None
     env: tuple[tuple[str, Path], ...] = ()
+    engine: str = "restic"
 
 
 def repo_access(
@@ -55,12 +60,31 @@ def repo_access(
     if len(given) != 1:
         raise UsageError("--repo needs exactly one of --password-file, --password-command, "
                          f"--password-env{' (got ' + ', '.join(given) + ')' if given else ''}")
-    kind_of(repo)  # a URL the table does not know is a usage error, said once
+    engine, url = engine_of(repo)
     return RepoAccess(
-        url=repo, password_file=Path(password_file) if password_file else None,
+        engine=engine, url=url, password_file=Path(password_file) if password_file else None,
         password_command=password_command or None, password_env=password_env or None,
         env=tuple(_env_entry(entry) for entry in repo_env),
     )
+
+
+def engine_of(repo: str) -> tuple[str, str]:
+    """The engine and URL `--repo` names; a URL no engine takes is a usage error, said
+    once."""
+    if repo.startswith("borg:"):
+        url = repo.removeprefix("borg:")
+        check_borg_url(url)
+        return "borg", url
+    if kind_of(repo) == "local":
+        config = Path(repo.removeprefix("local:").removeprefix("file://")).expanduser() / \
+            "config"
+        try:
+            with config.open("rb") as handle:
+                if handle.read(12) == b"[repository]":
+                    return "borg", repo
+        except OSError:
+            pass
+    return "restic", repo
 
 
 def _env_entry(entry: str) -> tuple[str, Path]:
@@ -73,6 +97,7 @@ def _env_entry(entry: str) -> tuple[str, Path]:
 def profile_free(access: RepoAccess) -> Profile:
     """A profile holding only the repository; its flag lists sets of every profile."""
     repository = Repository(
+        engine="borg" if access.engine == "borg" else "restic",
         url=access.url, password_file=access.password_file,
         password_command=access.password_command, password_env=access.password_env,
         env={name: SecretSource(file=file) for name, file in access.env},

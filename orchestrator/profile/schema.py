@@ -59,7 +59,8 @@ class Repository(RetentionRules):
     Its retention rules are the default for schedules that back up to it and set none."""
 
     engine: Literal["restic", "borg"] = "restic"
-    url: str = Field(min_length=1, description="path, local:/path, s3://…, sftp://…, rest:…")
+    url: str = Field(min_length=1, description="path, local:/path, s3://…, sftp://…, rest:… "
+                     "(borg: a path or ssh://user@host[:port]/path)")
     password_file: Path | None = None
     password_command: str | list[str] | None = Field(
         default=None, description="run once per strongroom command; stdout is the password"
@@ -88,13 +89,15 @@ class Repository(RetentionRules):
     @model_validator(mode="after")
     def known_url(self) -> Repository:
         from orchestrator.errors import UsageError
-        from orchestrator.profile.urls import kind_of
+        from orchestrator.profile.urls import check_borg_url, kind_of
 
-        if self.engine == "restic":
-            try:
+        try:
+            if self.engine == "restic":
                 kind_of(self.url)
-            except UsageError as exc:
-                raise ValueError(exc.message) from None
+            else:
+                check_borg_url(self.url)
+        except UsageError as exc:
+            raise ValueError(exc.message) from None
         return self
 
     @field_validator("env")

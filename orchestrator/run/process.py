@@ -192,10 +192,13 @@ class _StderrTail:
         default_factory=lambda: collections.deque(maxlen=STDERR_TAIL_LINES)
     )
     everything: list[str] = field(default_factory=list)
+    on_line: Callable[[str], None] | None = None
 
     def drain(self, stream: object) -> None:
         for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
             text = raw.decode("utf-8", "replace").rstrip("\n")
+            if self.on_line is not None:
+                self.on_line(text)
             self.lines.append(text)
             if len(self.everything) < 10_000:
                 self.everything.append(text)
@@ -239,8 +242,10 @@ def run(
     pass_fds: Sequence[int] = (),
     on_line: Callable[[str], None] | None = None,
     cwd: str | None = None,
+    on_stderr_line: Callable[[str], None] | None = None,
 ) -> Completed:
-    """Run argv to completion. With `on_line`, stdout lines are handed over as they come.
+    """Run argv to completion. With `on_line`, stdout lines are handed over as they come;
+    with `on_stderr_line`, stderr lines (borg's progress and warnings) too.
 
     Raises CommandError for an exit code outside `ok_codes`, CommandTimeout, or
     MissingBinaryError; on KeyboardInterrupt the child tree is terminated first.
@@ -254,7 +259,7 @@ def run(
         cwd=cwd,
     )
     with _supervised(proc, argv, timeout):
-        tail = _StderrTail()
+        tail = _StderrTail(on_line=on_stderr_line)
         reader = threading.Thread(target=tail.drain, args=(proc.stderr,), daemon=True)
         reader.start()
         if input_bytes is not None:

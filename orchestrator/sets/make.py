@@ -54,10 +54,10 @@ def make_set(
     manifest. `plan_dumps` checks the hooks' servers before anything is written."""
     profile = session.profile
     repo_name, repository = profile.repository(request.destination)
-    if not request.encrypt and repository.engine == "restic":
+    if not request.encrypt:
         raise UsageError(
-            "restic repositories are always encrypted (AES-256); --no-encrypt cannot be honoured"
-        )
+            f"{repository.engine} repositories are always encrypted (restic: AES-256, borg: "
+            "repokey-blake2); --no-encrypt cannot be honoured")
     check_sources_exist(sources)
     plans = plan_dumps() if plan_dumps is not None else []
     if not sources and not plans:

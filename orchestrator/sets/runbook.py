@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from orchestrator.engines.borg_args import archive_stem, location_of
 from orchestrator.engines.destinations import resolve
 from orchestrator.profile.schema import Profile, Repository
 from orchestrator.profile.urls import shown_url
@@ -15,8 +16,10 @@ from orchestrator.sets.naming import FILES_PART
 
 
 def restic_repository(name: str, repository: Repository) -> str:
-    """The repository as `restic -r` takes it, a password in it hidden."""
+    """The repository as `restic -r` (or borg) takes it, a password in it hidden."""
     try:
+        if repository.engine == "borg":
+            return location_of(name, repository)[0]
         return shown_url(resolve(name, repository).repository)
     except Exception:  # noqa: BLE001 - a runbook shows the profile's URL rather than fail
         return shown_url(repository.url)
@@ -37,7 +40,8 @@ def render_runbook(profile: Profile, manifest: Manifest, repo_name: str, staging
         *_repositories(profile),
         *_secrets(profile),
         *_with_strongroom(profile, manifest, repo_name, repo),
-        *_with_restic(manifest, repo, staging),
+        *(_with_borg(manifest, repo, staging) if repository.engine == "borg"
+          else _with_restic(manifest, repo, staging)),
     ]
     return "\n".join(lines) + "\n"
 
@@ -130,23 +134,32 @@ def _with_strongroom(profile: Profile, manifest: Manifest, repo_name: str, repo:
     profiles = [item.source for item in manifest.paths if item.kind == "profile"]
     profile_file = shlex.quote(profiles[0]) if profiles else "PROFILE.toml"
     given = _password_option(repository)
+    recover_repo = shlex.quote(f"borg:{repo}" if repository.engine == "borg" else repo)
+    if repository.engine == "borg":
+        engine = "borg (1.2 or newer)"
+        profile_back = (f"cd / && borg extract {repo}::"
+                        f"{borg_latest(repo, manifest.set, FILES_PART)} "
+                        + " ".join(shlex.quote(p.lstrip("/")) for p in profiles))
+    else:
+        engine = "restic (0.14.0 or newer)"
+        profile_back = (f"restic -r {repo} restore latest --tag set={manifest.set},"
+                        f"part={FILES_PART} --target / "
+                        + " ".join(f"--include {shlex.quote(p)}" for p in profiles))
     return [
         "## Recover with strongroom", "",
-        f"1. Install restic (0.14.0 or newer) and strongroom "
+        f"1. Install {engine} and strongroom "
         f"{manifest.tools.get('strongroom', '')} or newer (`pip install .` in its source "
         "tree), and the database clients the dumps need.",
         f"2. Put the repository password back where it lived ({password}), and the "
         "backend's credentials in the environment if it needs some.",
-        f"3. See the plan: `strongroom recover --repo {shlex.quote(repo)} {given} --backup "
+        f"3. See the plan: `strongroom recover --repo {recover_repo} {given} --backup "
         f"{manifest.set} --dry-run`",
         "4. Recover: the same without `--dry-run`. The profile goes back first, then the "
         "files, databases, containers, VM disks and schedules; the report gives the RTO, "
         "the RPO and what is left to do.",
         "5. Put the other secrets back (see above) and start the services.", "",
         "Or step by step:", "",
-        f"1. Put the profile back first: `restic -r {repo} restore latest --tag "
-        f"set={manifest.set},part={FILES_PART} --target / "
-        + " ".join(f"--include {shlex.quote(p)}" for p in profiles) + "`",
+        f"1. Put the profile back first: `{profile_back.rstrip()}`",
         f"2. List the sets: `strongroom list-backups -p {profile_file}`",
         f"3. Restore everything else: `strongroom restore-backup -p {profile_file} "
         f"--backup {manifest.set}` (add `--force` where files exist).",
@@ -186,9 +199,37 @@ def _with_restic(manifest: Manifest, repo: str, staging: Path) -> list[str]:
     return [*lines, "```", ""]
 
 
-def dump_command(repo: str, stream: ManifestStream) -> str:
-    """The shell line that puts one dump part back with its own client."""
-    source = f"restic -r {repo} dump {stream.snapshot_id} {shlex.quote('/' + stream.logical)}"
+def borg_latest(repo: str, set_name: str, part: str) -> str:
+    """The shell words naming the newest archive of one part of a set."""
+    pattern = shlex.quote(archive_stem(set_name, part) + ".*")
+    return f"$(borg list --short --glob-archives {pattern} {repo} | tail -n 1)"
+
+
+def _with_borg(manifest: Manifest, repo: str, staging: Path) -> list[str]:
+    paths = " ".join(shlex.quote(item.source.lstrip("/")) for item in manifest.paths)
+    final = borg_latest(repo, manifest.set, FILES_PART)
+    lines = [
+        "## Recover with plain borg", "",
+        "With `BORG_PASSPHRASE` (or `BORG_PASSCOMMAND`) set; the archives of the set are "
+        f"named `{manifest.set}.<part>.<6 hex>`:", "",
+        "```",
+        f"borg list --glob-archives {shlex.quote(manifest.set + '.*')} {repo}",
+        f"cd / && borg extract {repo}::{final} {paths}".rstrip(),
+        f"borg extract --stdout {repo}::{final} "
+        f"{shlex.quote(f'{staging}/{RECOVERY_FILE}'.lstrip('/'))}",
+    ]
+    for stream in manifest.streams:
+        source = (f"borg extract --stdout {repo}::{borg_latest(repo, manifest.set, stream.logical)}"
+                  f" {shlex.quote(stream.logical)}")
+        lines.append(dump_command(repo, stream, source))
+    return [*lines, "```", ""]
+
+
+def dump_command(repo: str, stream: ManifestStream, source: str | None = None) -> str:
+    """The shell line that puts one dump part back with its own client (`source`: the
+    command printing the dump, restic's by default)."""
+    if source is None:
+        source = f"restic -r {repo} dump {stream.snapshot_id} {shlex.quote('/' + stream.logical)}"
     database = shlex.quote(stream.database)
     if stream.hook == "postgresql":
         if stream.format == "globals":

@@ -1,4 +1,5 @@
-"""backup-sync: copy whole sets from one repository to another with `restic copy`.
+"""backup-sync: copy whole sets from one repository to another of the same engine
+(`restic copy`; for borg, each archive through export-tar and import-tar).
 
 A set arrives complete or not at all: its stream and log parts are copied first and
 its final part (files and manifest) last, so a sync that is killed midway leaves a
@@ -30,6 +31,10 @@ def backup_sync(session: Session, request: BackupSyncRequest) -> BackupSyncResul
     target_name, target = session.engine(request.to)
     if source_name == target_name:
         raise UsageError(f"--from and --to are both {source_name!r}")
+    engines = {session.profile.repositories[name].engine for name in (source_name, target_name)}
+    if len(engines) > 1:
+        raise UsageError(f"backup-sync copies between repositories of one engine; "
+                         f"{source_name!r} and {target_name!r} use {' and '.join(sorted(engines))}")
     chosen = _chosen(session, source, source_name, request)
     created = target.init_like(source)
     if created:

@@ -117,9 +117,10 @@ def _repository(engine: Engine, subset: str | None) -> str:
     report = engine.check(subset)
     if not report.ok:
         lines = [line for line in report.output.splitlines() if line.strip()]
-        raise StrongroomError("restic check found damage:\n" + "\n".join(
+        raise StrongroomError(f"{engine.version().name} check found damage:\n" + "\n".join(
             f"  {line}" for line in lines[-15:]))
-    return "restic check: no errors" + (f" (read {subset} of the data)" if subset else "")
+    return f"{engine.version().name} check: no errors" + (
+        f" (read {subset} of the data)" if subset else "")
 
 
 def _digests(engine: Engine, manifest: Manifest) -> str:

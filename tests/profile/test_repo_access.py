@@ -8,7 +8,13 @@ import pytest
 
 from orchestrator.access.tools import TOOLS
 from orchestrator.errors import UsageError
-from orchestrator.profile.repo_access import REPO_NAME, RepoAccess, profile_free, repo_access
+from orchestrator.profile.repo_access import (
+    REPO_NAME,
+    RepoAccess,
+    engine_of,
+    profile_free,
+    repo_access,
+)
 from orchestrator.profile.schema import Profile, SecretSource
 
 
@@ -76,3 +82,17 @@ def test_no_mcp_request_can_name_a_repository_or_a_password_command() -> None:
     for tool in TOOLS.values():
         fields = set(tool.request.model_fields)
         assert not fields & {"repo", "repo_env", "password_command"}, tool.name
+
+
+def test_a_borg_repository_is_named_or_recognised(tmp_path: Path) -> None:
+    folder = tmp_path / "borg-repo"
+    folder.mkdir()
+    (folder / "config").write_text("[repository]\nversion = 1\n")
+    assert engine_of(str(folder)) == ("borg", str(folder))
+    assert engine_of("borg:ssh://u@nas/srv/b") == ("borg", "ssh://u@nas/srv/b")
+    assert engine_of(str(tmp_path)) == ("restic", str(tmp_path))
+    access = repo_access(f"borg:{folder}", None, password_env="PW")
+    assert access is not None and access.engine == "borg"
+    assert profile_free(access).repositories["repo"].engine == "borg"
+    with pytest.raises(UsageError, match="borg cannot use"):
+        engine_of("borg:s3://bucket/x")
