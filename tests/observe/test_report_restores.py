@@ -171,3 +171,27 @@ def test_fleet_hosts_from_the_repository_alone() -> None:
         "b on h2: 1 of 1 restore drills failed",
         "c on h3: no complete set",
         "c on h3: 1 of 1 sets incomplete"]
+
+
+def test_markdown_and_html_show_restores_cost_and_hosts(tmp_path: Path) -> None:
+    from orchestrator.cli.observe import render_report
+    from orchestrator.models import HostReport
+    from orchestrator.observe.report_html import figures
+
+    session = make_session(tmp_path)
+    now = datetime.now().astimezone()
+    drill(session, "nightly-20261102-030000", now - timedelta(days=2), True, 5400.0)
+    recovery(session.state.root, "dr-20261101-030000", now - timedelta(days=3), False, 60.0)
+    report = build_report(session, ReportRequest(probe=False))
+    report.monthly_cost = 12.5
+    report.hosts = [HostReport(profile="a", host="h1", sets=3, complete_sets=2,
+                               completion_rate=0.6667, drills=1, drills_ok=1)]
+    text = render_report(report)
+    assert "| drill success rate | 100.0 % |" in text
+    assert "| recovery success rate | 0.0 % |" in text
+    assert "| RTO mean / slowest | 1.5 h / 1.5 h |" in text
+    assert "| RTO met | yes |" in text and "| storage cost per month | 12.50 |" in text
+    assert "| a | h1 | 3 | 2 | 66.7 % |" in text
+    assert "| recovery | dr-20261101-030000 |" in text and "**failed**" in text
+    rto = {trace["name"]: trace["y"] for trace in figures(report)["rto"]["data"]}
+    assert rto == {"drill (ok)": [1.5], "recovery (failed)": [60.0 / 3600], "target": [4, 4]}
