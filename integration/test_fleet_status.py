@@ -86,3 +86,4 @@ def test_status_by_repo_shows_every_host_and_the_late_one(site: Site, tmp_path: 
     assert any(finding.startswith("charlie on charlie.example: RPO missed")
                for finding in summary["findings"])
     assert summary["repositories"][0]["reachable"] is True
+    assert not any("not verified" in finding for finding in summary["findings"])

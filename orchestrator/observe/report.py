@@ -168,7 +168,7 @@ def build_report(session: Session, request: ReportRequest) -> ReportResult:
             source_bytes=item.source_bytes, efficiency=efficiency, verifications=len(mine),
             verifications_passed=sum(entry.ok for entry in mine), last_verify=item.last_verify,
             verified_recently=recent, cost_per_gib_month=price, monthly_cost=cost))
-        if not recent:
+        if not recent and not profile.profile_free:  # verifications stay on their host
             findings.append(f"repository {item.name}: not verified in the last "
                             f"{request.verify_max_age}")
         if item.reachable is False:
