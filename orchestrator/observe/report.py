@@ -5,6 +5,11 @@ Runs come from the history watching writes (<state>/observe/<profile>/history.js
 and, for runs made before it existed, from sets/state.py's run records (without a
 duration). A run record and a history line of the same run are counted once: by set
 name for successes, by job and start time for failures.
+
+Restores (drills and recoveries, with their RTO) come from restores.py, the monthly
+cost from the stored bytes and `cost_per_gib_month` of each repository. Without a
+profile (--repo) the figures per profile and host come from the repository's sets
+alone (report_fleet.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """status: per schedule its last run and success against its RPO, per repository whether
-it answers and what it holds, and one overall OK / WARN / FAIL with the reasons.
+it answers, what it holds and what this host's runs added to it over 7 and 30 days,
+and one overall OK / WARN / FAIL with the reasons.
 
 WARN: a schedule's newest good set is older than its RPO, it never succeeded, its
 last run failed, or the last verification of its destination failed. FAIL: a
@@ -180,8 +181,10 @@ def added_bytes(session: Session, now: datetime) -> dict[str, tuple[int, int]]:
     added: dict[str, tuple[int, int]] = {}
     for entry in read_history(ObserveState(session.state.root, profile.profile_name)):
         started = moment(entry.started)
+        value = entry.bytes_added
         if entry.kind != "run" or not entry.ok or started is None or \
-                not isinstance(entry.bytes_added, int) or now - started > timedelta(days=30):
+                not isinstance(value, int) or isinstance(value, bool) or value < 0 or \
+                now - started > timedelta(days=30):
             continue
         schedule = profile.schedules.get(entry.job)
         try:
@@ -195,7 +198,7 @@ def added_bytes(session: Session, now: datetime) -> dict[str, tuple[int, int]]:
             continue
         week, month = added.get(name, (0, 0))
         recent = now - started <= timedelta(days=7)
-        added[name] = (week + entry.bytes_added * recent, month + entry.bytes_added)
+        added[name] = (week + (value if recent else 0), month + value)
     return added
 
 

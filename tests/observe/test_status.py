@@ -194,3 +194,16 @@ def test_data_added_per_repository_over_7_and_30_days(tmp_path: Path) -> None:
     assert (repos["offsite"].added_7d_bytes, repos["offsite"].added_30d_bytes) == (
         added("offsite", 7), added("offsite", 30))
     assert repos["idle"].added_7d_bytes is None and repos["idle"].added_30d_bytes is None
+
+
+def test_hostile_added_bytes_in_the_history_are_left_out(tmp_path: Path) -> None:
+    from orchestrator.observe.records import HistoryEntry, append_history
+
+    session = make_session(tmp_path, schedules={"nightly": {"schedule": "0 3 * * *"}})
+    observed = ObserveState(session.state.root, "site")
+    when = (datetime.now().astimezone() - timedelta(days=1)).isoformat()
+    for added in (-500, True, 70):
+        append_history(observed, HistoryEntry(kind="run", job="nightly", started=when,
+                                              ok=True, bytes_added=added))
+    local = build_status(session, StatusRequest(probe=False)).repositories[0]
+    assert (local.added_7d_bytes, local.added_30d_bytes) == (70, 70)
