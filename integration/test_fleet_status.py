@@ -1,5 +1,6 @@
-"""`strongroom status --repo`: three hosts back up into one moto S3 repository, and the
-repository alone shows each of them, the one that stopped backing up as late."""
+"""`strongroom status --repo` and `report --repo`: three hosts back up into one moto S3
+repository, and the repository alone shows each of them, the one that stopped backing up
+as late."""
 
 from __future__ import annotations
 
@@ -56,6 +57,10 @@ def test_status_by_repo_shows_every_host_and_the_late_one(site: Site, tmp_path: 
                                timeout=300, check=False)
         table = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300,
                                check=False)
+        argv[argv.index("status")] = "report"
+        fleet = subprocess.run([*argv, "--since", "1d", "--format", "json"],
+                               capture_output=True, text=True, env=env, timeout=300,
+                               check=False)
     assert shown.returncode == 1, shown.stdout + shown.stderr
     report = json.loads(shown.stdout)
     hosts = {(item["profile"], item["host"]): item for item in report["hosts"]}
@@ -66,3 +71,19 @@ def test_status_by_repo_shows_every_host_and_the_late_one(site: Site, tmp_path: 
     assert report["health"] == "WARN" and len(report["reasons"]) == 1
     assert report["reasons"][0].startswith("charlie on charlie.example: the newest complete set")
     assert table.returncode == 1 and "charlie" in table.stdout and "WARN" in table.stdout
+
+    # report --repo: the same hosts, each with its one complete set; charlie's only set has
+    # stayed its newest for longer than --max-age (the others' margin is too thin to
+    # assert on a loaded machine).
+    assert fleet.returncode == 0, fleet.stderr
+    summary = json.loads(fleet.stdout)
+    by_host = {item["profile"]: item for item in summary["hosts"]}
+    assert sorted(by_host) == ["alpha", "bravo", "charlie"]
+    assert all((item["sets"], item["complete_sets"], item["completion_rate"]) == (1, 1, 1.0)
+               for item in by_host.values())
+    assert by_host["charlie"]["rpo_met"] is False
+    assert by_host["charlie"]["achieved_rpo_seconds"] > max_age
+    assert any(finding.startswith("charlie on charlie.example: RPO missed")
+               for finding in summary["findings"])
+    assert summary["repositories"][0]["reachable"] is True
+    assert not any("not verified" in finding for finding in summary["findings"])

@@ -29,7 +29,8 @@ def age_records(site: Site, hours: float) -> None:
 
 def test_rpo_warns_and_an_unreachable_repository_fails(site: Site, tmp_path: Path) -> None:
     site.profile.write_text(site.profile.read_text().replace(
-        'type = "full"\n', 'type = "full"\nrpo = "26h"\n'))
+        'type = "full"\n', 'type = "full"\nrpo = "26h"\n').replace(
+        '[repositories.local]\n', '[repositories.local]\ncost_per_gib_month = 4.0\n'))
     with moto_s3(tmp_path) as s3:
         site.profile.write_text(site.profile.read_text() + s3.repository_toml(
             "offsite", "status-bucket", site.password_file))
@@ -49,6 +50,9 @@ def test_rpo_warns_and_an_unreachable_repository_fails(site: Site, tmp_path: Pat
         assert local["source_bytes"] == made["bytes"]
         assert offsite["reachable"] and offsite["complete_sets"] == 0
         assert local["last_verify"] is None
+        # Its growth: what the one run added, within 7 days and 30; offsite got nothing.
+        assert local["added_7d_bytes"] == local["added_30d_bytes"] == made["bytes_added"] > 0
+        assert offsite["added_7d_bytes"] is None
 
         site.run("verify-backup", "--backup", made["set"])
         checked = site.run("status", "--json").json()["repositories"][0]
@@ -58,6 +62,10 @@ def test_rpo_warns_and_an_unreachable_repository_fails(site: Site, tmp_path: Pat
         assert (summary["runs"], summary["completion_rate"]) == (1, 1.0)
         assert (summary["verifications"], summary["verification_pass_rate"]) == (1, 1.0)
         assert summary["jobs"][0]["mean_duration_seconds"] >= made["duration"]
+        stored = summary["repositories"][0]["stored_bytes"]
+        assert summary["repositories"][0]["monthly_cost"] == round(stored / 2**30 * 4.0, 2)
+        assert summary["monthly_cost"] == summary["repositories"][0]["monthly_cost"]
+        assert summary["repositories"][1]["monthly_cost"] is None  # S3: size not known
         written = tmp_path / "report.md"
         site.run("report", "-o", str(written))
         assert written.read_text().startswith("# Backup report: site on ")

@@ -45,7 +45,8 @@ def render_status(result: Any) -> str:
                      f"{_when(item.next_run):<17} {verify:<7} {drill}")
     lines.append("")
     lines.append(f"{'REPOSITORY':<14} {'STATE':<5} {'REACHABLE':<9} {'SETS':>5} "
-                 f"{'SNAPSHOTS':>9} {'STORED':>10} {'SOURCE':>10} {'LOCKS':>5} LAST CHECK")
+                 f"{'SNAPSHOTS':>9} {'STORED':>10} {'SOURCE':>10} {'ADDED 7D':>10} "
+                 f"{'ADDED 30D':>10} {'LOCKS':>5} LAST CHECK")
     for repo in result.repositories:
         reachable = "-" if repo.reachable is None else "yes" if repo.reachable else "NO"
         check = "never" if repo.verify_ok is None else (
@@ -54,6 +55,8 @@ def render_status(result: Any) -> str:
                      f"{'-' if repo.complete_sets is None else repo.complete_sets:>5} "
                      f"{'-' if repo.snapshots is None else repo.snapshots:>9} "
                      f"{human_bytes(repo.stored_bytes):>10} {human_bytes(repo.source_bytes):>10} "
+                     f"{human_bytes(repo.added_7d_bytes):>10} "
+                     f"{human_bytes(repo.added_30d_bytes):>10} "
                      f"{'-' if repo.locks is None else repo.locks:>5} {check}")
     if result.hosts:
         lines.append("")
@@ -103,11 +106,19 @@ def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
 
 
+def _met(value: bool | None) -> str:
+    return "-" if value is None else "yes" if value else "**no**"
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def render_report(result: Any) -> str:
     """The report as Markdown."""
     from orchestrator.cli.console import human_bytes
 
-    lines = [f"# Backup report: {result.profile} on {result.host}", "",
+    lines: list[str] = [f"# Backup report: {result.profile} on {result.host}", "",
              f"{_when(result.since)} to {_when(result.until)}", "",
              "| metric | value |", "| --- | --- |",
              f"| runs | {result.runs} |",
@@ -116,21 +127,49 @@ def render_report(result: Any) -> str:
              f"| mean time to repair (MTTR) | {_span(result.mttr_seconds)} |",
              f"| verifications | {result.verifications} |",
              f"| verification pass rate | {_rate(result.verification_pass_rate)} |",
-             f"| restore drills | {result.drills or 'none recorded'} |", "",
-             "## Schedules and jobs", "",
+             f"| restore drills | {result.drills or 'none recorded'} |",
+             f"| drill success rate | {_rate(result.drill_success_rate)} |",
+             f"| recoveries | {result.recoveries or 'none recorded'} |",
+             f"| recovery success rate | {_rate(result.recovery_success_rate)} |",
+             f"| restore success rate (drills and recoveries) | "
+             f"{_rate(result.restore_success_rate)} |",
+             f"| RTO mean / slowest | {_span(result.rto_mean_seconds)} / "
+             f"{_span(result.rto_max_seconds)} |",
+             f"| RTO target | {_span(result.rto_target_seconds)} |",
+             f"| RTO met | {_met(result.rto_met)} |",
+             f"| storage cost per month | {_money(result.monthly_cost)} |", ""]
+    if result.hosts:
+        lines += ["## Hosts (from the repository)", "",
+                  "| profile | host | sets | complete | completion | achieved RPO | met "
+                  "| newest set | age | drills (ok) |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |"]
+        lines += [f"| {host.profile} | {host.host or '-'} | {host.sets} | "
+                  f"{host.complete_sets} | {_rate(host.completion_rate)} | "
+                  f"{_span(host.achieved_rpo_seconds)} | {_met(host.rpo_met)} | "
+                  f"{host.newest_set or '-'} | {_span(host.age_seconds)} | "
+                  f"{host.drills} ({host.drills_ok}) |" for host in result.hosts]
+        lines.append("")
+    if result.restores:
+        lines += ["## Restores", "", "| kind | set | started | result | RTO |",
+                  "| --- | --- | --- | --- | ---: |"]
+        lines += [f"| {point.kind} | {point.set} | {_when(point.started)} | "
+                  f"{'ok' if point.ok else '**failed**'} | {_span(point.rto)} |"
+                  for point in result.restores]
+        lines.append("")
+    lines += ["## Schedules and jobs", "",
              "| job | runs | ok | failed | completion | MTTB | MTTR | achieved RPO | target "
              "| met | retention |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
     for job in result.jobs:
-        met = "-" if job.rpo_met is None else "yes" if job.rpo_met else "**no**"
+        met = _met(job.rpo_met)
         lines.append(f"| {job.job} | {job.runs} | {job.succeeded} | {job.failed} | "
                      f"{_rate(job.completion_rate)} | {_span(job.mean_duration_seconds)} | "
                      f"{_span(job.mttr_seconds)} | {_span(job.achieved_rpo_seconds)} | "
                      f"{_span(job.rpo_seconds)} | {met} | {job.retention or '-'} |")
     lines += ["", "## Repositories", "",
               "| repository | encrypted | reachable | stored | source | efficiency "
-              "| verifications (passed) | last verified |",
-              "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+              "| verifications (passed) | last verified | cost per month |",
+              "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |"]
     for repo in result.repositories:
         encrypted = "-" if repo.encrypted is None else "yes" if repo.encrypted else "no"
         reachable = "-" if repo.reachable is None else "yes" if repo.reachable else "**no**"
@@ -138,7 +177,7 @@ def render_report(result: Any) -> str:
         lines.append(f"| {repo.name} | {encrypted} | {reachable} | "
                      f"{human_bytes(repo.stored_bytes)} | {human_bytes(repo.source_bytes)} | "
                      f"{efficiency} | {repo.verifications} ({repo.verifications_passed}) | "
-                     f"{_when(repo.last_verify)} |")
+                     f"{_when(repo.last_verify)} | {_money(repo.monthly_cost)} |")
     lines += ["", "## Compliance findings", ""]
     lines += [f"- {finding}" for finding in result.findings] or ["- none"]
     return "\n".join(lines) + "\n"
@@ -153,24 +192,38 @@ def render_report(result: Any) -> str:
 @click.option("--force", is_flag=True, help="With -o: replace an existing file.")
 @click.option("--verify-max-age", default="30d", show_default=True, metavar="SPAN",
               help="Flag repositories not verified for longer.")
+@click.option("--rto-target", default="4h", show_default=True, metavar="SPAN",
+              help="A restore (drill or recovery) should take no longer.")
+@click.option("--max-age", default="26h", show_default=True, metavar="SPAN",
+              help="With --repo: the RPO each host is held to.")
 @click.option("--no-probe", is_flag=True, help="Do not open the repositories.")
+@repo_options()
 @common
 @guarded
 def report(since: str, output_format: str, output: str | None, force: bool,
-           verify_max_age: str, no_probe: bool, profile_ref: str | None, as_json: bool,
-           verbose: int) -> None:
+           verify_max_age: str, rto_target: str, max_age: str, no_probe: bool,
+           repo: str | None, password_file: str | None, password_command: str | None,
+           password_env: str | None, repo_env: tuple[str, ...], profile_ref: str | None,
+           as_json: bool, verbose: int) -> None:
     """Success metrics of the window from this host's runs, verifications and
     repositories: completion rate, MTTB, MTTR, achieved RPO against each schedule's
-    target, verification pass rate, storage efficiency, compliance findings."""
+    target, verification pass rate, restore drill and recovery success and RTO against
+    its target, storage efficiency and cost, compliance findings. With --repo, every
+    host's sets in one repository, without a profile (a fleet's shared repository)."""
     from pathlib import Path
 
     from orchestrator.cli import console
+    from orchestrator.cli import repo as by_repo
     from orchestrator.errors import UsageError
     from orchestrator.models import ReportRequest
 
-    session = console.open_session(profile_ref, verbose)
+    if no_probe and repo:
+        raise UsageError("--repo reads the repository: drop --no-probe")
+    session = by_repo.open_session(profile_ref, verbose, repo, password_file, password_command,
+                                   password_env, repo_env)
     request = console.build(ReportRequest, since=since, probe=not no_probe,
-                            verify_max_age=verify_max_age)
+                            verify_max_age=verify_max_age, rto_target=rto_target,
+                            max_age=max_age)
     result = console.call(session, "report", request)
     if as_json or output_format == "json":
         text = result.model_dump_json(indent=2) + "\n"

@@ -53,12 +53,14 @@ from orchestrator.models.keys import (
 )
 from orchestrator.models.observe import (
     Health,
+    HostReport,
     HostStatus,
     JobReport,
     ReportRequest,
     ReportResult,
     RepositoryReport,
     RepositoryStatus,
+    RestorePoint,
     RunPoint,
     ScheduleStatus,
     StatusRequest,
@@ -120,6 +122,8 @@ from orchestrator.models.verify import (
 __all__ = [
     "RunPoint",
     "HostStatus",
+    "HostReport",
+    "RestorePoint",
     "RepositoryReport",
     "ReportResult",
     "ReportRequest",

@@ -61,6 +61,9 @@ class RepositoryStatus(Model):
     locks: int | None = Field(default=None, description="local repositories only")
     last_verify: datetime | None = None
     verify_ok: bool | None = None
+    added_7d_bytes: int | None = Field(default=None, description="data this host's runs "
+                                       "added in the last 7 days (before any prune)")
+    added_30d_bytes: int | None = Field(default=None, description="the same over 30 days")
 
 
 class HostStatus(Model):
@@ -96,6 +99,10 @@ class ReportRequest(Model):
     probe: bool = Field(default=True, description="open the repositories for their sizes")
     verify_max_age: str = Field(default="30d", alias="verifyMaxAge",
                                 description="a repository not verified for longer is flagged")
+    rto_target: str = Field(default="4h", alias="rtoTarget", description="a restore (drill "
+                            "or recovery) should take no longer")
+    max_age: str = Field(default="26h", alias="maxAge", description="read without a profile "
+                         "(--repo): a host whose newest complete set is older is late")
 
 
 class JobReport(Model):
@@ -128,6 +135,36 @@ class RepositoryReport(Model):
     verifications_passed: int
     last_verify: datetime | None = None
     verified_recently: bool
+    cost_per_gib_month: float | None = None
+    monthly_cost: float | None = Field(default=None, description="stored GiB × "
+                                       "cost_per_gib_month (stored bytes known: local only)")
+
+
+class RestorePoint(Model):
+    """One restore drill or recovery of the window."""
+
+    kind: Literal["drill", "recovery"]
+    set: str
+    started: datetime
+    ok: bool
+    rto: float = Field(description="wall seconds the restore took")
+
+
+class HostReport(Model):
+    """One profile on one host, as far as the repository alone tells (report --repo)."""
+
+    profile: str
+    host: str
+    sets: int = Field(description="sets started in the window")
+    complete_sets: int
+    completion_rate: float | None = None
+    achieved_rpo_seconds: float | None = Field(default=None, description="the longest a "
+                                               "complete set was the newest, in the window")
+    rpo_met: bool | None = Field(default=None, description="achieved RPO within --max-age")
+    newest_set: str | None = None
+    age_seconds: float | None = None
+    drills: int = Field(default=0, description="sets of the window with a drill recorded")
+    drills_ok: int = 0
 
 
 class RunPoint(Model):
@@ -154,6 +191,20 @@ class ReportResult(Model):
     verification_pass_rate: float | None
     drills: int = 0
     drill_success_rate: float | None = None
+    recoveries: int = 0
+    recovery_success_rate: float | None = None
+    restore_success_rate: float | None = Field(default=None, description="drills and "
+                                               "recoveries together")
+    rto_target_seconds: float = 4 * 3600.0
+    rto_mean_seconds: float | None = Field(default=None, description="of the successful "
+                                           "drills and recoveries")
+    rto_max_seconds: float | None = None
+    rto_met: bool | None = None
+    restores: list[RestorePoint] = Field(default_factory=list)
+    monthly_cost: float | None = Field(default=None, description="the repositories whose "
+                                       "cost and size are known, together")
+    hosts: list[HostReport] = Field(default_factory=list, description="with --repo: every "
+                                    "profile and host with sets in the repository")
     jobs: list[JobReport]
     repositories: list[RepositoryReport]
     findings: list[str] = Field(default_factory=list, description="compliance problems")

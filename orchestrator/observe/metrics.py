@@ -14,6 +14,7 @@ rules (base units, `_seconds`, `_bytes`, `_timestamp_seconds`, `_total`):
     strongroom_repository_up{profile,repository}                when probed
     strongroom_repository_stored_bytes{profile,repository}      local repositories
     strongroom_repository_sets{profile,repository}              when probed
+    strongroom_repository_added_bytes{profile,repository,window} this host's runs, 7d / 30d
     strongroom_notification_failures_total{profile,kind}
     strongroom_status{profile}                                  0 OK, 1 WARN, 2 FAIL
 
@@ -128,7 +129,15 @@ class StatusCollector(Collector):
                 "repository_up": None if item.reachable is None else float(item.reachable),
                 "repository_stored_bytes": item.stored_bytes,
                 "repository_sets": item.complete_sets}, [profile, item.name])
+        added = _gauge("strongroom_repository_added_bytes", "Bytes this host's runs added to "
+                       "the repository in the window (before any prune)",
+                       [*REPOSITORY, "window"])
+        for item in self.status.repositories:
+            for window, value in (("7d", item.added_7d_bytes), ("30d", item.added_30d_bytes)):
+                if value is not None:
+                    added.add_metric([profile, item.name, window], float(value))
         yield from gauges.values()
+        yield added
 
     @staticmethod
     def _add(gauges: dict[str, GaugeMetricFamily], values: dict[str, float | int | None],

@@ -5,27 +5,34 @@ Runs come from the history watching writes (<state>/observe/<profile>/history.js
 and, for runs made before it existed, from sets/state.py's run records (without a
 duration). A run record and a history line of the same run are counted once: by set
 name for successes, by job and start time for failures.
+
+Restores (drills and recoveries, with their RTO) come from restores.py, the monthly
+cost from the stored bytes and `cost_per_gib_month` of each repository. Without a
+profile (--repo) the figures per profile and host come from the repository's sets
+alone (report_fleet.py).
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from statistics import mean
 
 from orchestrator.errors import UsageError
 from orchestrator.models import (
+    HostReport,
     JobReport,
     ReportRequest,
     ReportResult,
     RepositoryReport,
+    RestorePoint,
     RunPoint,
-    StatusRequest,
 )
 from orchestrator.observe.records import ObserveState, moment, read_history
-from orchestrator.observe.rpo import rpo_seconds
-from orchestrator.observe.status import build_status
+from orchestrator.observe.report_fleet import host_reports
+from orchestrator.observe.restores import rate, restore_findings, restores_since, summarize
+from orchestrator.observe.rpo import achieved_rpo, rpo_seconds
+from orchestrator.observe.status import repository_status
 from orchestrator.profile.schema import Profile, RetentionRules
 from orchestrator.profile.timespan import parse_timespan
 from orchestrator.sets.naming import split_set_name
@@ -33,6 +40,7 @@ from orchestrator.sets.session import Session
 
 SAME_RUN = timedelta(hours=1)  # a run's record is claimed this soon after it starts
 STALE_RUNNING = timedelta(days=1)  # a run still "running" after this was interrupted
+GIB = 2**30
 RULES = ("retention", "keep_last", "keep_hourly", "keep_daily", "keep_weekly",
          "keep_monthly", "keep_yearly")
 
@@ -84,18 +92,6 @@ def collect_runs(session: Session, now: datetime) -> list[Run]:
             runs.append(Run(job, started, ok, None, record.set,
                             record.bytes if ok else None))
     return sorted(runs, key=lambda run: run.started)
-
-
-def achieved_rpo(successes: list[datetime], before: datetime | None,
-                 now: datetime) -> float | None:
-    """The longest time a good set stayed the newest: the gaps between successes (from
-    the last one before the window, when there is one) and from the last to now."""
-    points = ([before] if before else []) + successes
-    if not points:
-        return None
-    gaps = [(later - earlier).total_seconds()
-            for earlier, later in itertools.pairwise(points)]
-    return max(gaps + [(now - points[-1]).total_seconds()])
 
 
 def mttr(runs: list[Run]) -> list[float]:
@@ -157,21 +153,27 @@ def build_report(session: Session, request: ReportRequest) -> ReportResult:
     observed = ObserveState(session.state.root, profile.profile_name)
     verifies = [entry for entry in read_history(observed) if entry.kind == "verify"
                 and (when := moment(entry.started)) is not None and when >= start]
-    status = build_status(session, StatusRequest(probe=request.probe))
+    rto_target = span(request.rto_target, "--rto-target")
+    probed = [repository_status(session, name, repository, request.probe)
+              for name, repository in profile.repositories.items()]
     repositories, findings = [], []
-    for item in status.repositories:
+    for item, _sets in probed:
         mine = [entry for entry in verifies if entry.job == item.name]
         recent = item.last_verify is not None and now - item.last_verify <= verify_age
         efficiency = None
         if item.stored_bytes and item.source_bytes:
             efficiency = round(item.source_bytes / item.stored_bytes, 3)
+        price = profile.repositories[item.name].cost_per_gib_month
+        cost = None
+        if price is not None and item.stored_bytes is not None:
+            cost = round(item.stored_bytes / GIB * price, 2)
         repositories.append(RepositoryReport(
             name=item.name, encrypted=True if item.engine == "restic" else None,
             reachable=item.reachable, stored_bytes=item.stored_bytes,
             source_bytes=item.source_bytes, efficiency=efficiency, verifications=len(mine),
             verifications_passed=sum(entry.ok for entry in mine), last_verify=item.last_verify,
-            verified_recently=recent))
-        if not recent:
+            verified_recently=recent, cost_per_gib_month=price, monthly_cost=cost))
+        if not recent and not profile.profile_free:  # verifications stay on their host
             findings.append(f"repository {item.name}: not verified in the last "
                             f"{request.verify_max_age}")
         if item.reachable is False:
@@ -183,6 +185,25 @@ def build_report(session: Session, request: ReportRequest) -> ReportResult:
                             f"newest for {achieved / 3600:.1f} h, target {target / 3600:.1f} h)")
         if report.schedule and report.retention is None:
             findings.append(f"schedule {report.job}: no retention policy (keeps everything)")
+    hosts: list[HostReport] = []
+    restores: list[RestorePoint] = []
+    if profile.profile_free:
+        max_age = span(request.max_age, "--max-age").total_seconds()
+        hosts, late = host_reports([entry for _, sets in probed for entry in sets], start,
+                                   now, max_age)
+        findings += late
+    else:
+        urls = {repository.url for repository in profile.repositories.values()}
+        restores = restores_since(session.state.root, profile.profile_name, urls, start)
+    summary = summarize(restores, rto_target.total_seconds())
+    if profile.profile_free:  # the repository tells a drill's outcome, not its time
+        drilled, passed = sum(host.drills for host in hosts), sum(host.drills_ok for host in hosts)
+        summary = replace(summary, drills=drilled, drills_failed=drilled - passed,
+                          drill_success_rate=rate(passed, drilled),
+                          restore_success_rate=rate(passed, drilled))
+    else:
+        findings += restore_findings(summary, rto_target.total_seconds(), request.rto_target)
+    costs = [repo.monthly_cost for repo in repositories if repo.monthly_cost is not None]
     return ReportResult(
         profile=profile.profile_name, host=session.host, since=start, until=now,
         runs=len(window),
@@ -192,6 +213,12 @@ def build_report(session: Session, request: ReportRequest) -> ReportResult:
         verifications=len(verifies),
         verification_pass_rate=round(sum(entry.ok for entry in verifies) / len(verifies), 4)
         if verifies else None,
+        drills=summary.drills, drill_success_rate=summary.drill_success_rate,
+        recoveries=summary.recoveries, recovery_success_rate=summary.recovery_success_rate,
+        restore_success_rate=summary.restore_success_rate,
+        rto_target_seconds=rto_target.total_seconds(), rto_mean_seconds=summary.rto_mean_seconds,
+        rto_max_seconds=summary.rto_max_seconds, rto_met=summary.rto_met, restores=restores,
+        monthly_cost=round(sum(costs), 2) if costs else None, hosts=hosts,
         jobs=reports, repositories=repositories, findings=findings,
         history=[RunPoint(job=run.job, started=run.started, ok=run.ok, duration=run.duration,
                           bytes=run.bytes, bytes_added=run.bytes_added) for run in window])

@@ -2,7 +2,8 @@
 the page opens offline). Needs the optional `report` extra (plotly).
 
 Charts: backup duration and set size over time per job, the achieved RPO of each
-schedule against its target, and the data added to the repositories over the window.
+schedule against its target, the data added to the repositories over the window, and
+the RTO of each restore drill and recovery against the RTO target.
 """
 
 from __future__ import annotations
@@ -55,6 +56,18 @@ def _hours(value: float | None) -> str:
     return "-" if value is None else f"{value / 3600:.2f} h"
 
 
+def _met(value: bool | None) -> str:
+    return "-" if value is None else "yes" if value else '<span class="bad">no</span>'
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
 def figures(result: ReportResult) -> dict[str, dict[str, Any]]:
     """The charts as plotly figure dicts, keyed by their element id."""
     jobs = sorted({point.job for point in result.history})
@@ -94,6 +107,18 @@ def figures(result: ReportResult) -> dict[str, dict[str, Any]]:
                              "name": "data added", "x": [x for x, _ in added],
                              "y": [y for _, y in added]}],
                    "layout": layout("Repository growth (data added by runs)", "bytes")},
+        "rto": {"data": [
+            *({"type": "scatter", "mode": "markers", "name": f"{kind} ({label})",
+               "x": [point.started.isoformat() for point in chosen],
+               "y": [point.rto / 3600 for point in chosen]}
+              for kind in ("drill", "recovery") for ok, label in ((True, "ok"),
+                                                                  (False, "failed"))
+              if (chosen := [point for point in result.restores
+                             if point.kind == kind and point.ok == ok])),
+            {"type": "scatter", "mode": "lines", "name": "target",
+             "x": [result.since.isoformat(), result.until.isoformat()],
+             "y": [result.rto_target_seconds / 3600] * 2}],
+            "layout": layout("RTO of restore drills and recoveries", "hours")},
     }
 
 
@@ -109,13 +134,36 @@ def render_html(result: ReportResult) -> str:
         ["mean time to back up (MTTB)", _hours(result.mean_duration_seconds)],
         ["mean time to repair (MTTR)", _hours(result.mttr_seconds)],
         ["verification pass rate", _rate(result.verification_pass_rate)],
-        ["restore drills", str(result.drills or "none recorded")]])
+        ["restore drills", str(result.drills or "none recorded")],
+        ["drill success rate", _rate(result.drill_success_rate)],
+        ["recoveries", str(result.recoveries or "none recorded")],
+        ["recovery success rate", _rate(result.recovery_success_rate)],
+        ["restore success rate (drills and recoveries)", _rate(result.restore_success_rate)],
+        ["RTO mean / slowest", f"{_hours(result.rto_mean_seconds)} / "
+                               f"{_hours(result.rto_max_seconds)}"],
+        ["RTO target", _hours(result.rto_target_seconds)],
+        ["RTO met", _met(result.rto_met)],
+        ["storage cost per month", _money(result.monthly_cost)]])
     jobs = _table(["job", "runs", "failed", "completion", "achieved RPO", "target", "met",
                    "retention"], [
         [html.escape(job.job), str(job.runs), str(job.failed), _rate(job.completion_rate),
          _hours(job.achieved_rpo_seconds), _hours(job.rpo_seconds),
-         "-" if job.rpo_met is None else "yes" if job.rpo_met else '<span class="bad">no</span>',
-         html.escape(job.retention or "-")] for job in result.jobs])
+         _met(job.rpo_met), html.escape(job.retention or "-")] for job in result.jobs])
+    repositories = _table(["repository", "encrypted", "reachable", "stored", "source",
+                           "efficiency", "verifications (passed)", "cost per month"], [
+        [html.escape(repo.name), _met(repo.encrypted), _met(repo.reachable),
+         _count(repo.stored_bytes), _count(repo.source_bytes),
+         "-" if repo.efficiency is None else f"{repo.efficiency:.2f} x",
+         f"{repo.verifications} ({repo.verifications_passed})", _money(repo.monthly_cost)]
+        for repo in result.repositories])
+    hosts = "" if not result.hosts else "<h2>Hosts (from the repository)</h2>" + _table(
+        ["profile", "host", "sets", "complete", "completion", "achieved RPO", "met",
+         "newest set", "drills (ok)"], [
+            [html.escape(host.profile), html.escape(host.host or "-"), str(host.sets),
+             str(host.complete_sets), _rate(host.completion_rate),
+             _hours(host.achieved_rpo_seconds), _met(host.rpo_met),
+             html.escape(host.newest_set or "-"), f"{host.drills} ({host.drills_ok})"]
+            for host in result.hosts])
     findings = "".join(f"<li>{html.escape(item)}</li>" for item in result.findings) \
         or "<li>none</li>"
     charts = figures(result)
@@ -125,7 +173,8 @@ def render_html(result: ReportResult) -> str:
         title=html.escape(f"Backup report: {result.profile} on {result.host}"),
         window=html.escape(f"{result.since:%Y-%m-%d %H:%M} to {result.until:%Y-%m-%d %H:%M}"),
         plotly=get_plotlyjs(),
-        tables=summary + "<h2>Schedules and jobs</h2>" + jobs
+        tables=summary + hosts + "<h2>Schedules and jobs</h2>" + jobs
+        + "<h2>Repositories</h2>" + repositories
         + f"<h2>Compliance findings</h2><ul>{findings}</ul>",
         charts="".join(f'<div class="chart" id="{key}"></div>' for key in charts),
         figures=data)

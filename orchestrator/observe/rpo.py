@@ -7,6 +7,7 @@ randomized delay: one late run is not yet a warning, one missed run is.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 from orchestrator.profile.cron import cron_times
@@ -44,3 +45,15 @@ def rpo_seconds(schedule: Schedule, now: datetime) -> tuple[float, bool]:
 def next_run(schedule: Schedule, now: datetime) -> datetime:
     moment: datetime = cron_times(schedule.schedule, now).get_next(datetime)
     return moment
+
+
+def achieved_rpo(successes: list[datetime], before: datetime | None,
+                 now: datetime) -> float | None:
+    """The longest time a good set stayed the newest: the gaps between successes (from
+    the last one before the window, when there is one) and from the last to now."""
+    points = ([before] if before else []) + successes
+    if not points:
+        return None
+    gaps = [(later - earlier).total_seconds()
+            for earlier, later in itertools.pairwise(points)]
+    return max(gaps + [(now - points[-1]).total_seconds()])

@@ -1,5 +1,6 @@
 """status: per schedule its last run and success against its RPO, per repository whether
-it answers and what it holds, and one overall OK / WARN / FAIL with the reasons.
+it answers, what it holds and what this host's runs added to it over 7 and 30 days,
+and one overall OK / WARN / FAIL with the reasons.
 
 WARN: a schedule's newest good set is older than its RPO, it never succeeded, its
 last run failed, or the last verification of its destination failed. FAIL: a
@@ -24,7 +25,7 @@ from orchestrator.models import (
     StatusResult,
 )
 from orchestrator.models.observe import EXIT_CODES
-from orchestrator.observe.records import ObserveState, last_drill, moment
+from orchestrator.observe.records import ObserveState, last_drill, moment, read_history
 from orchestrator.observe.rpo import next_run, rpo_seconds
 from orchestrator.profile.schema import Repository, Schedule
 from orchestrator.profile.timespan import parse_timespan
@@ -169,6 +170,38 @@ def repository_status(session: Session, name: str, repository: Repository,
     return status, stored
 
 
+def added_bytes(session: Session, now: datetime) -> dict[str, tuple[int, int]]:
+    """Per repository, the data this host's runs added over the last 7 and 30 days, from
+    the run history: a run's repository is its schedule's destination, else the one its
+    set's run record names. Repositories with no such run in 30 days are left out."""
+    profile = session.profile
+    by_set = {record.set: record.repository
+              for url in sorted({repository.url for repository in profile.repositories.values()})
+              for record in session.state.runs(url, profile.profile_name)}
+    added: dict[str, tuple[int, int]] = {}
+    for entry in read_history(ObserveState(session.state.root, profile.profile_name)):
+        started = moment(entry.started)
+        value = entry.bytes_added
+        if entry.kind != "run" or not entry.ok or started is None or \
+                not isinstance(value, int) or isinstance(value, bool) or value < 0 or \
+                now - started > timedelta(days=30):
+            continue
+        schedule = profile.schedules.get(entry.job)
+        try:
+            if schedule is not None:
+                name = profile.repository(schedule.destination)[0]
+            elif (recorded := by_set.get(entry.set or "")) is not None:
+                name = profile.repository(recorded)[0]
+            else:
+                continue
+        except StrongroomError:
+            continue
+        week, month = added.get(name, (0, 0))
+        recent = now - started <= timedelta(days=7)
+        added[name] = (week + (value if recent else 0), month + value)
+    return added
+
+
 def host_statuses(sets: list[BackupSet], now: datetime, max_age: float) -> list[HostStatus]:
     """Per profile and host: its sets and how old its newest complete one is."""
     groups: dict[tuple[str, str], list[BackupSet]] = {}
@@ -205,6 +238,9 @@ def build_status(session: Session, request: StatusRequest) -> StatusResult:
     probed = [repository_status(session, name, repository, request.probe)
               for name, repository in profile.repositories.items()]
     repositories = [status for status, _ in probed]
+    added = added_bytes(session, now)
+    for item in repositories:
+        item.added_7d_bytes, item.added_30d_bytes = added.get(item.name, (None, None))
     hosts: list[HostStatus] = []
     if profile.profile_free:
         try:

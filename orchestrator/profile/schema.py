@@ -82,6 +82,9 @@ class Repository(RetentionRules):
     env: dict[str, str | SecretSource] = Field(
         default_factory=dict, description="environment for the backend: AWS_ACCESS_KEY_ID = "
         "\"…\", AWS_SECRET_ACCESS_KEY = { file = \"…\" }; secrets from file, command or env")
+    cost_per_gib_month: float | None = Field(
+        default=None, ge=0, description="storage price per GiB and month, for report's "
+        "cost estimate (any currency)")
     prune_every: Annotated[str, Field(pattern=RETENTION_PATTERN)] | None = Field(
         default=None, description="prune at most this often (7d); default: whenever sets "
         "were forgotten")

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from orchestrator.models import StatusRequest
 from orchestrator.observe.metrics import profile_metrics, write_textfile
-from orchestrator.observe.records import JobRecord, ObserveState
+from orchestrator.observe.records import HistoryEntry, JobRecord, ObserveState, append_history
 from tests.observe.conftest import make_session
 
 
@@ -35,6 +35,10 @@ def test_job_values_become_labelled_gauges(tmp_path: Path) -> None:
                                 last_status="complete", last_success=started.isoformat(),
                                 duration=1.0, bytes=10, bytes_added=10))
     observed.count_notify_failures(["ntfy", "ntfy"])
+    for days, added in ((2, 300), (12, 4000)):
+        append_history(observed, HistoryEntry(
+            kind="run", job="nightly", ok=True, bytes_added=added,
+            started=(datetime.now().astimezone() - timedelta(days=days)).isoformat()))
     found = samples(profile_metrics(session, probe=False))
     nightly = (("profile", "site"), ("schedule", "nightly"))
     assert found[("strongroom_last_success_timestamp_seconds", nightly)] == started.timestamp()
@@ -49,6 +53,9 @@ def test_job_values_become_labelled_gauges(tmp_path: Path) -> None:
     assert found[("strongroom_notification_failures_total",
                   (("kind", "ntfy"), ("profile", "site")))] == 2
     assert found[("strongroom_status", (("profile", "site"),))] == 1
+    local = (("profile", "site"), ("repository", "local"))
+    assert found[("strongroom_repository_added_bytes", (*local, ("window", "7d")))] == 300
+    assert found[("strongroom_repository_added_bytes", (*local, ("window", "30d")))] == 4300
     # Unknown values are absent, never 0: no drill, no probe.
     assert not any(name in ("strongroom_drill_ok", "strongroom_repository_up")
                    for name, _ in found)

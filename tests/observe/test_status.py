@@ -149,3 +149,61 @@ def test_the_newest_drill_of_a_schedules_sets_counts(tmp_path: Path) -> None:
     assert weekly.drill_ok is True and weekly.health == "OK"
     assert nightly.drill_ok is False
     assert status.reasons == ["schedule nightly: the last restore drill failed"]
+
+
+def test_data_added_per_repository_over_7_and_30_days(tmp_path: Path) -> None:
+    from orchestrator.observe.records import HistoryEntry, append_history
+
+    session = make_session(tmp_path, repositories={
+        "local": {"url": str(tmp_path / "repo"), "password_file": str(tmp_path / "pass")},
+        "offsite": {"url": str(tmp_path / "off"), "password_file": str(tmp_path / "pass")},
+        "idle": {"url": str(tmp_path / "idle"), "password_file": str(tmp_path / "pass")}},
+        schedules={"nightly": {"schedule": "0 3 * * *"},
+                   "copy": {"schedule": "@weekly", "destination": "offsite"}})
+    observed = ObserveState(session.state.root, "site")
+    now = datetime.now().astimezone()
+    runs = [("nightly", 1, True, 100), ("nightly", 6, True, 20), ("nightly", 8, True, 3000),
+            ("nightly", 29, True, 40000), ("nightly", 31, True, 500000),
+            ("nightly", 2, False, None), ("copy", 3, True, 7), ("copy", 20, True, 11)]
+    for job, days, ok, added in runs:
+        append_history(observed, HistoryEntry(
+            kind="run", job=job, started=(now - timedelta(days=days)).isoformat(), ok=ok,
+            bytes_added=added))
+    # A manual run (no schedule): its repository comes from its set's run record.
+    manual = now - timedelta(days=4)
+    name = f"adhoc-{manual.astimezone(UTC):%Y%m%d-%H%M%S}"
+    StateDir(session.state.root).save_run(RunRecord(
+        set=name, repository="offsite", url=str(tmp_path / "off"), profile="site",
+        type="config", started=manual.isoformat(), status="complete"))
+    append_history(observed, HistoryEntry(kind="run", job="adhoc", started=manual.isoformat(),
+                                          ok=True, set=name, bytes_added=1000))
+    append_history(observed, HistoryEntry(kind="run", job="lost", started=manual.isoformat(),
+                                          ok=True, set="lost-x", bytes_added=99))
+
+    repos = {item.name: item for item in build_status(session, StatusRequest(probe=False))
+             .repositories}
+
+    def added(job_repo: str, within: int) -> int:
+        destination = {"nightly": "local", "copy": "offsite"}
+        total = sum(value or 0 for job, days, ok, value in runs
+                    if ok and destination[job] == job_repo and days <= within)
+        return total + (1000 if job_repo == "offsite" else 0)
+
+    assert (repos["local"].added_7d_bytes, repos["local"].added_30d_bytes) == (
+        added("local", 7), added("local", 30)) == (120, 43120)
+    assert (repos["offsite"].added_7d_bytes, repos["offsite"].added_30d_bytes) == (
+        added("offsite", 7), added("offsite", 30))
+    assert repos["idle"].added_7d_bytes is None and repos["idle"].added_30d_bytes is None
+
+
+def test_hostile_added_bytes_in_the_history_are_left_out(tmp_path: Path) -> None:
+    from orchestrator.observe.records import HistoryEntry, append_history
+
+    session = make_session(tmp_path, schedules={"nightly": {"schedule": "0 3 * * *"}})
+    observed = ObserveState(session.state.root, "site")
+    when = (datetime.now().astimezone() - timedelta(days=1)).isoformat()
+    for added in (-500, True, 70):
+        append_history(observed, HistoryEntry(kind="run", job="nightly", started=when,
+                                              ok=True, bytes_added=added))
+    local = build_status(session, StatusRequest(probe=False)).repositories[0]
+    assert (local.added_7d_bytes, local.added_30d_bytes) == (70, 70)
