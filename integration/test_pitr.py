@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import Result
+from integration.conftest import Result, require_binary
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -65,7 +65,8 @@ class Cluster:
     def as_postgres(self, argv: list[str], check: bool = True, timeout: float = 300
                     ) -> Result:
         env = ["env", f"PYTHONPATH={ROOT}:{sysconfig.get_paths()['purelib']}",
-               f"STRONGROOM_STATE_DIR={self.root / 'state'}", f"HOME={self.root / 'home'}"]
+               f"STRONGROOM_STATE_DIR={self.root / 'state'}", f"HOME={self.root / 'home'}",
+               f"STRONGROOM_SYSTEMD_DIR={self.root / 'units'}"]
         proc = subprocess.run(["runuser", "-u", USER, "--", *env, *argv], capture_output=True,
                               text=True, cwd=self.root, timeout=timeout, check=False)
         result = Result(proc.returncode, proc.stdout, proc.stderr)
@@ -189,11 +190,20 @@ def restore(site: Cluster, name: str, moment: datetime, port: int, check: bool =
 
 def test_point_in_time_recovery(cluster: Cluster) -> None:
     site = cluster
-    dry = site.strongroom("pitr", "setup", "--service", "db", "--dry-run")
+    dry = site.strongroom("pitr", "setup", "--service", "db", "--dry-run", "--install",
+                          "systemd")
     assert "would run" in dry.stdout and "archive_mode = 'on'" in dry.stdout
+    assert "would write" in dry.stdout and "pitr ship --every 30" in dry.stdout
     assert site.sql("SHOW archive_mode") == "off"  # a dry run changes nothing
-    setup = site.strongroom("pitr", "setup", "--service", "db")
-    assert "restart PostgreSQL" in setup.stdout
+    assert not (site.root / "units").exists()
+    setup = site.strongroom("pitr", "setup", "--service", "db", "--install", "systemd",
+                            "--json").json()
+    assert setup["restart_needed"] and setup["wal_segment_size"] == 16 * 1024 * 1024
+    unit = site.root / "units" / "strongroom-pitr-wal-shipper-db.service"
+    assert [item["path"] for item in setup["files"]] == [str(unit)]
+    verified = subprocess.run([require_binary("systemd-analyze"), "verify", str(unit)],
+                              capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stderr
     site.pg_ctl(site.data, "restart")
     assert site.sql("SHOW archive_mode") == "on"
     assert "wal-push" in site.sql("SHOW archive_command")
@@ -221,6 +231,7 @@ def test_point_in_time_recovery(cluster: Cluster) -> None:
     status = site.strongroom("pitr", "status", "--service", "db", "--json").json()
     assert status["base_backups"] == 1 and status["spool_files"] == 0
     assert status["failed_count"] == 0 and status["rpo_seconds"] is not None
+    assert status["shipper_unit"] == str(unit) and status["shipper"] != "not installed"
     chain = site.strongroom("verify-backup", "--backup", "continuous", "--service", "db")
     assert "WAL chain ok" in chain.stdout
     kept = site.strongroom("pitr", "prune", "--service", "db", "--keep-bases", "1",
