@@ -102,6 +102,10 @@ PROFILE = """\
 url = "{root}/repo"
 password_file = "{root}/password"
 
+[repositories.offsite]
+url = "{root}/offsite"
+password_file = "{root}/password"
+
 [services.db]
 
 [[services.db.hooks]]
@@ -234,6 +238,15 @@ def test_point_in_time_recovery(cluster: Cluster) -> None:
     assert status["shipper_unit"] == str(unit) and status["shipper"] != "not installed"
     chain = site.strongroom("verify-backup", "--backup", "continuous", "--service", "db")
     assert "WAL chain ok" in chain.stdout
+    family = site.strongroom("list-backups", "--json").json()["continuous"]
+    assert [(item["service"], len(item["bases"])) for item in family] == [("db", 1)]
+    assert family[0]["last_wal"] >= first_segment and family[0]["wal_segments"] >= 3
+    synced = site.strongroom("backup-sync", "--from", "local", "--to", "offsite", "--backup",
+                             "continuous", "--json").json()
+    assert synced["created"] and synced["continuous_copied"] == family[0]["wal_batches"] + 2
+    offsite = site.strongroom("verify-backup", "--backup", "continuous", "--service", "db",
+                              "-d", "offsite")
+    assert "WAL chain ok" in offsite.stdout
     kept = site.strongroom("pitr", "prune", "--service", "db", "--keep-bases", "1",
                            "--dry-run")
     assert "would forget 0 base backup(s) and 0 WAL batch(es)" in kept.stdout

@@ -251,6 +251,36 @@ def render_verify(result: Any) -> str:
     return "\n".join(lines)
 
 
+def render_list_and_continuous(result: Any) -> str:
+    """list-backups: the sets, then per continuous service its base backups and WAL."""
+    from orchestrator.cli.console import human_bytes, render_list
+
+    if not result.continuous:
+        return render_list(result)
+    lines = [render_list(result)] if result.backups else []
+    for family in result.continuous:
+        owner = f" of profile {family.profile}" if result.all_profiles else ""
+        lines += ["", f"continuous backup of service {family.service}{owner}: "
+                  f"{len(family.bases)} base backup(s), {family.wal_batches} WAL batch(es) "
+                  f"holding {family.wal_segments} segment(s)"]
+        if family.bases:
+            lines.append(f"  recoverable to any second from {_when(family.recoverable_from)} "
+                         f"to {_when(family.last_archived)}" if family.last_archived else
+                         "  recoverable to the end of a base backup (no WAL stored yet)")
+        if family.first_wal:
+            lines.append(f"  WAL archive: {family.first_wal} … {family.last_wal}, archived "
+                         f"{_when(family.first_archived)} to {_when(family.last_archived)}")
+        rows = [("BASE", "FINISHED (UTC)", "TIMELINE", "WAL", "SIZE")] + [
+            (base.base, base.time.strftime("%Y-%m-%d %H:%M:%S"), str(base.timeline),
+             f"{base.start_wal} … {base.stop_wal}", human_bytes(base.size))
+            for base in family.bases]
+        if family.bases:
+            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+            lines += ["  " + "  ".join(cell.ljust(width) for cell, width in
+                                       zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines).lstrip("\n")
+
+
 def render_prune(result: Any) -> str:
     verb = "would forget" if result.dry_run else "forgot"
     return (f"kept {len(result.kept_bases)} base backup(s); {verb} "

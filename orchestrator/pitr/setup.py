@@ -21,7 +21,7 @@ from orchestrator.models.pitr import (
 )
 from orchestrator.pitr import shipper as shipping
 from orchestrator.pitr import spool as spooling
-from orchestrator.pitr.archive import base_backups, wal_batches
+from orchestrator.pitr.archive import base_backups, segment_size_tag, wal_batches
 from orchestrator.pitr.pgargs import archive_command, psql_argv
 from orchestrator.pitr.service import ContinuousService, context_for, continuous_service
 from orchestrator.profile.schema import Profile
@@ -61,6 +61,16 @@ def query(session_profile: Profile, service: ContinuousService, statements: list
         return run.run_command(command, timeout=60).stdout.strip()
     except run.CommandError as exc:
         raise PitrError(f"{where(service.config)}: {plain_error(exc.stderr_tail)}") from None
+
+
+def wal_segment_size(session_profile: Profile, service: ContinuousService) -> int:
+    """The cluster's WAL segment size in bytes (initdb --wal-segsize; 16 MiB by default)."""
+    text = query(session_profile, service, [SEGMENT_SIZE_QUERY])
+    try:
+        return segment_size_tag(text)
+    except ValueError:
+        raise PitrError(f"{where(service.config)}: unexpected wal_segment_size {text[:40]!r}"
+                        ) from None
 
 
 def settings_statements(command: str, timeout: str, wal_level: str) -> list[str]:
