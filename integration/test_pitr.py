@@ -243,7 +243,7 @@ def test_point_in_time_recovery(cluster: Cluster) -> None:
     assert family[0]["last_wal"] >= first_segment and family[0]["wal_segments"] >= 3
     synced = site.strongroom("backup-sync", "--from", "local", "--to", "offsite", "--backup",
                              "continuous", "--json").json()
-    assert synced["created"] and synced["continuous_copied"] == family[0]["wal_batches"] + 2
+    assert synced["continuous_copied"] == family[0]["wal_batches"] + 2  # and base, base-info
     offsite = site.strongroom("verify-backup", "--backup", "continuous", "--service", "db",
                               "-d", "offsite")
     assert "WAL chain ok" in offsite.stdout
@@ -331,3 +331,55 @@ def test_a_shipper_killed_mid_batch_loses_nothing(cluster: Cluster,
     assert after["base_backups"] == 1
     chain = site.strongroom("verify-backup", "--backup", "continuous", "--service", "db")
     assert "WAL chain ok" in chain.stdout
+
+
+SMALL_SEGMENTS = """
+[services.small]
+
+[[services.small.hooks]]
+type = "postgresql"
+databases = ["postgres"]
+host = "{root}"
+port = {port}
+username = "postgres"
+pg_dump = "{bin}/pg_dump"
+continuous = true
+data_directory = "{root}/small"
+spool = "{root}/small-spool"
+"""
+
+
+def test_a_cluster_with_1_mib_wal_segments(cluster: Cluster) -> None:
+    """Segment names depend on the segment size: read as 16 MiB ones, the chain from this
+    base would not even start."""
+    site = cluster
+    port, small = free_port(), cluster.root / "small"
+    site.as_postgres([str(PG_BIN / "initdb"), "-D", str(small), "-A", "trust", "-U",
+                      "postgres", "--no-sync", "--wal-segsize=1"])
+    with (small / "postgresql.conf").open("a") as conf:
+        conf.write(f"port = {port}\nlisten_addresses = ''\n"
+                   f"unix_socket_directories = '{site.root}'\nfsync = off\n")
+    site.pg_ctl(small, "start")
+    site.started.append(small)
+    site.profile.write_text(site.profile.read_text()
+                            + SMALL_SEGMENTS.format(root=site.root, port=port, bin=PG_BIN))
+    setup = site.strongroom("pitr", "setup", "--service", "small", "--install", "none",
+                            "--json").json()
+    assert setup["wal_segment_size"] == 1024 * 1024 and setup["files"] == []
+    site.pg_ctl(small, "restart")
+    site.strongroom("backup-database", "--service", "small", "--base")
+    site.sql("CREATE TABLE filler (i int)", port)
+    for _ in range(3):  # each round a few 1 MiB segments filled, then one switched
+        site.sql("INSERT INTO filler SELECT generate_series(1, 40000)", port)
+        segment = site.sql("SELECT pg_walfile_name(pg_switch_wal())", port)
+        deadline = time.monotonic() + 60
+        while site.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver",
+                       port) < segment:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    site.strongroom("pitr", "ship", "--service", "small")
+    chain = site.strongroom("verify-backup", "--backup", "continuous", "--service", "small")
+    assert "WAL chain ok" in chain.stdout, chain.stdout
+    listed = site.strongroom("list-backups", "--service", "small", "--json").json()
+    assert [item["service"] for item in listed["continuous"]] == ["small"]
+    assert listed["continuous"][0]["wal_segments"] > 3

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
+
+import pytest
 
 from orchestrator.engines.base import Snapshot
-from orchestrator.pitr.sync import sync_continuous
+from orchestrator.errors import UsageError
+from orchestrator.models import BackupSyncRequest
+from orchestrator.pitr.sync import sync_continuous, sync_sets_and_continuous
 from tests.pitr.test_listing import REPOSITORY, base, batch
 
 
@@ -44,3 +49,37 @@ def test_what_the_target_already_holds_is_not_copied() -> None:
     target = Target(held)  # the same snapshots, copied earlier (other ids)
     copied, present = sync_continuous(REPOSITORY, target, "site")  # type: ignore[arg-type]
     assert (copied, present) == (5, 3)
+
+
+class FakeSession:
+    def __init__(self, engines: dict[str, object]) -> None:
+        self.engines = engines
+        self.profile = SimpleNamespace(profile_name="site")
+
+    def engine(self, name: str | None) -> tuple[str, object]:
+        assert name is not None
+        return name, self.engines[name]
+
+
+def request(**values: object) -> BackupSyncRequest:
+    return BackupSyncRequest.model_validate({"from": "local", "to": "offsite", **values})
+
+
+def test_backup_continuous_copies_the_family_alone() -> None:
+    target = Target([])
+    target.init_like = lambda source: True  # type: ignore[attr-defined]
+    session = FakeSession({"local": REPOSITORY, "offsite": target})
+    result = sync_sets_and_continuous(session, request(backup="continuous"))  # type: ignore[arg-type]
+    assert result.created and result.copied == [] and result.continuous_copied == 8
+    assert result.snapshots == 8
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"backup": "continuous", "all": True}, "drop --all"),
+    ({"backup": "continuous", "since": "2024-12-01"}, "drop --since"),
+    ({"backup": "continuous", "to": "local"}, "both 'local'"),
+])
+def test_bad_continuous_syncs_are_refused(values: dict[str, object], message: str) -> None:
+    session = FakeSession({"local": REPOSITORY})
+    with pytest.raises(UsageError, match=message):
+        sync_sets_and_continuous(session, request(**values))  # type: ignore[arg-type]
