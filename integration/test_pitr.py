@@ -297,7 +297,7 @@ def test_a_shipper_killed_mid_batch_loses_nothing(cluster: Cluster,
 
     site = cluster
     if site.sql("SHOW archive_mode") != "on":
-        site.strongroom("pitr", "setup", "--service", "db")
+        site.strongroom("pitr", "setup", "--service", "db", "--install", "none")
         site.pg_ctl(site.data, "restart")
     if site.strongroom("pitr", "status", "--service", "db", "--json").json()["base_backups"] == 0:
         site.strongroom("backup-database", "--service", "db", "--base")  # run on its own

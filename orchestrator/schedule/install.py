@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from orchestrator.errors import UsageError
+from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.run import CommandError, run, which
 from orchestrator.schedule.units import (
     ScheduledJob,
@@ -150,8 +150,11 @@ def shipper_state(places: Places, job: ShipperJob) -> tuple[str | None, str]:
         return None, "not installed"
     if not places.systemd_running:
         return str(path), "installed; systemd is not running here"
-    answer = run(places.systemctl("is-active", f"{job.unit}.service"), ok_codes=tuple(range(256)),
-                 timeout=30)
+    try:
+        answer = run(places.systemctl("is-active", f"{job.unit}.service"),
+                     ok_codes=tuple(range(256)), timeout=30)
+    except StrongroomError as exc:  # systemctl missing or hanging: status still answers
+        return str(path), f"installed; its state is unknown ({exc.message})"
     return str(path), answer.stdout.strip() or "unknown"
 
 

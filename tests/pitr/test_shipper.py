@@ -76,3 +76,29 @@ def test_installing_without_systemd_writes_the_unit_and_says_what_to_run(tmp_pat
     assert state(where, job) == (str(unit), "installed; systemd is not running here")
     install(where, job)  # again: the same file, replaced in place
     assert unit.read_text() == files[0].content
+
+
+def test_the_state_is_what_systemctl_answers_or_why_it_cannot(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    import orchestrator.schedule.install as installing
+    from orchestrator.run import Completed, MissingBinaryError
+
+    where = Places(user=False, systemd_dir=tmp_path, cron_file=None, systemd_running=True)
+    job = shipper_job(["/usr/bin/strongroom"], "p", Path("/p.toml"), "db", 5, user=False)
+    (tmp_path / f"{job.unit}.service").write_text(shipper_service(job))
+    asked: list[list[str]] = []
+
+    def answers(argv: list[str], **_: object) -> Completed:
+        asked.append(list(argv))
+        return Completed(list(argv), 3, "inactive\n", "")
+
+    monkeypatch.setattr(installing, "run", answers)
+    assert state(where, job)[1] == "inactive"
+    assert asked == [["systemctl", "is-active", f"{job.unit}.service"]]
+
+    def missing(argv: list[str], **_: object) -> Completed:
+        raise MissingBinaryError("systemctl")
+
+    monkeypatch.setattr(installing, "run", missing)
+    assert state(where, job)[1].startswith("installed; its state is unknown (")
