@@ -113,7 +113,10 @@ def pitr_setup(session: Session, request: PitrSetupRequest) -> PitrSetupResult:
     wal_level, mode, segment_text = query(
         session.profile, service, ["SHOW wal_level", "SHOW archive_mode", SEGMENT_SIZE_QUERY]
     ).splitlines()[:3]
-    segment_size = int(segment_text) if segment_text.strip().isdigit() else None
+    try:
+        segment_size: int | None = segment_size_tag(segment_text.strip())
+    except ValueError:
+        segment_size = None  # reported as unknown; each base backup reads it again
     statements = settings_statements(command, service.config.archive_timeout, wal_level)
     restart = mode.strip() != "on" or wal_level == "minimal"
     notes = []
