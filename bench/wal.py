@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> None:
                        f"unix_socket_directories = '{root}'\n")
         bench.pg_ctl(data, "start")
         bench.strongroom("init")
-        bench.strongroom("pitr", "setup", "--service", "db")
+        bench.strongroom("pitr", "setup", "--service", "db", "--install", "none")
         bench.pg_ctl(data, "restart")
         subprocess.run([shutil.which("pgbench") or "pgbench", "-i", "-q", "-s",
                         str(args.scale), "-h", str(root), "-p", str(bench.port), "-U",

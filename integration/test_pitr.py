@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import Result
+from integration.conftest import Result, require_binary
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -65,7 +65,8 @@ class Cluster:
     def as_postgres(self, argv: list[str], check: bool = True, timeout: float = 300
                     ) -> Result:
         env = ["env", f"PYTHONPATH={ROOT}:{sysconfig.get_paths()['purelib']}",
-               f"STRONGROOM_STATE_DIR={self.root / 'state'}", f"HOME={self.root / 'home'}"]
+               f"STRONGROOM_STATE_DIR={self.root / 'state'}", f"HOME={self.root / 'home'}",
+               f"STRONGROOM_SYSTEMD_DIR={self.root / 'units'}"]
         proc = subprocess.run(["runuser", "-u", USER, "--", *env, *argv], capture_output=True,
                               text=True, cwd=self.root, timeout=timeout, check=False)
         result = Result(proc.returncode, proc.stdout, proc.stderr)
@@ -99,6 +100,10 @@ class Cluster:
 PROFILE = """\
 [repositories.local]
 url = "{root}/repo"
+password_file = "{root}/password"
+
+[repositories.offsite]
+url = "{root}/offsite"
 password_file = "{root}/password"
 
 [services.db]
@@ -189,11 +194,20 @@ def restore(site: Cluster, name: str, moment: datetime, port: int, check: bool =
 
 def test_point_in_time_recovery(cluster: Cluster) -> None:
     site = cluster
-    dry = site.strongroom("pitr", "setup", "--service", "db", "--dry-run")
+    dry = site.strongroom("pitr", "setup", "--service", "db", "--dry-run", "--install",
+                          "systemd")
     assert "would run" in dry.stdout and "archive_mode = 'on'" in dry.stdout
+    assert "would write" in dry.stdout and "pitr ship --every 30" in dry.stdout
     assert site.sql("SHOW archive_mode") == "off"  # a dry run changes nothing
-    setup = site.strongroom("pitr", "setup", "--service", "db")
-    assert "restart PostgreSQL" in setup.stdout
+    assert not (site.root / "units").exists()
+    setup = site.strongroom("pitr", "setup", "--service", "db", "--install", "systemd",
+                            "--json").json()
+    assert setup["restart_needed"] and setup["wal_segment_size"] == 16 * 1024 * 1024
+    unit = site.root / "units" / "strongroom-pitr-wal-shipper-db.service"
+    assert [item["path"] for item in setup["files"]] == [str(unit)]
+    verified = subprocess.run([require_binary("systemd-analyze"), "verify", str(unit)],
+                              capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stderr
     site.pg_ctl(site.data, "restart")
     assert site.sql("SHOW archive_mode") == "on"
     assert "wal-push" in site.sql("SHOW archive_command")
@@ -221,8 +235,18 @@ def test_point_in_time_recovery(cluster: Cluster) -> None:
     status = site.strongroom("pitr", "status", "--service", "db", "--json").json()
     assert status["base_backups"] == 1 and status["spool_files"] == 0
     assert status["failed_count"] == 0 and status["rpo_seconds"] is not None
+    assert status["shipper_unit"] == str(unit) and status["shipper"] != "not installed"
     chain = site.strongroom("verify-backup", "--backup", "continuous", "--service", "db")
     assert "WAL chain ok" in chain.stdout
+    family = site.strongroom("list-backups", "--json").json()["continuous"]
+    assert [(item["service"], len(item["bases"])) for item in family] == [("db", 1)]
+    assert family[0]["last_wal"] >= first_segment and family[0]["wal_segments"] >= 3
+    synced = site.strongroom("backup-sync", "--from", "local", "--to", "offsite", "--backup",
+                             "continuous", "--json").json()
+    assert synced["continuous_copied"] == family[0]["wal_batches"] + 2  # and base, base-info
+    offsite = site.strongroom("verify-backup", "--backup", "continuous", "--service", "db",
+                              "-d", "offsite")
+    assert "WAL chain ok" in offsite.stdout
     kept = site.strongroom("pitr", "prune", "--service", "db", "--keep-bases", "1",
                            "--dry-run")
     assert "would forget 0 base backup(s) and 0 WAL batch(es)" in kept.stdout
@@ -273,7 +297,7 @@ def test_a_shipper_killed_mid_batch_loses_nothing(cluster: Cluster,
 
     site = cluster
     if site.sql("SHOW archive_mode") != "on":
-        site.strongroom("pitr", "setup", "--service", "db")
+        site.strongroom("pitr", "setup", "--service", "db", "--install", "none")
         site.pg_ctl(site.data, "restart")
     if site.strongroom("pitr", "status", "--service", "db", "--json").json()["base_backups"] == 0:
         site.strongroom("backup-database", "--service", "db", "--base")  # run on its own
@@ -307,3 +331,55 @@ def test_a_shipper_killed_mid_batch_loses_nothing(cluster: Cluster,
     assert after["base_backups"] == 1
     chain = site.strongroom("verify-backup", "--backup", "continuous", "--service", "db")
     assert "WAL chain ok" in chain.stdout
+
+
+SMALL_SEGMENTS = """
+[services.small]
+
+[[services.small.hooks]]
+type = "postgresql"
+databases = ["postgres"]
+host = "{root}"
+port = {port}
+username = "postgres"
+pg_dump = "{bin}/pg_dump"
+continuous = true
+data_directory = "{root}/small"
+spool = "{root}/small-spool"
+"""
+
+
+def test_a_cluster_with_1_mib_wal_segments(cluster: Cluster) -> None:
+    """Segment names depend on the segment size: read as 16 MiB ones, the chain from this
+    base would not even start."""
+    site = cluster
+    port, small = free_port(), cluster.root / "small"
+    site.as_postgres([str(PG_BIN / "initdb"), "-D", str(small), "-A", "trust", "-U",
+                      "postgres", "--no-sync", "--wal-segsize=1"])
+    with (small / "postgresql.conf").open("a") as conf:
+        conf.write(f"port = {port}\nlisten_addresses = ''\n"
+                   f"unix_socket_directories = '{site.root}'\nfsync = off\n")
+    site.pg_ctl(small, "start")
+    site.started.append(small)
+    site.profile.write_text(site.profile.read_text()
+                            + SMALL_SEGMENTS.format(root=site.root, port=port, bin=PG_BIN))
+    setup = site.strongroom("pitr", "setup", "--service", "small", "--install", "none",
+                            "--json").json()
+    assert setup["wal_segment_size"] == 1024 * 1024 and setup["files"] == []
+    site.pg_ctl(small, "restart")
+    site.strongroom("backup-database", "--service", "small", "--base")
+    site.sql("CREATE TABLE filler (i int)", port)
+    for _ in range(3):  # each round a few 1 MiB segments filled, then one switched
+        site.sql("INSERT INTO filler SELECT generate_series(1, 40000)", port)
+        segment = site.sql("SELECT pg_walfile_name(pg_switch_wal())", port)
+        deadline = time.monotonic() + 60
+        while site.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver",
+                       port) < segment:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    site.strongroom("pitr", "ship", "--service", "small")
+    chain = site.strongroom("verify-backup", "--backup", "continuous", "--service", "small")
+    assert "WAL chain ok" in chain.stdout, chain.stdout
+    listed = site.strongroom("list-backups", "--service", "small", "--json").json()
+    assert [item["service"] for item in listed["continuous"]] == ["small"]
+    assert listed["continuous"][0]["wal_segments"] > 3

@@ -56,9 +56,9 @@ def _create(session: Session, request: Any, progress: ProgressCallback | None) -
 
 
 def _list(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.sets.create import list_backups
+    from orchestrator.pitr.listing import list_backups_and_continuous
 
-    return list_backups(session, request)
+    return list_backups_and_continuous(session, request)
 
 
 def _restore(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
@@ -139,9 +139,9 @@ def _schedule(session: Session, request: Any, progress: ProgressCallback | None)
 
 
 def _sync(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.sets.sync import backup_sync
+    from orchestrator.pitr.sync import sync_sets_and_continuous
 
-    return backup_sync(session, request)
+    return sync_sets_and_continuous(session, request)
 
 
 def _compare(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
@@ -259,8 +259,9 @@ PITR_TOOLS = (
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
          "disaster-recovery).", models.CreateBackupRequest, _create, locked=True),
-    Tool("list-backups", "List the backup sets in a repository.", models.ListBackupsRequest,
-         _list, audited=False),
+    Tool("list-backups", "List the backup sets in a repository, and per continuous "
+         "PostgreSQL service its base backups and the span of its WAL archive.",
+         models.ListBackupsRequest, _list, audited=False),
     Tool("restore-backup", "Restore a backup set by name, id or time; needs confirm: true "
          "unless dryRun.", models.RestoreBackupRequest, _restore),
     Tool("verify-backup", "Verify a backup set: manifest, parts and sizes, the services it "
@@ -298,8 +299,9 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          "then prune (dryRun: only report).", models.ApplyRetentionRequest, _retention,
          locked=True),
     Tool("backup-sync", "Copy backup sets between repositories (restic copy): one set, those "
-         "since a time, or every complete set; sets arrive whole, and sets already there are "
-         "skipped.", models.BackupSyncRequest, _sync, locked=True),
+         "since a time, or every complete set and the continuous family (backup: continuous "
+         "for that family alone); sets arrive whole, and what is already there is skipped.",
+         models.BackupSyncRequest, _sync, locked=True),
     Tool("key-list", "A repository's keys (passwords).", models.KeyListRequest, _keys,
          audited=False, mcp=False),
     Tool("key-change", "Add, remove or rotate a repository's key.", models.KeyChangeRequest,

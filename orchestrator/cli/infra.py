@@ -109,8 +109,10 @@ def backup_compare(a: str, b: str, destination: str | None, show_files: bool,
 @main.command("backup-sync")
 @click.option("--from", "source", required=True, metavar="REPO", help="Repository to copy from.")
 @click.option("--to", "target", required=True, metavar="REPO", help="Repository to copy to.")
-@click.option("--backup", metavar="SET", help="Only this set (name, id or latest).")
-@click.option("--all", "all_sets", is_flag=True, help="Every complete set (the default).")
+@click.option("--backup", metavar="SET", help="Only this set (name, id or latest), or "
+              "`continuous`: only the continuous PostgreSQL family.")
+@click.option("--all", "all_sets", is_flag=True, help="Every complete set and the continuous "
+              "family (the default).")
 @click.option("--since", metavar="TIME", help="Only sets made at or after this time.")
 @common
 @guarded
@@ -135,4 +137,7 @@ def _render_sync(result: Any) -> str:
     lines += [f"present {name}" for name in result.skipped]
     lines.append(f"{result.source} → {result.target}: {len(result.copied)} set(s) copied "
                  f"({result.snapshots} snapshot(s)), {len(result.skipped)} already there")
+    if result.continuous_copied or result.continuous_present:
+        lines.append(f"continuous family: {result.continuous_copied} snapshot(s) copied, "
+                     f"{result.continuous_present} already there")
     return "\n".join(lines)

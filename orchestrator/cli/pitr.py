@@ -29,17 +29,24 @@ def pitr() -> None:
 @pitr.command("setup")
 @click.option("--service", required=True, metavar="NAME",
               help="A service with a postgresql hook saying continuous = true.")
-@click.option("--dry-run", is_flag=True, help="Print the settings; change nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the settings and the unit; change nothing.")
+@click.option("--install", type=click.Choice(["auto", "systemd", "none"]), default="auto",
+              show_default=True, help="The shipper's systemd service unit: auto writes it "
+              "where systemd runs.")
+@click.option("--ship-every", type=float, metavar="SECONDS",
+              help="The shipper's round (default: half the archive_timeout, 5 to 30 s).")
 @common
 @guarded
-def pitr_setup(service: str, dry_run: bool, profile_ref: str | None, as_json: bool,
-               verbose: int) -> None:
-    """Turn on WAL archiving into strongroom (ALTER SYSTEM) and create the spool."""
+def pitr_setup(service: str, dry_run: bool, install: str, ship_every: float | None,
+               profile_ref: str | None, as_json: bool, verbose: int) -> None:
+    """Turn on WAL archiving into strongroom (ALTER SYSTEM), create the spool and install
+    the shipper's service unit."""
     from orchestrator.cli import console
     from orchestrator.models import PitrSetupRequest
 
     session = console.open_session(profile_ref, verbose)
-    request = console.build(PitrSetupRequest, service=service, dry_run=dry_run)
+    request = console.build(PitrSetupRequest, service=service, dry_run=dry_run,
+                            install=install, ship_every=ship_every)
     console.emit(console.call(session, "pitr-setup", request), as_json, render_setup)
 
 
@@ -188,6 +195,12 @@ def render_setup(result: Any) -> str:
     lines = [f"{'applied' if result.applied else 'would run'}:"]
     lines += [f"  {statement};" for statement in result.statements]
     lines.append(f"spool: {result.spool}")
+    if result.wal_segment_size:
+        lines.append(f"WAL segment size: {result.wal_segment_size // 1024} KiB")
+    for item in result.files:
+        lines.append(f"{'wrote' if result.applied else 'would write'} {item.path}:")
+        lines += [f"  {line}" for line in item.content.splitlines()]
+    lines += [f"ran: {command}" for command in result.commands]
     if result.restart_needed:
         lines.append("restart PostgreSQL to start archiving (archive_mode changes need it)")
     elif result.applied:
@@ -213,6 +226,8 @@ def render_status(result: Any) -> str:
         f"repository: last WAL {result.last_stored_wal or '-'} archived at "
         f"{_when(result.last_stored_time)}; {result.base_backups} base backup(s)",
         f"RPO achieved: {rpo}",
+        f"shipper: {result.shipper}" + (f" ({result.shipper_unit})" if result.shipper_unit
+                                        else ""),
     ]
     return "\n".join(lines + [f"note: {note}" for note in result.notes])
 
@@ -234,6 +249,36 @@ def render_verify(result: Any) -> str:
     lines += [f"note: {note}" for note in result.notes]
     lines.append("WAL chain ok" if result.ok else "WAL chain NOT ok")
     return "\n".join(lines)
+
+
+def render_list_and_continuous(result: Any) -> str:
+    """list-backups: the sets, then per continuous service its base backups and WAL."""
+    from orchestrator.cli.console import human_bytes, render_list
+
+    if not result.continuous:
+        return render_list(result)
+    lines = [render_list(result)] if result.backups else []
+    for family in result.continuous:
+        owner = f" of profile {family.profile}" if result.all_profiles else ""
+        lines += ["", f"continuous backup of service {family.service}{owner}: "
+                  f"{len(family.bases)} base backup(s), {family.wal_batches} WAL batch(es) "
+                  f"holding {family.wal_segments} segment(s)"]
+        if family.bases:
+            lines.append(f"  recoverable to any second from {_when(family.recoverable_from)} "
+                         f"to {_when(family.last_archived)}" if family.last_archived else
+                         "  recoverable to the end of a base backup (no WAL stored yet)")
+        if family.first_wal:
+            lines.append(f"  WAL archive: {family.first_wal} … {family.last_wal}, archived "
+                         f"{_when(family.first_archived)} to {_when(family.last_archived)}")
+        rows = [("BASE", "FINISHED (UTC)", "TIMELINE", "WAL", "SIZE")] + [
+            (base.base, base.time.strftime("%Y-%m-%d %H:%M:%S"), str(base.timeline),
+             f"{base.start_wal} … {base.stop_wal}", human_bytes(base.size))
+            for base in family.bases]
+        if family.bases:
+            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+            lines += ["  " + "  ".join(cell.ljust(width) for cell, width in
+                                       zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines).lstrip("\n")
 
 
 def render_prune(result: Any) -> str:

@@ -194,7 +194,8 @@ def list_backups(
     password_file: str | None, password_env: str | None, password_command: str | None,
     repo_env: tuple[str, ...], profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
-    """Show the backup sets in a repository (with --repo: of every profile)."""
+    """Show the backup sets in a repository (with --repo: of every profile), and the
+    continuous family: base backups and the WAL archive of each continuous service."""
     from orchestrator.cli import console
     from orchestrator.cli import repo as by_repo
     from orchestrator.models import ListBackupsRequest
@@ -207,11 +208,13 @@ def list_backups(
         service=service, since=parse_timestamp(since) if since else None,
         until=parse_timestamp(until) if until else None, all=show_all,
     )
+    from orchestrator.cli.pitr import render_list_and_continuous
+
     result = console.call(session, "list-backups", request)
-    if result.note and not as_json:
+    if result.note and not as_json and not result.continuous:
         click.echo(result.note, err=True)  # not "no backups": other profiles have sets
         return
-    console.emit(result, as_json, console.render_list)
+    console.emit(result, as_json, render_list_and_continuous)
 
 
 @main.command("restore-backup")

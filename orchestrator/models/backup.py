@@ -120,9 +120,34 @@ class BackupSetInfo(Model):
     drilled: datetime | None = None
 
 
+class ContinuousBaseInfo(Model):
+    base: str
+    time: datetime  # when it finished: recovery can reach any second from here on
+    timeline: int
+    start_wal: str
+    stop_wal: str
+    size: int | None
+
+
+class ContinuousInfo(Model):
+    """A service's continuous family (PostgreSQL base backups and archived WAL)."""
+
+    profile: str
+    service: str
+    bases: list[ContinuousBaseInfo]
+    wal_batches: int
+    wal_segments: int
+    first_wal: str | None
+    last_wal: str | None
+    first_archived: datetime | None  # archive time of the oldest batch's newest file
+    last_archived: datetime | None  # and of the newest: recovery reaches up to here
+    recoverable_from: datetime | None  # the oldest base backup's end
+
+
 class ListBackupsResult(Model):
     destination: str
     backups: list[BackupSetInfo]
+    continuous: list[ContinuousInfo] = Field(default_factory=list)
     all_profiles: bool = False  # read without a profile (--repo): every profile's sets
     note: str | None = None  # why the list is empty when other profiles have sets
 
@@ -162,3 +187,5 @@ class BackupSyncResult(Model):
     copied: list[str]
     skipped: list[str]
     snapshots: int
+    continuous_copied: int = 0  # snapshots of the continuous family (bases, WAL batches)
+    continuous_present: int = 0

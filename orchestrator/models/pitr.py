@@ -4,15 +4,19 @@ backups and point-in-time restores."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
 from orchestrator.models.base import Model
+from orchestrator.models.schedule import InstalledFile
 
 
 class PitrSetupRequest(Model):
     service: str
     dry_run: bool = Field(default=False, alias="dryRun")
+    install: Literal["auto", "systemd", "none"] = "auto"  # the shipper's service unit
+    ship_every: float | None = Field(default=None, gt=0, le=3600)
 
 
 class PitrSetupResult(Model):
@@ -22,6 +26,10 @@ class PitrSetupResult(Model):
     statements: list[str]
     applied: bool
     restart_needed: bool
+    wal_segment_size: int | None = None
+    shipper_unit: str | None = None  # the unit's name, when one is (to be) installed
+    files: list[InstalledFile] = Field(default_factory=list)
+    commands: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
 
@@ -45,6 +53,8 @@ class PitrStatusResult(Model):
     last_stored_time: datetime | None = None
     base_backups: int
     rpo_seconds: float | None = None
+    shipper_unit: str | None = None  # the unit file, when installed
+    shipper: str = "not installed"  # or systemctl's is-active answer
     notes: list[str] = Field(default_factory=list)
 
 

@@ -21,7 +21,13 @@ from typing import IO
 from orchestrator.engines.base import Engine, Snapshot
 from orchestrator.errors import StrongroomError
 from orchestrator.pitr.service import FAMILY
-from orchestrator.pitr.walnames import MAX_WAL_FILE, SEGMENT, WAL_NAME, is_segment
+from orchestrator.pitr.walnames import (
+    MAX_WAL_FILE,
+    SEGMENT,
+    SEGMENT_SIZE,
+    WAL_NAME,
+    is_segment,
+)
 from orchestrator.sets.naming import PRODUCT_TAG
 
 STAMP = "%Y%m%dT%H%M%SZ"
@@ -100,6 +106,7 @@ class BaseBackup:
     stop_wal: str
     started: datetime
     finished: datetime
+    segment_size: int = SEGMENT_SIZE
 
 
 def _valid(name: str | None) -> bool:
@@ -108,8 +115,15 @@ def _valid(name: str | None) -> bool:
 
 def wal_batches(engine: Engine, profile: str, service: str) -> list[WalBatch]:
     """The service's WAL batches, oldest first; snapshots with bad tags are ignored."""
+    return batches_in(engine.snapshots(family_tags(profile, service, WAL_KIND)))
+
+
+def batches_in(snaps: list[Snapshot]) -> list[WalBatch]:
+    """The WAL batches among `snaps` (of one service), oldest first."""
     found = []
-    for snap in engine.snapshots(family_tags(profile, service, WAL_KIND)):
+    for snap in snaps:
+        if snap.tag("kind") != WAL_KIND:
+            continue
         first, last, newest = snap.tag("first"), snap.tag("last"), parse_stamp(snap.tag("newest"))
         if _valid(first) and _valid(last) and newest is not None:
             assert first is not None and last is not None
@@ -127,8 +141,12 @@ def wal_batches(engine: Engine, profile: str, service: str) -> list[WalBatch]:
 
 def base_backups(engine: Engine, profile: str, service: str) -> list[BaseBackup]:
     """The service's complete base backups (data part and info part), oldest first."""
-    snaps = engine.snapshots([PRODUCT_TAG, f"family={FAMILY}", f"profile={profile}",
-                              f"service={service}"])
+    return bases_in(engine.snapshots([PRODUCT_TAG, f"family={FAMILY}", f"profile={profile}",
+                                      f"service={service}"]))
+
+
+def bases_in(snaps: list[Snapshot]) -> list[BaseBackup]:
+    """The complete base backups among `snaps` (of one service), oldest first."""
     data = {snap.tag("base"): snap for snap in snaps if snap.tag("kind") == BASE_KIND}
     found = []
     for snap in snaps:
@@ -141,11 +159,23 @@ def base_backups(engine: Engine, profile: str, service: str) -> list[BaseBackup]
                 stop_lsn=str(snap.tag("stop-lsn")), start_wal=str(snap.tag("start-wal")),
                 stop_wal=str(snap.tag("stop-wal")),
                 started=parse_stamp(snap.tag("started")) or snap.time,
-                finished=parse_stamp(snap.tag("finished")) or snap.time))
+                finished=parse_stamp(snap.tag("finished")) or snap.time,
+                segment_size=segment_size_tag(snap.tag("segsize"))))
         except ValueError:
             continue
     return sorted((base for base in found if _valid(base.start_wal) and _valid(base.stop_wal)),
                   key=lambda base: base.finished)
+
+
+def segment_size_tag(text: str | None) -> int:
+    """A base's `segsize=` tag: a power of two from 1 MiB to 1 GiB; absent (bases made
+    before it was recorded) is the default 16 MiB; anything else is a ValueError."""
+    if text is None:
+        return SEGMENT_SIZE
+    size = int(text)
+    if size < 1 << 20 or size > MAX_WAL_FILE or size & (size - 1):
+        raise ValueError(f"not a WAL segment size: {text!r}")
+    return size
 
 
 def extract_batch(stream: IO[bytes], folder: Path) -> list[str]:

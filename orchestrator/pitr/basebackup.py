@@ -24,6 +24,7 @@ from orchestrator.pitr.archive import (
 )
 from orchestrator.pitr.pgargs import basebackup_argv
 from orchestrator.pitr.service import context_for, continuous_service
+from orchestrator.pitr.setup import wal_segment_size
 from orchestrator.pitr.walnames import lsn_value, segment_of
 from orchestrator.sets.naming import set_name
 from orchestrator.sets.session import Session
@@ -134,6 +135,7 @@ def base_backup(session: Session, request: BackupDatabaseRequest) -> BaseBackupR
     name = set_name(request.name or f"{request.service}-base", started)
     env = child_env(service.config, context_for(session.profile))
     producer = run.Command(tuple(basebackup_argv(service.config, f"strongroom {name}")), env)
+    segment_size = wal_segment_size(session.profile, service)
     tap = LabelTap()
     tags = [*family_tags(profile, request.service, BASE_KIND), f"base={name}"]
     try:
@@ -145,16 +147,17 @@ def base_backup(session: Session, request: BackupDatabaseRequest) -> BaseBackupR
         raise BaseBackupError(f"pg_basebackup failed: {exc.stderr_tail.strip()[-400:]}"
                               ) from None
     timeline, start_lsn, stop_lsn = wal_range(tap)
-    start_wal = segment_of(timeline, lsn_value(start_lsn))
-    stop_wal = segment_of(timeline, lsn_value(stop_lsn))
+    start_wal = segment_of(timeline, lsn_value(start_lsn), segment_size)
+    stop_wal = segment_of(timeline, lsn_value(stop_lsn), segment_size)
     finished = datetime.now(UTC)
     info = {"base": name, "timeline": timeline, "start_lsn": start_lsn, "stop_lsn": stop_lsn,
             "start_wal": start_wal, "stop_wal": stop_wal, "started": started.isoformat(),
-            "finished": finished.isoformat(), "data_snapshot": summary.snapshot_id}
+            "finished": finished.isoformat(), "segment_size": segment_size,
+            "data_snapshot": summary.snapshot_id}
     info_tags = [*family_tags(profile, request.service, BASE_INFO_KIND), f"base={name}",
                  f"timeline={timeline}", f"start-lsn={start_lsn}", f"stop-lsn={stop_lsn}",
                  f"start-wal={start_wal}", f"stop-wal={stop_wal}", f"started={stamp(started)}",
-                 f"finished={stamp(finished)}"]
+                 f"finished={stamp(finished)}", f"segsize={segment_size}"]
     pending = engine.start_stream_backup(base_filename(request.service, name, "json"),
                                          tags=info_tags, time=started, host=session.host)
     pending.finish(json.dumps(info, indent=2).encode())

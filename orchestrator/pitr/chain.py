@@ -29,9 +29,11 @@ from orchestrator.sets.session import Session
 MAX_GAP_NAMES = 20
 
 
-def stored_segments(batches: list[WalBatch], timeline: int) -> tuple[set[int], list[str]]:
+def stored_segments(batches: list[WalBatch], timeline: int, segment_size: int = SEGMENT_SIZE
+                    ) -> tuple[set[int], list[str]]:
     """The segment numbers of a timeline the batches hold, and notes on batches whose
-    count does not fill their range (a batch that skipped a segment)."""
+    count does not fill their range (a batch that skipped a segment). Segment numbers
+    depend on the cluster's segment size, which its base backups record."""
     held: set[int] = set()
     notes = []
     for batch in batches:
@@ -39,20 +41,21 @@ def stored_segments(batches: list[WalBatch], timeline: int) -> tuple[set[int], l
             continue
         if timeline_of(batch.seg_first) != timeline:
             continue
-        names = segments_between(batch.seg_first, batch.seg_last)
+        names = segments_between(batch.seg_first, batch.seg_last, segment_size)
         if len(names) != batch.segments:
             notes.append(f"batch {batch.snapshot.short_id} holds {batch.segments} of the "
                          f"{len(names)} segments {batch.seg_first}…{batch.seg_last}")
             continue  # which ones are missing is unknown: count none of them
-        held.update(segment_number(name) for name in names)
+        held.update(segment_number(name, segment_size) for name in names)
     return held, notes
 
 
 def chain_of(base: BaseBackup, held: set[int]) -> BaseChain:
     """From the base's first segment: how far the run of segments goes, and the gaps after
     it up to the newest segment held."""
-    start = segment_number(base.start_wal)
-    stop = segment_number(base.stop_wal)
+    size = base.segment_size
+    start = segment_number(base.start_wal, size)
+    stop = segment_number(base.stop_wal, size)
     newest = max(held, default=start - 1)
     end = start - 1
     while end + 1 in held:
@@ -60,7 +63,7 @@ def chain_of(base: BaseBackup, held: set[int]) -> BaseChain:
     gaps = [number for number in range(end + 1, newest + 1) if number not in held]
 
     def name(number: int) -> str:
-        return segment_of(base.timeline, number * SEGMENT_SIZE)
+        return segment_of(base.timeline, number * size, size)
 
     return BaseChain(base=base.name, timeline=base.timeline, start_wal=base.start_wal,
                      stop_wal=base.stop_wal, chain_end=name(end) if end >= start else None,
@@ -78,8 +81,8 @@ def pitr_verify(session: Session, request: PitrVerifyRequest) -> PitrVerifyResul
     notes: list[str] = []
     chains = []
     for base in bases:
-        held, batch_notes = stored_segments(batches, base.timeline)
-        held.update(segment_number(name) for name in spooled
+        held, batch_notes = stored_segments(batches, base.timeline, base.segment_size)
+        held.update(segment_number(name, base.segment_size) for name in spooled
                     if timeline_of(name) == base.timeline)
         notes += [note for note in batch_notes if note not in notes]
         chains.append(chain_of(base, held))

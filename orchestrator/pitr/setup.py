@@ -4,6 +4,7 @@ status` (the archiver, the spool, the repository, the RPO achieved)."""
 from __future__ import annotations
 
 import os
+import shlex
 import site
 import sys
 from datetime import UTC, datetime
@@ -18,17 +19,23 @@ from orchestrator.models.pitr import (
     PitrStatusRequest,
     PitrStatusResult,
 )
+from orchestrator.pitr import shipper as shipping
 from orchestrator.pitr import spool as spooling
-from orchestrator.pitr.archive import base_backups, wal_batches
+from orchestrator.pitr.archive import base_backups, segment_size_tag, wal_batches
 from orchestrator.pitr.pgargs import archive_command, psql_argv
 from orchestrator.pitr.service import ContinuousService, context_for, continuous_service
 from orchestrator.profile.schema import Profile
+from orchestrator.schedule.install import Places
+from orchestrator.schedule.units import ShipperJob
 from orchestrator.sets.session import Session
 
 ARCHIVER = ("SELECT archived_count, coalesce(last_archived_wal, ''), "
             "coalesce(last_archived_time::text, ''), failed_count, "
             "coalesce(last_failed_wal, ''), coalesce(last_failed_time::text, '') "
             "FROM pg_stat_archiver")
+
+
+SEGMENT_SIZE_QUERY = "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'"
 
 
 class PitrError(StrongroomError):
@@ -54,6 +61,16 @@ def query(session_profile: Profile, service: ContinuousService, statements: list
         return run.run_command(command, timeout=60).stdout.strip()
     except run.CommandError as exc:
         raise PitrError(f"{where(service.config)}: {plain_error(exc.stderr_tail)}") from None
+
+
+def wal_segment_size(session_profile: Profile, service: ContinuousService) -> int:
+    """The cluster's WAL segment size in bytes (initdb --wal-segsize; 16 MiB by default)."""
+    text = query(session_profile, service, [SEGMENT_SIZE_QUERY])
+    try:
+        return segment_size_tag(text)
+    except ValueError:
+        raise PitrError(f"{where(service.config)}: unexpected wal_segment_size {text[:40]!r}"
+                        ) from None
 
 
 def settings_statements(command: str, timeout: str, wal_level: str) -> list[str]:
@@ -93,8 +110,13 @@ def pitr_setup(session: Session, request: PitrSetupRequest) -> PitrSetupResult:
     if profile_file is None:
         raise PitrError("pitr setup needs a profile file: PostgreSQL's archive_command names it")
     command = archive_command(strongroom_program(), profile_file.resolve(), request.service)
-    wal_level, mode = query(session.profile, service, ["SHOW wal_level", "SHOW archive_mode"]
-                            ).splitlines()[:2]
+    wal_level, mode, segment_text = query(
+        session.profile, service, ["SHOW wal_level", "SHOW archive_mode", SEGMENT_SIZE_QUERY]
+    ).splitlines()[:3]
+    try:
+        segment_size: int | None = segment_size_tag(segment_text.strip())
+    except ValueError:
+        segment_size = None  # reported as unknown; each base backup reads it again
     statements = settings_statements(command, service.config.archive_timeout, wal_level)
     restart = mode.strip() != "on" or wal_level == "minimal"
     notes = []
@@ -107,10 +129,18 @@ def pitr_setup(session: Session, request: PitrSetupRequest) -> PitrSetupResult:
             notes.append(f"{profile_file} is not readable by the cluster's owner (uid "
                          f"{owner.st_uid}): wal-push, which PostgreSQL runs as that user, "
                          "needs to read it")
+    places = Places.here()
+    every = request.ship_every or shipping.default_every(service.config.archive_timeout)
+    job = shipping.shipper_job(strongroom_program(), session.profile.profile_name,
+                               profile_file.resolve(), request.service, every, places.user)
+    unit = _shipper_wanted(places, request.install)
+    result = PitrSetupResult(service=request.service, archive_command=command,
+                             spool=str(service.spool), statements=statements, applied=False,
+                             restart_needed=restart, wal_segment_size=segment_size,
+                             shipper_unit=f"{job.unit}.service" if unit else None, notes=notes)
     if request.dry_run:
-        return PitrSetupResult(service=request.service, archive_command=command,
-                               spool=str(service.spool), statements=statements, applied=False,
-                               restart_needed=restart, notes=notes)
+        result.files = shipping.planned(places, job) if unit else []
+        return result
     if service.data_directory.is_dir():
         _make_spool(service)
     else:
@@ -118,12 +148,37 @@ def pitr_setup(session: Session, request: PitrSetupRequest) -> PitrSetupResult:
     query(session.profile, service, [*statements, "SELECT pg_reload_conf()"])
     pending = query(session.profile, service,
                     ["SELECT string_agg(name, ',') FROM pg_settings WHERE pending_restart"])
-    restart = restart or "archive_mode" in pending or "wal_level" in pending
-    notes.append("run `strongroom pitr ship --service " + request.service + "` regularly (a "
-                 "timer or `--every 30`): it moves the spool into the repository")
-    return PitrSetupResult(service=request.service, archive_command=command,
-                           spool=str(service.spool), statements=statements, applied=True,
-                           restart_needed=restart, notes=notes)
+    result.restart_needed = restart or "archive_mode" in pending or "wal_level" in pending
+    result.applied = True
+    if unit:
+        _install_shipper(places, job, result)
+    else:
+        command_line = shlex.join(["strongroom", *job.argv[-8:]])
+        notes.append(f"no shipper unit{_why_no_unit(request.install)}: run `{command_line}` "
+                     "under your service manager; it moves the spool into the repository")
+    return result
+
+
+def _shipper_wanted(places: Places, install: str) -> bool:
+    return install == "systemd" or (install == "auto" and places.systemd_running)
+
+
+def _why_no_unit(install: str) -> str:
+    return " (--install none)" if install == "none" else " (systemd is not running here)"
+
+
+def _install_shipper(places: Places, job: ShipperJob, result: PitrSetupResult) -> None:
+    again = (f"archiving is set up; run `strongroom pitr setup --service {job.service} "
+             "--install systemd` again to install the shipper")
+    try:
+        result.files, result.commands, notes = shipping.install(places, job)
+    except StrongroomError as exc:
+        exc.hint = f"{exc.hint}; {again}" if exc.hint else again
+        raise
+    except OSError as exc:
+        raise PitrError(f"cannot install the shipper unit: {exc.strerror}: {exc.filename}",
+                        hint=again) from exc
+    result.notes += notes
 
 
 def _time(text: str) -> datetime | None:
@@ -154,7 +209,15 @@ def pitr_status(session: Session, request: PitrStatusRequest) -> PitrStatusResul
         rpo = (datetime.now(UTC) - last.newest).total_seconds()
     elif not bases:
         notes.append("nothing stored yet: no WAL batch and no base backup in the repository")
+    places = Places.here()
+    profile_file = session.profile.source_files[0] if session.profile.source_files else None
+    unit_file, shipper = None, "not installed"
+    if profile_file is not None:
+        job = shipping.shipper_job(strongroom_program(), profile, profile_file.resolve(),
+                                   request.service, 1.0, places.user)
+        unit_file, shipper = shipping.state(places, job)
     return PitrStatusResult(
+        shipper_unit=unit_file, shipper=shipper,
         service=request.service, **server,  # type: ignore[arg-type]
         spool_files=len(spooled), spool_bytes=sum(entry.size for entry in spooled),
         oldest_spooled=datetime.fromtimestamp(spooled[0].mtime, UTC) if spooled else None,

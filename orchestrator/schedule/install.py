@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from orchestrator.errors import UsageError
+from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.run import CommandError, run, which
 from orchestrator.schedule.units import (
     ScheduledJob,
+    ShipperJob,
     blocks_in,
     cron_block,
     replace_block,
+    shipper_service,
     systemd_service,
     systemd_timer,
     unit_name,
@@ -122,6 +124,38 @@ def install(places: Places, method: Method, job: ScheduledJob) -> Outcome:
             _write_cron(places, after)
         outcome.files[str(places.cron_file or "crontab")] = after
     return outcome
+
+
+def shipper_path(places: Places, job: ShipperJob) -> Path:
+    return places.systemd_dir / f"{job.unit}.service"
+
+
+def install_shipper(places: Places, job: ShipperJob) -> Outcome:
+    """Write the WAL shipper's service unit, enable it and (re)start it, so that a unit
+    rewritten with other arguments runs them."""
+    outcome = Outcome()
+    path, content = shipper_path(places, job), shipper_service(job)
+    write_atomic(path, content.encode(), mode=0o644)
+    outcome.files[str(path)] = content
+    _systemctl(places, outcome, ["daemon-reload"], ["enable", f"{job.unit}.service"],
+               ["restart", f"{job.unit}.service"])
+    return outcome
+
+
+def shipper_state(places: Places, job: ShipperJob) -> tuple[str | None, str]:
+    """(the unit file, or None when it is not installed; its state as systemctl says,
+    or why that is unknown)."""
+    path = shipper_path(places, job)
+    if not path.exists():
+        return None, "not installed"
+    if not places.systemd_running:
+        return str(path), "installed; systemd is not running here"
+    try:
+        answer = run(places.systemctl("is-active", f"{job.unit}.service"),
+                     ok_codes=tuple(range(256)), timeout=30)
+    except StrongroomError as exc:  # systemctl missing or hanging: status still answers
+        return str(path), f"installed; its state is unknown ({exc.message})"
+    return str(path), answer.stdout.strip() or "unknown"
 
 
 def uninstall(places: Places, profile: str, key: str) -> Outcome:

@@ -128,6 +128,62 @@ def _managed_header(job: ScheduledJob) -> str:
             "and run schedule-backup again;\n# edits here are replaced.\n")
 
 
+@dataclass(frozen=True)
+class ShipperJob:
+    """The WAL shipper of a continuous PostgreSQL service: a long-running service unit
+    (`strongroom pitr ship --every N`), restarted when it dies."""
+
+    profile: str
+    service: str
+    argv: Sequence[str]
+    user: bool = False
+    environment: Mapping[str, str] = field(default_factory=dict)
+    profile_file: str = ""
+
+    @property
+    def unit(self) -> str:
+        return shipper_unit_name(self.profile, self.service)
+
+
+def shipper_unit_name(profile: str, service: str) -> str:
+    return f"strongroom-{profile}-wal-shipper-{service}"
+
+
+def shipper_argv(executable: Sequence[str], profile_file: str, service: str,
+                 every: float) -> list[str]:
+    return [*executable, "pitr", "ship", "--every", f"{every:g}", "--profile", profile_file,
+            "--service", service]
+
+
+def shipper_service(job: ShipperJob) -> str:
+    env_file = ("%h/.config/strongroom/" if job.user else "/etc/strongroom/") + f"{job.profile}.env"
+    lines = [
+        f"# Written by strongroom pitr setup (profile {job.profile}, service {job.service}).\n"
+        f"# Change {job.profile_file or 'the profile'} and run pitr setup again;\n"
+        "# edits here are replaced.\n"
+        "[Unit]",
+        f"Description=strongroom WAL shipper: profile {job.profile}, service {job.service}",
+        "Wants=network-online.target",
+        "After=network-online.target",
+        "",
+        "[Service]",
+        "Type=simple",
+        "ExecStart=" + " ".join(systemd_word(arg) for arg in job.argv),
+        *(f"Environment={environment_word(f'{key}={value}')}"
+          for key, value in sorted(job.environment.items())),
+        f"EnvironmentFile=-{env_file}",
+        "Restart=on-failure",
+        "RestartSec=30",
+        "Nice=5",
+        *(() if job.user else SYSTEM_HARDENING),
+        "",
+        "[Install]",
+        f"WantedBy={'default.target' if job.user else 'multi-user.target'}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def cron_expression(expression: str) -> str:
     """The expression with month and weekday names as numbers: some crons accept names
     only as single values, never in ranges or lists."""

@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from orchestrator.pitr.archive import ArchiveError, extract_batch
+from orchestrator.engines.base import Snapshot
+from orchestrator.pitr.archive import ArchiveError, bases_in, extract_batch
 from orchestrator.pitr.basebackup import BaseBackupError, LabelTap, wal_range
 from orchestrator.pitr.recovery import RecoveryError, lay_out
 
@@ -100,3 +102,26 @@ def test_a_base_backup_takes_no_dump_options() -> None:
     request = BackupDatabaseRequest(service="db", database=["shop"], base=True)
     with pytest.raises(UsageError, match="drop --database"):
         base_backup(None, request)  # type: ignore[arg-type]  # refused before any use
+
+
+def family_snapshot(kind: str, *tags: str) -> Snapshot:
+    return Snapshot(id=kind * 8, short_id=kind[:8], time=datetime(2024, 12, 24, tzinfo=UTC),
+                    hostname="h", paths=(), tags=(f"kind={kind}", "base=db-base-1", *tags))
+
+
+INFO = ("timeline=1", "start-lsn=0/3000028", "stop-lsn=0/3000100",
+        "start-wal=000000010000000000000003", "stop-wal=000000010000000000000003")
+
+
+@pytest.mark.parametrize(("segsize", "expected"), [(None, 16 << 20), ("1048576", 1 << 20),
+                                                   ("1073741824", 1 << 30)])
+def test_a_base_records_its_segment_size(segsize: str | None, expected: int) -> None:
+    tags = (*INFO, f"segsize={segsize}") if segsize else INFO
+    bases = bases_in([family_snapshot("base"), family_snapshot("base-info", *tags)])
+    assert [base.segment_size for base in bases] == [expected]
+
+
+@pytest.mark.parametrize("segsize", ["3", "1000000", "2147483648", "16MB", ""])
+def test_a_base_with_a_hostile_segment_size_is_ignored(segsize: str) -> None:
+    snaps = [family_snapshot("base"), family_snapshot("base-info", *INFO, f"segsize={segsize}")]
+    assert bases_in(snaps) == []

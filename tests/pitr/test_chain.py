@@ -50,3 +50,30 @@ def test_a_batch_short_of_its_range_counts_for_nothing() -> None:
     held, notes = stored_segments([batch(3, 9, count=5), batch(2, 2, timeline=2)], 1)
     assert held == set() and "holds 5 of the 7" in notes[0]
     assert segment_number(seg(300)) == 300
+
+
+def mib_seg(number: int) -> str:
+    """A segment name of a cluster made with initdb --wal-segsize=1 (4096 per log file)."""
+    return f"00000001{number // 4096:08X}{number % 4096:08X}"
+
+
+def test_a_cluster_with_1_mib_segments_chains_across_its_log_file_boundary() -> None:
+    size = 1 << 20
+    snap = Snapshot("c" * 64, "cccc", WHEN, "h", (), ())
+    base = BaseBackup("db-base", snap, 1, "0/300028", "0/400100", mib_seg(3), mib_seg(4), WHEN,
+                      WHEN, segment_size=size)
+    whole = WalBatch(snap, mib_seg(2), mib_seg(5000), WHEN, mib_seg(2), mib_seg(5000), 4999)
+    held, notes = stored_segments([whole], 1, size)
+    chain = chain_of(base, held)
+    assert not notes and chain.usable and not chain.gaps
+    assert chain.chain_end == mib_seg(5000) == "000000010000000100000388"
+    # Read as 16 MiB segments the same batch would look short of its range.
+    assert stored_segments([whole], 1)[1]
+    gap = WalBatch(snap, mib_seg(4097), mib_seg(4097), WHEN, mib_seg(4097), mib_seg(4097), 1)
+    held, _ = stored_segments([batch_of(mib_seg(2), mib_seg(4094), snap), gap], 1, size)
+    assert chain_of(base, held).gaps == [mib_seg(4095), mib_seg(4096)]
+
+
+def batch_of(first: str, last: str, snap: Snapshot) -> WalBatch:
+    return WalBatch(snap, first, last, WHEN, first, last,
+                    segment_number(last, 1 << 20) - segment_number(first, 1 << 20) + 1)

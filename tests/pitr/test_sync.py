@@ -1,0 +1,85 @@
+"""backup-sync of the continuous family: WAL first, base info last, nothing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+import pytest
+
+from orchestrator.engines.base import Snapshot
+from orchestrator.errors import UsageError
+from orchestrator.models import BackupSyncRequest
+from orchestrator.pitr.sync import sync_continuous, sync_sets_and_continuous
+from tests.pitr.test_listing import REPOSITORY, base, batch
+
+
+class Target:
+    def __init__(self, snaps: list[Snapshot]) -> None:
+        self.snaps = snaps
+        self.calls: list[list[str]] = []
+
+    def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]:
+        return [item for item in self.snaps if set(tags) <= set(item.tags)]
+
+    def copy_from(self, source: object, ids: Sequence[str]) -> None:
+        self.calls.append(list(ids))
+        by_id = {item.id: item for item in REPOSITORY.snaps}
+        self.snaps += [by_id[snapshot_id] for snapshot_id in ids]
+
+
+def kinds(target: Target, call: list[str]) -> set[str | None]:
+    by_id = {item.id: item for item in REPOSITORY.snaps}
+    return {by_id[snapshot_id].tag("kind") for snapshot_id in call}
+
+
+def test_wal_then_bases_then_their_info_and_only_the_profile_s() -> None:
+    target = Target([])
+    copied, present = sync_continuous(REPOSITORY, target, "site")  # type: ignore[arg-type]
+    assert (copied, present) == (8, 0)  # 3 batches, 3 data parts (one without info), 2 infos
+    assert [kinds(target, call) for call in target.calls] == [{"wal"}, {"base"},
+                                                              {"base-info"}]
+    assert all(item.tag("profile") == "site" for item in target.snaps)
+    again = sync_continuous(REPOSITORY, target, "site")  # type: ignore[arg-type]
+    assert again == (0, 8) and len(target.calls) == 3
+
+
+def test_what_the_target_already_holds_is_not_copied() -> None:
+    held = [batch(50, "site", "db", 3, 8, "20241221T130000Z"), *base(1, "site", "db", 3)]
+    target = Target(held)  # the same snapshots, copied earlier (other ids)
+    copied, present = sync_continuous(REPOSITORY, target, "site")  # type: ignore[arg-type]
+    assert (copied, present) == (5, 3)
+
+
+class FakeSession:
+    def __init__(self, engines: dict[str, object]) -> None:
+        self.engines = engines
+        self.profile = SimpleNamespace(profile_name="site")
+
+    def engine(self, name: str | None) -> tuple[str, object]:
+        assert name is not None
+        return name, self.engines[name]
+
+
+def request(**values: object) -> BackupSyncRequest:
+    return BackupSyncRequest.model_validate({"from": "local", "to": "offsite", **values})
+
+
+def test_backup_continuous_copies_the_family_alone() -> None:
+    target = Target([])
+    target.init_like = lambda source: True  # type: ignore[attr-defined]
+    session = FakeSession({"local": REPOSITORY, "offsite": target})
+    result = sync_sets_and_continuous(session, request(backup="continuous"))  # type: ignore[arg-type]
+    assert result.created and result.copied == [] and result.continuous_copied == 8
+    assert result.snapshots == 8
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"backup": "continuous", "all": True}, "drop --all"),
+    ({"backup": "continuous", "since": "2024-12-01"}, "drop --since"),
+    ({"backup": "continuous", "to": "local"}, "both 'local'"),
+])
+def test_bad_continuous_syncs_are_refused(values: dict[str, object], message: str) -> None:
+    session = FakeSession({"local": REPOSITORY})
+    with pytest.raises(UsageError, match=message):
+        sync_sets_and_continuous(session, request(**values))  # type: ignore[arg-type]
