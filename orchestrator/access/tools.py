@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from orchestrator import models
 from orchestrator.access import audit
+from orchestrator.access import operations as ops
 from orchestrator.access.anchors import profile_key
 from orchestrator.access.paths import confine, is_confined
 from orchestrator.engines.base import ProgressCallback
@@ -28,16 +29,12 @@ from orchestrator.sets.session import Session
 Operation = Callable[[Session, Any, ProgressCallback | None], BaseModel]
 
 
-class NotAvailable(StrongroomError):
-    """A tool whose capability has not landed in this version."""
-
-
 @dataclass(frozen=True)
 class Tool:
     name: str
     description: str
     request: type[BaseModel]
-    run: Operation | None
+    run: Operation
     audited: bool = True
     # Runs that write sets or remove them hold the profile's lock: two never overlap.
     locked: bool = False
@@ -45,279 +42,88 @@ class Tool:
     mcp: bool = True
 
 
-def _create(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    if request.schedule is not None:
-        from orchestrator.schedule.run import create_scheduled_backup
-
-        return create_scheduled_backup(session, request, progress)
-    from orchestrator.sets.create import create_backup
-
-    return create_backup(session, request, progress)
-
-
-def _list(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.pitr.listing import list_backups_and_continuous
-
-    return list_backups_and_continuous(session, request)
-
-
-def _restore(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    if request.from_archive is not None:
-        if request.backup is not None or request.timestamp is not None or request.name \
-                is not None or request.type is not None:
-            raise UsageError("--from-archive restores the archive's set: drop "
-                             "--backup/--timestamp/--name/--type")
-        from orchestrator.export.from_archive import restore_from_archive
-
-        return restore_from_archive(session, request)
-    if request.backup == "continuous":
-        raise UsageError("a point-in-time restore of the continuous family is the "
-                         "restore-continuous tool")
-    from orchestrator.sets.restore import restore_backup
-
-    return restore_backup(session, request)
-
-
-def _download(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.export.download import download_backup
-
-    return download_backup(session, request)
-
-
-def _migrate(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.export.download import download_backup
-
-    return download_backup(session, models.DownloadBackupRequest.model_validate({
-        "backup": request.backup, "format": request.to_format, "output": request.output,
-        "destination": request.destination, "force": request.force}))
-
-
-def _database(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    if request.base:
-        from orchestrator.pitr.basebackup import base_backup
-
-        return base_backup(session, request)
-    from orchestrator.sets.create import backup_database
-
-    return backup_database(session, request, progress)
-
-
-def _files(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.sets.create import backup_files
-
-    return backup_files(session, request, progress)
-
-
-def _containers(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.sets.infra import backup_containers
-
-    return backup_containers(session, request, progress)
-
-
-def _vm(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.sets.infra import backup_vm_snapshot
-
-    return backup_vm_snapshot(session, request, progress)
-
-
-def _verify(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.sets.verify import verify_backup
-
-    return verify_backup(session, request)
-
-
-def _retention(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.schedule.apply import apply_retention
-
-    return apply_retention(session, request)
-
-
-def _schedule(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.schedule.manage import schedule_backup
-
-    return schedule_backup(session, request)
-
-
-def _sync(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.pitr.sync import sync_sets_and_continuous
-
-    return sync_sets_and_continuous(session, request)
-
-
-def _compare(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.sets.compare import backup_compare
-
-    return backup_compare(session, request)
-
-
-def _encrypt(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    if request.archive is not None:
-        if request.backup or request.all or request.since or request.to:
-            raise UsageError("--archive encrypts a file: drop --backup/--all/--since/--to")
-        from orchestrator.export.encrypt import encrypt_archive
-
-        return encrypt_archive(request, int(session.profile.access.download.file_mode, 8))
-    from orchestrator.sets.reencrypt import backup_encrypt_to
-
-    return backup_encrypt_to(session, request)
-
-
-def _keys(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.sets import keys
-
-    if isinstance(request, models.KeyListRequest):
-        return keys.key_list(session, request.destination)
-    operation = {"add": keys.key_add, "remove": keys.key_remove,
-                 "rotate": keys.key_rotate}[request.action]
-    return operation(session, request)
-
-
-def _drill(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.sets.drill import drill_backup
-
-    return drill_backup(session, request)
-
-
-def _status(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.observe.status import build_status
-
-    return build_status(session, request)
-
-
-def _report(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.observe.report import build_report
-
-    return build_report(session, request)
-
-
-def _recover(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.schedule.manage import reinstall
-    from orchestrator.sets.recover import recover
-
-    return recover(session, request, reinstall)
-
-
-def _pitr_setup(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.pitr.setup import pitr_setup
-
-    return pitr_setup(session, request)
-
-
-def _pitr_status(session: Session, request: Any, progress: ProgressCallback | None
-                 ) -> BaseModel:
-    from orchestrator.pitr.setup import pitr_status
-
-    return pitr_status(session, request)
-
-
-def _pitr_ship(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.pitr.ship import ship
-
-    return ship(session, request)
-
-
-def _pitr_verify(session: Session, request: Any, progress: ProgressCallback | None
-                 ) -> BaseModel:
-    from orchestrator.pitr.chain import pitr_verify
-
-    return pitr_verify(session, request)
-
-
-def _pitr_prune(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
-    from orchestrator.pitr.chain import pitr_prune
-
-    return pitr_prune(session, request)
-
-
-def _pitr_restore(session: Session, request: Any, progress: ProgressCallback | None
-                  ) -> BaseModel:
-    from orchestrator.pitr.recovery import restore_continuous
-
-    return restore_continuous(session, request)
-
-
 PITR_TOOLS = (
     Tool("pitr-setup", "Turn on WAL archiving of a service's PostgreSQL through strongroom "
          "(ALTER SYSTEM archive_mode, archive_command, archive_timeout); says whether a "
-         "restart is needed.", models.PitrSetupRequest, _pitr_setup),
+         "restart is needed.", models.PitrSetupRequest, ops.pitr_setup),
     Tool("pitr-status", "The archiver's state, the WAL spool's backlog, the last segment "
-         "stored and the RPO achieved.", models.PitrStatusRequest, _pitr_status,
+         "stored and the RPO achieved.", models.PitrStatusRequest, ops.pitr_status,
          audited=False),
     Tool("pitr-ship", "Move the spooled WAL into the repository in batches.",
-         models.ShipRequest, _pitr_ship, audited=False),
+         models.ShipRequest, ops.pitr_ship, audited=False),
     Tool("pitr-verify", "Check that the WAL chain from each base backup of the continuous "
-         "family has no gap.", models.PitrVerifyRequest, _pitr_verify),
+         "family has no gap.", models.PitrVerifyRequest, ops.pitr_verify),
     Tool("pitr-prune", "Retention of the continuous family: keep the newest base backups and "
          "the WAL they need, forget the rest (dryRun: only report).", models.PitrPruneRequest,
-         _pitr_prune, locked=True),
+         ops.pitr_prune, locked=True),
     Tool("restore-continuous", "Restore a PostgreSQL cluster to a point in time: the latest "
          "base backup before it, replaying archived WAL up to it; needs confirm: true.",
-         models.PitrRestoreRequest, _pitr_restore),
+         models.PitrRestoreRequest, ops.pitr_restore),
 )
 
 
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("create-backup", "Create a backup set of the profile (config, full, service or "
-         "disaster-recovery).", models.CreateBackupRequest, _create, locked=True),
+         "disaster-recovery).", models.CreateBackupRequest, ops.create, locked=True),
     Tool("list-backups", "List the backup sets in a repository, and per continuous "
          "PostgreSQL service its base backups and the span of its WAL archive.",
-         models.ListBackupsRequest, _list, audited=False),
+         models.ListBackupsRequest, ops.list, audited=False),
     Tool("restore-backup", "Restore a backup set by name, id or time; needs confirm: true "
-         "unless dryRun.", models.RestoreBackupRequest, _restore),
+         "unless dryRun.", models.RestoreBackupRequest, ops.restore),
     Tool("verify-backup", "Verify a backup set: manifest, parts and sizes, the services it "
          "must hold, restic check; deepCheck also re-reads every part.",
-         models.VerifyBackupRequest, _verify),
+         models.VerifyBackupRequest, ops.verify),
     Tool("drill", "Rehearse the restore of a backup set without touching live data: files "
          "into a temporary folder, databases under temporary names, volumes into temporary "
          "volumes, all checked, timed (RTO) and removed; the result is recorded in the set.",
-         models.DrillRequest, _drill),
+         models.DrillRequest, ops.drill),
     Tool("download-backup", "Export a backup set as ZIP, tar.gz or tar.xz (optionally "
-         "encrypted).", models.DownloadBackupRequest, _download),
+         "encrypted).", models.DownloadBackupRequest, ops.download),
     Tool("schedule-backup", "Schedule automated backups: add a schedule to the profile and "
          "install its systemd timer or cron entry (action add), list the schedules with "
          "their next and last runs (list), or remove one (remove).",
-         models.ScheduleBackupRequest, _schedule),
+         models.ScheduleBackupRequest, ops.schedule),
     Tool("backup-database", "Dump databases into the repository as a set.",
-         models.BackupDatabaseRequest, _database, locked=True),
+         models.BackupDatabaseRequest, ops.database, locked=True),
     Tool("backup-files", "Back up ad-hoc files and directories as a set.",
-         models.BackupFilesRequest, _files, locked=True),
+         models.BackupFilesRequest, ops.files, locked=True),
     Tool("backup-containers", "Back up container images and volumes (podman or docker) as "
-         "a set.", models.BackupContainersRequest, _containers, locked=True),
+         "a set.", models.BackupContainersRequest, ops.containers, locked=True),
     Tool("backup-vm-snapshot", "Snapshot VM disks (qcow2, raw, …) into the repository as a "
-         "set of raw images.", models.BackupVmSnapshotRequest, _vm, locked=True),
+         "set of raw images.", models.BackupVmSnapshotRequest, ops.vm, locked=True),
     Tool("backup-compare", "Compare two backup sets part by part: files added, removed and "
-         "modified, streams whose digest changed.", models.BackupCompareRequest, _compare,
+         "modified, streams whose digest changed.", models.BackupCompareRequest, ops.compare,
          audited=False),
     Tool("backup-migrate", "Convert a backup set to an archive format.",
-         models.BackupMigrateRequest, _migrate),
+         models.BackupMigrateRequest, ops.migrate),
     Tool("backup-encrypt", "Encrypt an existing plain export (archive: ZIP → AES-256 ZIP, "
          "tar.* → the encrypted envelope), or move backup sets under another repository's "
          "master key (backupName / all / since, to; forgetSource removes them from the "
          "source once every part is verified in the target).", models.BackupEncryptRequest,
-         _encrypt, locked=True),
+         ops.encrypt, locked=True),
     Tool("apply-retention", "Apply the schedules' retention: forget the sets no rule keeps, "
-         "then prune (dryRun: only report).", models.ApplyRetentionRequest, _retention,
+         "then prune (dryRun: only report).", models.ApplyRetentionRequest, ops.retention,
          locked=True),
     Tool("backup-sync", "Copy backup sets between repositories (restic copy): one set, those "
          "since a time, or every complete set and the continuous family (backup: continuous "
          "for that family alone); sets arrive whole, and what is already there is skipped.",
-         models.BackupSyncRequest, _sync, locked=True),
-    Tool("key-list", "A repository's keys (passwords).", models.KeyListRequest, _keys,
+         models.BackupSyncRequest, ops.sync, locked=True),
+    Tool("key-list", "A repository's keys (passwords).", models.KeyListRequest, ops.keys,
          audited=False, mcp=False),
     Tool("key-change", "Add, remove or rotate a repository's key.", models.KeyChangeRequest,
-         _keys, locked=True, mcp=False),
+         ops.keys, locked=True, mcp=False),
     Tool("status", "Health at a glance: per schedule the last run and success against its "
          "RPO, per repository whether it answers and what it holds; overall OK, WARN or "
          "FAIL with the reasons (probe: false reads only this host's records).",
-         models.StatusRequest, _status, audited=False),
+         models.StatusRequest, ops.status, audited=False),
     Tool("report", "Success metrics of a window (since: 30d): completion rate, mean run "
          "time, time to repair, achieved RPO per schedule against its target, verification "
          "pass rate, storage efficiency, and compliance findings.",
-         models.ReportRequest, _report, audited=False),
+         models.ReportRequest, ops.report, audited=False),
     Tool("recover", "Rebuild the host from a disaster-recovery set of this profile: the "
          "profile files first, then files, databases, containers, VM disks and schedules in "
          "that order, with a report (RTO, RPO, follow-up). Only dryRun unless the role has "
-         "unattended_recover.", models.RecoverRequest, _recover),
+         "unattended_recover.", models.RecoverRequest, ops.recover),
     *PITR_TOOLS,
 )}
 
@@ -389,8 +195,6 @@ def invoke(session: Session, name: str, request: BaseModel, *, role: str | None,
     try:
         check_access(session, role, name, request, origin)
         request = confine(session.profile, session.state.root, role, origin, request)
-        if tool.run is None:
-            raise NotAvailable(f"{name} is not available in this version of strongroom yet")
         # Watched from before the lock: a run that cannot get it is a failure to tell.
         with watched(session, name, request) as watch, _held(session, tool):
             result = tool.run(session, request, progress)
