@@ -10,8 +10,6 @@ from orchestrator.cli.main import common, guarded, main
 
 
 @main.command("mcp")
-@click.option("-p", "--profile", "profile_ref", metavar="NAME|PATH", envvar="STRONGROOM_PROFILE")
-@click.option("-v", "--verbose", count=True, help="Log detail to stderr.")
 @click.option("--http", "address", metavar="HOST:PORT",
               help="Serve streamable HTTP at /mcp instead of stdio (needs --token-file).")
 @click.option("--token-file", metavar="FILE", help="With --http: the bearer token clients send.")
@@ -22,7 +20,9 @@ def mcp(profile_ref: str | None, verbose: int, address: str | None,
     from orchestrator.cli import console
 
     session = console.open_session(profile_ref, verbose)
-    role = click.get_current_context().find_root().params.get("role")
+    from orchestrator.cli.options import global_value
+
+    role = global_value("role")
     if address is not None and not token_file:
         raise click.UsageError("--http needs --token-file FILE holding the bearer token")
     try:

@@ -63,8 +63,9 @@ def call(session: Any, tool: str, request: BaseModel,
          progress: ProgressCallback | None = None) -> Any:
     """Run a tool as the CLI: the --role given to `strongroom` applies, and it is audited."""
     from orchestrator.access.tools import invoke
+    from orchestrator.cli.options import global_value
 
-    role = click.get_current_context().find_root().params.get("role")
+    role = global_value("role")
     return invoke(session, tool, request, role=role, origin="cli", progress=progress)
 
 
