@@ -75,10 +75,20 @@ def build(model: type[M], **values: Any) -> M:
         return model.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"--{'.'.join(str(p) for p in err['loc']).replace('_', '-')}: {err['msg']}"
+            f"--{'.'.join(str(p) for p in err['loc']).replace('_', '-')}: {_said(err)}"
             for err in exc.errors()
         )
         raise UsageError(problems) from None
+
+
+def _said(error: Any) -> str:
+    """A validation error for people: a pattern is explained, never printed as a regex."""
+    from orchestrator.profile.locate import pattern_message
+
+    if error.get("type") == "string_pattern_mismatch":
+        given = f"{error.get('input')!r} is not allowed: "
+        return given + pattern_message(str(error.get("ctx", {}).get("pattern", "")))
+    return str(error["msg"])
 
 
 def emit(result: Any, as_json: bool, render: Callable[[Any], str]) -> None:

@@ -29,8 +29,10 @@ Environment:
                           (then ./profiles, $XDG_CONFIG_HOME/strongroom/profiles
                           (~/.config/...), /etc/strongroom/profiles)
   STRONGROOM_STATE_DIR    where locks, drill records and the audit log live
-  STRONGROOM_SYSTEMD_DIR  where `schedule-backup --install` writes systemd units
-  STRONGROOM_CRON_FILE    where `schedule-backup --install --cron` writes
+                          (default: the profile's state_dir, /var/lib/strongroom
+                          as root, else $XDG_STATE_HOME/strongroom)
+  STRONGROOM_SYSTEMD_DIR  where `schedule-backup --install systemd` writes units
+  STRONGROOM_CRON_FILE    where `schedule-backup --install cron` writes
 \b
 Exit codes: 0 ok, 1 failure, 2 bad usage/profile/input, 3 would overwrite,
 4 refused by access rules, 75 locked (another run holds it), 129/130/143 interrupted

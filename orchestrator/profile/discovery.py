@@ -21,6 +21,14 @@ def expand_home(path: Path, environ: Mapping[str, str]) -> Path:
         return path
 
 
+def user_config_dir(environ: Mapping[str, str]) -> Path:
+    """$XDG_CONFIG_HOME when set to an absolute path (as the XDG spec asks), else ~/.config."""
+    configured = environ.get("XDG_CONFIG_HOME", "")
+    if configured and Path(configured).is_absolute():
+        return Path(configured)
+    return expand_home(Path("~/.config"), environ)
+
+
 def is_base_profile(path: Path) -> bool:
     """Bases (`_x.toml`, `x.base.toml`) are only extended, never picked by discovery."""
     return path.name.startswith("_") or path.name.endswith(".base.toml")
@@ -35,7 +43,7 @@ def profile_dirs(environ: Mapping[str, str] | None = None, cwd: Path | None = No
         for entry in env.get("STRONGROOM_PROFILE_DIR", "").split(":")
         if entry
     ]
-    user_dir = expand_home(Path("~/.config/strongroom/profiles"), env)
+    user_dir = user_config_dir(env) / "strongroom" / "profiles"
     return [*dirs, base / "profiles", user_dir, SYSTEM_PROFILE_DIR]
 
 
