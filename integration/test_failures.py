@@ -169,3 +169,5 @@ def test_ctrl_c_stops_restic_and_marks_the_set(make_site: Callable[..., Site]) -
     assert not restic.is_running() or restic.status() == psutil.STATUS_ZOMBIE
     listed = site.run("list-backups", "--all", "--json").json()["backups"]
     assert [b["status"] for b in listed] == ["incomplete"]
+    assert "interrupted (Ctrl-C) at " in listed[0]["problem"]
+    assert "KeyboardInterrupt" not in listed[0]["problem"]

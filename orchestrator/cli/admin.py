@@ -128,9 +128,9 @@ def profile_validate(
     files: tuple[str, ...], profile_ref: str | None, as_json: bool, verbose: int
 ) -> None:
     """Check profiles; every error is reported with file:line:column and key path."""
-    from orchestrator.cli import console
+    from orchestrator.cli import profiles
 
-    console.validate_profiles(list(files), profile_ref, as_json, verbose)
+    profiles.validate_profiles(list(files), profile_ref, as_json, verbose)
 
 
 @profile.command("show")
@@ -138,9 +138,9 @@ def profile_validate(
 @guarded
 def profile_show(profile_ref: str | None, as_json: bool, verbose: int) -> None:
     """The resolved profile (extends and ${VARS} applied), secrets redacted."""
-    from orchestrator.cli import console
+    from orchestrator.cli import profiles
 
-    console.show_profile(profile_ref, as_json, verbose)
+    profiles.show_profile(profile_ref, as_json, verbose)
 
 
 @profile.command("schema")

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from orchestrator.errors import NotFoundError, UsageError
+from orchestrator.errors import UnknownName, UsageError
 
 SYSTEM_PROFILE_DIR = Path("/etc/strongroom/profiles")
 
@@ -87,14 +87,14 @@ def find_profile(
             if candidate.is_file():
                 return candidate
             if "/" in name:
-                raise NotFoundError(f"no profile file at {name}")
+                raise UnknownName(f"no profile file at {name}")
             name = name.removesuffix(".toml")
         for directory in dirs:
             candidate = directory / f"{name}.toml"
             if candidate.is_file():
                 return candidate
         available = _names(_candidates(dirs))
-        raise NotFoundError(
+        raise UnknownName(
             f"no profile named {name!r}; looked in {looked}",
             hint=f"available: {', '.join(available)}" if available else "no profiles found at all",
         )
@@ -102,7 +102,7 @@ def find_profile(
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        raise NotFoundError(
+        raise UnknownName(
             f"no profile found; looked in {looked}",
             hint="put NAME.toml in one of those directories, "
             "or pass -p NAME or -p path/to/profile.toml",

@@ -318,9 +318,9 @@ class Profile(Strict):
             first = next(iter(self.repositories))
             return first, self.repositories[first]
         if name not in self.repositories:
-            from orchestrator.errors import NotFoundError
+            from orchestrator.errors import UnknownName
 
-            raise NotFoundError(
+            raise UnknownName(
                 f"no repository named {name!r} in the profile "
                 f"(have: {', '.join(self.repositories)})"
             )

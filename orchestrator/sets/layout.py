@@ -86,6 +86,10 @@ def plan_sources(
     if backup_type == "service" and not services:
         raise UsageError("--type service needs --services NAME[,NAME…]")
     if backup_type == "config" and include_data:
+        if services:
+            raise UsageError("--include-data does not apply to --type config: give --type "
+                             f"service --services {','.join(services)} --include-data (or "
+                             f"--service {services[0]}), or --type full for every service")
         raise UsageError("--include-data does not apply to --type config; use --type full")
 
     chosen = list(services) or list(profile.services)
