@@ -37,7 +37,8 @@ def init(destination: str | None, profile_ref: str | None, as_json: bool, verbos
               show_default=True, help="What the set holds.")
 @click.option("--name", help="Set name; the set is NAME-YYYYMMDD-HHMMSS (UTC). A NAME "
               "already ending in today's -YYYYMMDD (UTC) gets only -HHMMSS.")
-@click.option("--services", multiple=True, metavar="A,B", help="Only these services.")
+@click.option("--services", multiple=True, metavar="A,B|all",
+              help="Only these services (all: every one).")
 @click.option("--service", "service", multiple=True, metavar="NAME",
               help="Short for --type service --services NAME (repeatable).")
 @click.option("--include-data", is_flag=True, help="With --type service: data paths too.")
@@ -69,8 +70,11 @@ def create_backup(
         backup_type, services = "service", (*services, *service)
 
     session = console.open_session(profile_ref, verbose)
+    names = split_list(services)
+    if names == ["all"] and "all" not in session.profile.services:
+        names = list(session.profile.services)  # `--services all`, as people write it
     request = console.build(
-        CreateBackupRequest, type=backup_type, name=name, services=split_list(services),
+        CreateBackupRequest, type=backup_type, name=name, services=names,
         include_data=include_data, destination=destination, verify=verify, compress=compress,
         encrypt=encrypt, schedule=schedule,
     )

@@ -75,3 +75,13 @@ def test_bad_name_is_explained(calls: list[Any]) -> None:
     result = run(["create-backup", "--name", "my backup"])
     assert result.exit_code == 2
     assert "may hold only letters, digits" in result.output and "^[" not in result.output
+
+
+def test_services_all_is_every_service(calls: list[tuple[str, Any]],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    session = SimpleNamespace(profile=SimpleNamespace(services={"web": 1, "db": 2}))
+    monkeypatch.setattr(console, "open_session", lambda *args, **kwargs: session)
+    assert run(["create-backup", "--type=full", "--services=all"]).exit_code == 0
+    assert calls[0][1].services == ["web", "db"]
