@@ -114,3 +114,23 @@ def test_the_request_lines_run_as_written(request_site: Site) -> None:
                         "--encrypt=true", "--password-env=EXPORT_PW", "-o", "dev.zip",
                         env={"EXPORT_PW": "export secret"})
     assert "(encrypted)" in download.stdout and (site.root / "dev.zip").stat().st_size > 0
+
+
+def test_an_absent_path_fails_warns_or_is_skipped(make_site: Callable[..., Site]) -> None:
+    site = make_site()
+    base = site.profile.read_text()
+    gone = site.root / "not-there"
+    site.profile.write_text(base.replace(
+        "[services.web]", f'[config.gone]\npaths = ["{gone}"]\n\n[services.web]'))
+    failed = site.run("create-backup", check=False)
+    assert failed.returncode == 1 and f"{gone} (config/gone)" in failed.stderr
+    assert 'missing = "warn" or "skip"' in failed.stderr
+    site.profile.write_text(base.replace(
+        "[services.web]", f'[config.gone]\npaths = ["{gone}"]\nmissing = "warn"\n\n'
+        "[services.web]"))
+    warned = site.run("create-backup", "--name=warned")
+    assert f"{gone} (config/gone) does not exist: left out of the set" in warned.stderr
+    assert "created warned-" in warned.stdout
+    validate = site.run("profile", "validate")
+    assert f"warning: {gone} (config/gone) does not exist: a backup leaves it out" in (
+        validate.stderr)

@@ -17,6 +17,7 @@ def validate_profiles(files: list[str], profile_ref: str | None, as_json: bool,
 
     from orchestrator.errors import ProfileError
     from orchestrator.profile.load import find_profile, load_profile_with_warnings
+    from orchestrator.sets.layout import missing_paths
 
     setup_logging(verbose)
     paths = [Path(f) for f in files] or [find_profile(profile_ref)]
@@ -24,7 +25,8 @@ def validate_profiles(files: list[str], profile_ref: str | None, as_json: bool,
     failed = False
     for path in paths:
         try:
-            _, warnings = load_profile_with_warnings(path)
+            loaded, warnings = load_profile_with_warnings(path)
+            warnings = [*warnings, *missing_paths(loaded)]
             report.append({"file": str(path), "valid": True, "warnings": warnings, "errors": []})
         except ProfileError as exc:
             failed = True

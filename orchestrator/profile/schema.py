@@ -124,11 +124,17 @@ class Repository(RetentionRules):
         return self
 
 
+MissingPolicy = Literal["fail", "warn", "skip"]
+MISSING_HELP = ("a path that does not exist: fail the set (the default), warn and leave it "
+                "out, or leave it out quietly")
+
+
 class PathGroup(Strict):
     """A named group of paths with optional exclude globs (relative to each path)."""
 
     paths: list[Path] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    missing: MissingPolicy = Field(default="fail", description=MISSING_HELP)
 
 
 def _as_group(value: Any) -> Any:
@@ -149,6 +155,7 @@ class Service(Strict):
     config: list[Path] = Field(default_factory=list)
     data: list[Path] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+    missing: MissingPolicy = Field(default="fail", description=MISSING_HELP)
     hooks: list[HookEntry] = Field(default_factory=list)
 
 

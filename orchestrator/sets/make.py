@@ -58,7 +58,7 @@ def make_set(
         raise UsageError(
             "restic repositories are always encrypted (AES-256); --no-encrypt cannot be honoured"
         )
-    check_sources_exist(sources)
+    sources = check_sources_exist(sources)
     plans = plan_dumps() if plan_dumps is not None else []
     if not sources and not plans:
         raise UsageError(f"nothing to back up: the profile names no paths or databases for a "
