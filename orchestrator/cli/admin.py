@@ -152,3 +152,19 @@ def profile_schema() -> None:
     from orchestrator.profile.load import profile_json_schema
 
     click.echo(json.dumps(profile_json_schema(), indent=2))
+
+
+@main.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script (commands, options, profile and repository names).
+
+    \b
+    bash: eval "$(strongroom completion bash)"   (in ~/.bashrc)
+    zsh:  eval "$(strongroom completion zsh)"    (in ~/.zshrc)
+    fish: strongroom completion fish > ~/.config/fish/completions/strongroom.fish"""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the choice holds only shells click knows
+    click.echo(completer(main, {}, "strongroom", "_STRONGROOM_COMPLETE").source())

@@ -97,7 +97,7 @@ def bool_values(params: Sequence[click.Parameter], args: list[str],
 def global_options() -> list[click.Option]:
     return [
         click.Option(["-p", "--profile", "profile_ref"], metavar="NAME|PATH",
-                     envvar="STRONGROOM_PROFILE",
+                     envvar="STRONGROOM_PROFILE", shell_complete=_complete_profiles,
                      help="Profile name or file (default: the only profile found)."),
         click.Option(["-v", "--verbose"], count=True, help="More detail on stderr (-vv: more)."),
         click.Option(["--json", "as_json"], is_flag=True,
@@ -108,6 +108,36 @@ def global_options() -> list[click.Option]:
 
 
 GLOBAL_NAMES = ("profile_ref", "verbose", "as_json", "role")
+
+
+def _complete_profiles(ctx: click.Context, param: click.Parameter,
+                       incomplete: str) -> list[Any]:
+    from click.shell_completion import CompletionItem
+
+    from orchestrator.profile.discovery import available_profiles
+
+    return [CompletionItem(name) for name in available_profiles()
+            if name.startswith(incomplete)]
+
+
+def _complete_repositories(ctx: click.Context, param: click.Parameter,
+                           incomplete: str) -> list[Any]:
+    """The repository names of the profile named so far on the command line."""
+    from click.shell_completion import CompletionItem
+
+    from orchestrator.errors import StrongroomError
+    from orchestrator.profile.load import find_profile, load_profile
+
+    level: click.Context | None = ctx
+    ref = None
+    while level is not None and ref is None:
+        ref = level.params.get("profile_ref")
+        level = level.parent
+    try:
+        profile = load_profile(find_profile(ref))
+    except (StrongroomError, OSError):
+        return []
+    return [CompletionItem(name) for name in profile.repositories if name.startswith(incomplete)]
 
 
 def global_value(name: str, ctx: click.Context | None = None) -> Any:
@@ -148,6 +178,9 @@ class StrongroomCommand(click.Command):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         own = [p for p in self.params if p.name not in GLOBAL_NAMES]
+        for param in own:
+            if param.metavar == "REPO" and param._custom_shell_complete is None:
+                param._custom_shell_complete = _complete_repositories
         self.params = [*own, *global_options()]
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:

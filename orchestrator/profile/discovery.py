@@ -112,3 +112,9 @@ def find_profile(
         f"several profiles found: {', '.join(names)}",
         hint=f"pass -p NAME to choose one, e.g. -p {names[0]}",
     )
+
+
+def available_profiles(environ: Mapping[str, str] | None = None,
+                       cwd: Path | None = None) -> list[str]:
+    """The names `-p` takes for the profiles discovery finds (shell completion)."""
+    return _names(_candidates(profile_dirs(environ, cwd)))
