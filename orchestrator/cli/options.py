@@ -120,11 +120,8 @@ def _complete_profiles(ctx: click.Context, param: click.Parameter,
             if name.startswith(incomplete)]
 
 
-def _complete_repositories(ctx: click.Context, param: click.Parameter,
-                           incomplete: str) -> list[Any]:
-    """The repository names of the profile named so far on the command line."""
-    from click.shell_completion import CompletionItem
-
+def _profile_so_far(ctx: click.Context) -> Any:
+    """The profile named so far on the command line (or the only one), None if none loads."""
     from orchestrator.errors import StrongroomError
     from orchestrator.profile.load import find_profile, load_profile
 
@@ -134,10 +131,35 @@ def _complete_repositories(ctx: click.Context, param: click.Parameter,
         ref = level.params.get("profile_ref")
         level = level.parent
     try:
-        profile = load_profile(find_profile(ref))
+        return load_profile(find_profile(ref))
     except (StrongroomError, OSError):
-        return []
-    return [CompletionItem(name) for name in profile.repositories if name.startswith(incomplete)]
+        return None
+
+
+def _complete_repositories(ctx: click.Context, param: click.Parameter,
+                           incomplete: str) -> list[Any]:
+    from click.shell_completion import CompletionItem
+
+    profile = _profile_so_far(ctx)
+    names = list(profile.repositories) if profile is not None else []
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def _complete_sets(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """`latest` and the sets this host made (its run records: no repository is opened,
+    so completion stays instant)."""
+    from click.shell_completion import CompletionItem
+
+    from orchestrator.sets.state import StateDir, state_dir
+
+    names = ["latest"]
+    profile = _profile_so_far(ctx)
+    if profile is not None:
+        state = StateDir(state_dir(profile))
+        for repository in profile.repositories.values():
+            names += [record.set for record in state.runs(repository.url, profile.profile_name)
+                      if record.status == "complete"]
+    return [CompletionItem(name) for name in dict.fromkeys(names) if name.startswith(incomplete)]
 
 
 def global_value(name: str, ctx: click.Context | None = None) -> Any:
@@ -179,8 +201,12 @@ class StrongroomCommand(click.Command):
         super().__init__(*args, **kwargs)
         own = [p for p in self.params if p.name not in GLOBAL_NAMES]
         for param in own:
-            if param.metavar == "REPO" and param._custom_shell_complete is None:
+            if param._custom_shell_complete is not None or not isinstance(param, click.Option):
+                continue
+            if param.metavar == "REPO":
                 param._custom_shell_complete = _complete_repositories
+            elif param.name == "backup":
+                param._custom_shell_complete = _complete_sets
         self.params = [*own, *global_options()]
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:

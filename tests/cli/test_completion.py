@@ -50,3 +50,25 @@ def test_commands_profiles_and_repositories(tmp_path: Path,
         "local", "offsite"]
     assert completions(["backup-sync", "-p", "home", "--to"], "off") == ["offsite"]
     assert completions(["list-backups", "--destination"], "") == []  # two profiles: none
+
+
+def test_set_names_come_from_this_hosts_runs(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.sets.state import RunRecord, StateDir
+
+    profile = tmp_path / "home.toml"
+    profile.write_text(f'[repositories.local]\nurl = "{tmp_path}/a"\npassword_env = "PW"\n')
+    profile.chmod(0o600)
+    monkeypatch.setenv("PW", "x")
+    monkeypatch.setenv("STRONGROOM_STATE_DIR", str(tmp_path / "state"))
+    state = StateDir(tmp_path / "state")
+    for name, status in (("nightly-20261201-020000", "complete"),
+                         ("nightly-20261202-020000", "failed"),
+                         ("weekly-20261129-010000", "complete")):
+        state.save_run(RunRecord(set=name, repository="local", url=f"{tmp_path}/a",
+                                 profile="home", type="full", started="2026-12-01T02:00:00+00:00",
+                                 status=status))
+    assert completions(["verify-backup", "-p", str(profile), "--backup"], "") == [
+        "latest", "nightly-20261201-020000", "weekly-20261129-010000"]
+    assert completions(["-p", str(profile), "restore-backup", "--backup"], "ni") == [
+        "nightly-20261201-020000"]
