@@ -73,6 +73,7 @@ def main() -> None:
     deduplication, encryption and snapshots.
 
     The global options (-p, -v, --json, --role) go before or after the command name.
+    Every on/off flag also takes a value: --dry-run=true, --verify=no, --force=0.
     """
     from orchestrator.run.signals import install
 
