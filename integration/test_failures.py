@@ -34,7 +34,7 @@ def test_missing_repository_says_to_init(make_site: Callable[..., Site]) -> None
     site = make_site(init=False)
     result = site.run("create-backup", check=False)
     assert_one_clear_error(result.returncode, result.stderr, "no restic repository",
-                           "strongroom init")
+                           f"strongroom -p {site.profile} init")  # a command to copy
     assert site.run("init").stdout.startswith("local: created")
     assert "exists, password ok" in site.run("init").stdout
 
