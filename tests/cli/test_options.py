@@ -118,3 +118,20 @@ def test_profile_show_in_both_positions(tmp_path: Path, before: bool) -> None:
     result = CliRunner(env={"TINY_PW": "secret"}).invoke(main, args)
     assert result.exit_code == 0, result.output
     assert f'"url": "{tmp_path}/repo"' in result.output
+
+
+@pytest.mark.parametrize("path", [p for p in COMMANDS if not isinstance(
+    main.commands[p[0]], click.Group) or len(p) > 1], ids=" ".join)
+def test_both_positions_behave_the_same(path: tuple[str, ...], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run for real with a profile that does not exist: the same outcome either way."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STRONGROOM_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    options = ["-p", "./nosuch.toml", "--role", "reader"]
+    before = CliRunner().invoke(main, [*options, *path])
+    after = CliRunner().invoke(main, [*path, *options])
+    assert (before.exit_code, before.output) == (after.exit_code, after.output)
+    assert before.exit_code != 0 or path == ("profile", "schema")
+    if before.exit_code == 2 and "Usage:" not in before.output:
+        assert "no profile file at ./nosuch.toml" in before.output
