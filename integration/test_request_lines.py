@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from integration.conftest import Site
+from integration.s3server import moto_s3
 
 TODAY = datetime.now(UTC).strftime("%Y%m%d")
 
@@ -22,7 +24,7 @@ TODAY = datetime.now(UTC).strftime("%Y%m%d")
 CREATE_LINES = [
     # (line, exit code, words in the output)
     ('create-backup --type=config --name="daily-config" --destination="s3://backup-bucket"',
-     2, "no repository named 's3://backup-bucket'"),
+     0, "created daily-config-"),
     ('create-backup --type=full --name="weekly-full" --include-data=true', 0, "created"),
     ('create-backup --service=nextcloud --include-data=true '
      '--name="nextcloud-$(date +%Y%m%d)"', 0, f"created nextcloud-{TODAY}-"),
@@ -69,13 +71,18 @@ def with_today(line: str) -> str:
 
 
 @pytest.fixture
-def request_site(make_site: Callable[..., Site]) -> Site:
-    """The test site with the request's names: service nextcloud, repository s3 (a local
-    restic repository: the request's s3://backup-bucket is not a restic URL)."""
+def request_site(make_site: Callable[..., Site], tmp_path: Path) -> Iterator[Site]:
+    """The test site with the request's names: service nextcloud, the default repository
+    named s3 (a local one), and an S3 repository at s3://backup-bucket (moto)."""
     site = make_site()
     text = site.profile.read_text().replace("[services.web]", "[services.nextcloud]")
-    site.profile.write_text(text.replace("[repositories.local]", "[repositories.s3]"))
-    return site
+    text = text.replace("[repositories.local]", "[repositories.s3]")
+    with moto_s3(tmp_path) as server:
+        bucket = server.repository_toml("offsite", "backup-bucket", site.password_file)
+        site.profile.write_text(text + bucket.replace('"s3://backup-bucket/strongroom"',
+                                                      '"s3://backup-bucket"'))
+        site.run("init", "--destination", "offsite")
+        yield site
 
 
 def test_the_request_lines_run_as_written(request_site: Site) -> None:
@@ -88,7 +95,7 @@ def test_the_request_lines_run_as_written(request_site: Site) -> None:
     names = [b["set"] for b in site.run("list-backups", "--json").json()["backups"]]
     assert [n for n in names if n.startswith("nextcloud-2")] == [
         n for n in names if re.fullmatch(rf"nextcloud-{TODAY}-\d{{6}}", n)] != []
-    # line 1 refused the URL; daily-config is made in the repository named s3
+    # line 1 made daily-config in the bucket; the restore lines read the default repository
     site.run("create-backup", "--type=config", '--name=daily-config', "--destination=s3")
 
     for line, code, words, today in USE_LINES:

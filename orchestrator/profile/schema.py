@@ -320,10 +320,15 @@ class Profile(Strict):
         return self.source_files[0].stem if self.source_files else "default"
 
     def repository(self, name: str | None) -> tuple[str, Repository]:
-        """The named repository, or the first one (the default destination)."""
+        """The named repository, or the first one (the default destination). A name that
+        is none of the profile's may be a repository's url, as written in the profile."""
         if name is None:
             first = next(iter(self.repositories))
             return first, self.repositories[first]
+        by_url = [key for key, repo in self.repositories.items()
+                  if "://" in name and repo.url.rstrip("/") == name.rstrip("/")]
+        if name not in self.repositories and len(by_url) == 1:
+            return by_url[0], self.repositories[by_url[0]]
         if name not in self.repositories:
             from orchestrator.errors import UnknownName
 
