@@ -100,7 +100,7 @@ def global_options() -> list[click.Option]:
                      envvar="STRONGROOM_PROFILE", shell_complete=_complete_profiles,
                      help="Profile name or file (default: the only profile found)."),
         click.Option(["-v", "--verbose"], count=True, help="More detail on stderr (-vv: more)."),
-        click.Option(["--json", "as_json"], is_flag=True,
+        click.Option(["--json/--no-json", "as_json"], default=False,
                      help="Print one JSON document on stdout."),
         click.Option(["--role"], envvar="STRONGROOM_ROLE", metavar="NAME",
                      help="Act in this [access.roles] role: its tool and profile limits apply."),

@@ -78,6 +78,8 @@ def _probe_group() -> click.Group:
     (["show", "--no-verify=false"], "None 0 False None False True []"),
     (["show", "--no-verify=1"], "None 0 False None False False []"),
     (["--json=false", "show", "--json=1"], "None 0 True None False True []"),
+    (["--json", "show", "--json=false"], "None 0 False None False True []"),
+    (["--json", "show", "--no-json"], "None 0 False None False True []"),
     (["show", "--force", "x", "--", "--force=false"],
      "None 0 False None True True ['x', '--force=false']"),
 ])
