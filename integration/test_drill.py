@@ -162,7 +162,8 @@ def test_a_damaged_pack_fails_the_drill_and_names_it(drilled_site: Site, tmp_pat
 def test_a_drill_schedule_runs_through_the_scheduler(drilled_site: Site) -> None:
     site = drilled_site
     refused = site.run("create-backup", "--schedule", "rehearsal", check=False)
-    assert refused.returncode == 2 and "strongroom drill --schedule rehearsal" in refused.stderr
+    assert refused.returncode == 2 and (
+        f"strongroom -p {site.profile} drill --schedule rehearsal" in refused.stderr)
     # the scheduler runs a schedule that should have fired while it was down once at start
     stamps = site.state / "scheduler" / "site"
     stamps.mkdir(parents=True, exist_ok=True)

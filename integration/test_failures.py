@@ -34,7 +34,7 @@ def test_missing_repository_says_to_init(make_site: Callable[..., Site]) -> None
     site = make_site(init=False)
     result = site.run("create-backup", check=False)
     assert_one_clear_error(result.returncode, result.stderr, "no restic repository",
-                           "strongroom init")
+                           f"strongroom -p {site.profile} init")  # a command to copy
     assert site.run("init").stdout.startswith("local: created")
     assert "exists, password ok" in site.run("init").stdout
 
@@ -169,3 +169,5 @@ def test_ctrl_c_stops_restic_and_marks_the_set(make_site: Callable[..., Site]) -
     assert not restic.is_running() or restic.status() == psutil.STATUS_ZOMBIE
     listed = site.run("list-backups", "--all", "--json").json()["backups"]
     assert [b["status"] for b in listed] == ["incomplete"]
+    assert "interrupted (Ctrl-C) at " in listed[0]["problem"]
+    assert "KeyboardInterrupt" not in listed[0]["problem"]

@@ -8,6 +8,7 @@ through /bin/sh as cron would; every installed command is executed for real.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -130,7 +131,7 @@ def test_schedule_mistakes_are_one_clear_line(site: Site, places: dict[str, str]
          "no service named 'nosuch'"),
         (["--name", "nightly", "--schedule", "@daily"], 3, "already exists"),
         (["--name", "ghost"], 2, "no schedule named 'ghost'"),
-        (["--remove", "ghost"], 1, "no schedule named 'ghost'"),
+        (["--remove", "ghost"], 2, "no schedule named 'ghost'"),
         (["--schedule", "@daily"], 2, "needs the schedule's name"),
         (["--name", "x", "--schedule", "@daily", "--randomized-delay", "5m"], 2,
          "randomized_delay: '5m' is not a time span (minutes are written min)"),
@@ -150,7 +151,8 @@ def test_schedule_mistakes_are_one_clear_line(site: Site, places: dict[str, str]
             for name in ("cron", "crond")):
         auto = site.run("schedule-backup", "--name", "x", "--schedule", "@daily",
                         check=False, env=nowhere)
-        assert auto.returncode == 2 and "strongroom scheduler" in auto.stderr
+        assert auto.returncode == 2 and re.search(r"strongroom (-p \S+ )?scheduler`",
+                                                  auto.stderr)
         assert site.profile.read_text() == before
 
 

@@ -71,6 +71,13 @@ class NotFoundError(StrongroomError):
     exit_code = 1
 
 
+class UnknownName(NotFoundError):
+    """A name given by the user that the profile or the host does not have: a profile,
+    a repository, a schedule, a service. Bad input, so exit 2 like any usage error."""
+
+    exit_code = 2
+
+
 class ConflictError(StrongroomError):
     """Refused because it would overwrite something (restore without --force)."""
 

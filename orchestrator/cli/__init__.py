@@ -1,6 +1,6 @@
 """The click faces: the `strongroom` group (main.py), one module per command family
-(sets.py, admin.py, infra.py, schedule.py, keys.py, drill.py, observe.py, recover.py) and
-the console output (console.py).
+(sets.py, exports.py, admin.py, infra.py, schedule.py, keys.py, drill.py, observe.py,
+recover.py, pitr.py), the global options (options.py) and the console output (console.py).
 
 May import everything below it (access, the operations, profile, engines, models,
 run, errors), lazily inside the commands so that `strongroom --help` stays fast.
@@ -13,7 +13,7 @@ from importlib import import_module
 
 from orchestrator.cli.main import main
 
-COMMAND_MODULES = ("sets", "admin", "infra", "schedule", "keys", "drill", "observe",
+COMMAND_MODULES = ("sets", "exports", "admin", "infra", "schedule", "keys", "drill", "observe",
                    "recover", "pitr")
 
 for _name in COMMAND_MODULES:

@@ -10,8 +10,6 @@ from orchestrator.cli.main import common, guarded, main
 
 
 @main.command("mcp")
-@click.option("-p", "--profile", "profile_ref", metavar="NAME|PATH", envvar="STRONGROOM_PROFILE")
-@click.option("-v", "--verbose", count=True, help="Log detail to stderr.")
 @click.option("--http", "address", metavar="HOST:PORT",
               help="Serve streamable HTTP at /mcp instead of stdio (needs --token-file).")
 @click.option("--token-file", metavar="FILE", help="With --http: the bearer token clients send.")
@@ -22,7 +20,9 @@ def mcp(profile_ref: str | None, verbose: int, address: str | None,
     from orchestrator.cli import console
 
     session = console.open_session(profile_ref, verbose)
-    role = click.get_current_context().find_root().params.get("role")
+    from orchestrator.cli.options import global_value
+
+    role = global_value("role")
     if address is not None and not token_file:
         raise click.UsageError("--http needs --token-file FILE holding the bearer token")
     try:
@@ -128,9 +128,9 @@ def profile_validate(
     files: tuple[str, ...], profile_ref: str | None, as_json: bool, verbose: int
 ) -> None:
     """Check profiles; every error is reported with file:line:column and key path."""
-    from orchestrator.cli import console
+    from orchestrator.cli import profiles
 
-    console.validate_profiles(list(files), profile_ref, as_json, verbose)
+    profiles.validate_profiles(list(files), profile_ref, as_json, verbose)
 
 
 @profile.command("show")
@@ -138,9 +138,9 @@ def profile_validate(
 @guarded
 def profile_show(profile_ref: str | None, as_json: bool, verbose: int) -> None:
     """The resolved profile (extends and ${VARS} applied), secrets redacted."""
-    from orchestrator.cli import console
+    from orchestrator.cli import profiles
 
-    console.show_profile(profile_ref, as_json, verbose)
+    profiles.show_profile(profile_ref, as_json, verbose)
 
 
 @profile.command("schema")
@@ -152,3 +152,19 @@ def profile_schema() -> None:
     from orchestrator.profile.load import profile_json_schema
 
     click.echo(json.dumps(profile_json_schema(), indent=2))
+
+
+@main.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script (commands, options, profile and repository names).
+
+    \b
+    bash: eval "$(strongroom completion bash)"   (in ~/.bashrc)
+    zsh:  eval "$(strongroom completion zsh)"    (in ~/.zshrc)
+    fish: strongroom completion fish > ~/.config/fish/completions/strongroom.fish"""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the choice holds only shells click knows
+    click.echo(completer(main, {}, "strongroom", "_STRONGROOM_COMPLETE").source())

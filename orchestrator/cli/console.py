@@ -31,6 +31,7 @@ from orchestrator.models import (
 
 M = TypeVar("M", bound=BaseModel)
 PLAIN_PROGRESS_EVERY = 10.0
+CONFLICTS_SHOWN = 20
 
 
 def setup_logging(verbose: int) -> None:
@@ -63,8 +64,9 @@ def call(session: Any, tool: str, request: BaseModel,
          progress: ProgressCallback | None = None) -> Any:
     """Run a tool as the CLI: the --role given to `strongroom` applies, and it is audited."""
     from orchestrator.access.tools import invoke
+    from orchestrator.cli.options import global_value
 
-    role = click.get_current_context().find_root().params.get("role")
+    role = global_value("role")
     return invoke(session, tool, request, role=role, origin="cli", progress=progress)
 
 
@@ -74,10 +76,20 @@ def build(model: type[M], **values: Any) -> M:
         return model.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"--{'.'.join(str(p) for p in err['loc']).replace('_', '-')}: {err['msg']}"
+            f"--{'.'.join(str(p) for p in err['loc']).replace('_', '-')}: {_said(err)}"
             for err in exc.errors()
         )
         raise UsageError(problems) from None
+
+
+def _said(error: Any) -> str:
+    """A validation error for people: a pattern is explained, never printed as a regex."""
+    from orchestrator.profile.locate import pattern_message
+
+    if error.get("type") == "string_pattern_mismatch":
+        given = f"{error.get('input')!r} is not allowed: "
+        return given + pattern_message(str(error.get("ctx", {}).get("pattern", "")))
+    return str(error["msg"])
 
 
 def emit(result: Any, as_json: bool, render: Callable[[Any], str]) -> None:
@@ -98,12 +110,30 @@ def fail(message: str, code: int) -> NoReturn:
 
 def report_exception(exc: Exception) -> NoReturn:
     if isinstance(exc, StrongroomError):
-        fail(exc.render(), exc.exit_code)
+        fail(with_profile(exc.render()), exc.exit_code)
     if isinstance(exc, ValidationError):
         fail(str(exc), 2)
     if isinstance(exc, OSError):
         fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)
     raise exc
+
+
+def with_profile(text: str) -> str:
+    """`strongroom CMD` in a message becomes `strongroom -p PROFILE CMD` when a profile was
+    named: the hint is then a command to copy as it stands."""
+    import re
+    import shlex
+
+    from orchestrator.cli.options import global_value
+
+    ctx = click.get_current_context(silent=True)
+    ref = global_value("profile_ref", ctx) if ctx is not None else None
+    names = getattr(ctx.find_root().command, "commands", {}) if ctx is not None else {}
+    if not ref or not names:
+        return text
+    alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    return re.sub(rf"\bstrongroom (?=(?:{alternatives})\b)",
+                  lambda _: f"strongroom -p {shlex.quote(ref)} ", text)
 
 
 def human_bytes(count: int | None) -> str:
@@ -265,7 +295,10 @@ def render_restore(result: RestoreResult) -> str:
     if result.conflicts:
         what = "would be overwritten" if not result.restored else "overwritten"
         lines.append(f"  {len(result.conflicts)} existing path(s) {what}:")
-        lines += [f"    {path}" for path in result.conflicts[:20]]
+        lines += [f"    {path}" for path in result.conflicts[:CONFLICTS_SHOWN]]
+        if len(result.conflicts) > CONFLICTS_SHOWN:
+            lines.append(f"    … and {len(result.conflicts) - CONFLICTS_SHOWN} more "
+                         "(--json lists them all)")
     if result.verified:
         lines.append("  verified: restored contents match the backup")
     return "\n".join(lines)
@@ -317,58 +350,3 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
-
-
-def validate_profiles(files: list[str], profile_ref: str | None, as_json: bool,
-                      verbose: int) -> None:
-    from pathlib import Path
-
-    from orchestrator.errors import ProfileError
-    from orchestrator.profile.load import find_profile, load_profile_with_warnings
-
-    setup_logging(verbose)
-    paths = [Path(f) for f in files] or [find_profile(profile_ref)]
-    report: list[dict[str, Any]] = []
-    failed = False
-    for path in paths:
-        try:
-            _, warnings = load_profile_with_warnings(path)
-            report.append({"file": str(path), "valid": True, "warnings": warnings, "errors": []})
-        except ProfileError as exc:
-            failed = True
-            report.append({"file": str(path), "valid": False, "warnings": [],
-                           "errors": [issue.render() for issue in exc.issues]})
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        for entry in report:
-            for warning in entry["warnings"]:
-                click.echo(f"warning: {warning}", err=True)
-            if entry["valid"]:
-                click.echo(f"{entry['file']}: ok")
-            else:
-                for line in entry["errors"]:
-                    click.echo(line, err=True)
-    if failed:
-        sys.exit(2)
-
-
-def show_profile(profile_ref: str | None, as_json: bool, verbose: int) -> None:
-    from orchestrator.profile.load import find_profile, load_profile, redacted_profile
-
-    setup_logging(verbose)
-    data = redacted_profile(load_profile(find_profile(profile_ref)))
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-        return
-    import tomlkit
-
-    click.echo(tomlkit.dumps(_drop_none(data)))
-
-
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value

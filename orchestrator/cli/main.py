@@ -14,18 +14,17 @@ from typing import Any, TypeVar
 
 import click
 
+from orchestrator.cli.options import ENVIRONMENT_HELP, StrongroomGroup
+
 F = TypeVar("F", bound=Callable[..., Any])
 TYPES = ["config", "full", "service", "disaster-recovery"]
 
 
 def common(fn: F) -> F:
-    """--profile, --json and -v on every command, so they go after the command name."""
-    fn = click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv: more).")(fn)
-    fn = click.option("--json", "as_json", is_flag=True,
-                      help="Print one JSON document on stdout.")(fn)
-    fn = click.option("-p", "--profile", "profile_ref", metavar="NAME|PATH",
-                      envvar="STRONGROOM_PROFILE",
-                      help="Profile name or file (default: the only profile found).")(fn)
+    """Marks a command that takes the global options' values (profile_ref, as_json, verbose).
+
+    The options themselves are defined once, in cli/options.py, and every command accepts
+    them before or after its name; the values reach any callback parameter of that name."""
     return fn
 
 
@@ -63,16 +62,18 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=StrongroomGroup, epilog=ENVIRONMENT_HELP,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="strongroom", prog_name="strongroom")
-@click.option("--role", envvar="STRONGROOM_ROLE", metavar="NAME",
-              help="Act in this [access.roles] role: its tool and profile limits apply.")
-def main(role: str | None) -> None:
+def main() -> None:
     """Backup and disaster recovery for self-hosted infrastructure.
 
     One TOML profile describes the host: configuration files, services and their
     data, the repositories to back up to, and schedules. restic does the
     deduplication, encryption and snapshots.
+
+    The global options (-p, -v, --json, --role) go before or after the command name.
+    Every on/off flag also takes a value: --dry-run=true, --verify=no, --force=0.
     """
     from orchestrator.run.signals import install
 

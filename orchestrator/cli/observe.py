@@ -252,8 +252,6 @@ def report(since: str, output_format: str, output: str | None, force: bool,
               help="Write DIR/strongroom-<profile>.prom (atomically replaced) for "
                    "node_exporter's textfile collector instead of printing.")
 @click.option("--no-probe", is_flag=True, help="Do not open the repositories.")
-@click.option("-v", "--verbose", count=True, help="More detail on stderr.")
-@click.option("-p", "--profile", "profile_ref", metavar="NAME|PATH", envvar="STRONGROOM_PROFILE")
 @guarded
 def metrics(folder: str | None, no_probe: bool, verbose: int, profile_ref: str | None) -> None:
     """The profile's Prometheus metrics, printed or written as a textfile."""
@@ -279,8 +277,6 @@ def metrics(folder: str | None, no_probe: bool, verbose: int, profile_ref: str |
               metavar="HOST:PORT", help="Where to serve GET /metrics.")
 @click.option("--probe-every", default=300.0, show_default=True, metavar="SECONDS",
               type=click.FloatRange(min=0), help="Open the repositories at most this often.")
-@click.option("-v", "--verbose", count=True, help="More detail on stderr.")
-@click.option("-p", "--profile", "profile_ref", metavar="NAME|PATH", envvar="STRONGROOM_PROFILE")
 @guarded
 def serve_metrics(address: str, probe_every: float, verbose: int,
                   profile_ref: str | None) -> None:

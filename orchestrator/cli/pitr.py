@@ -147,28 +147,33 @@ def verify_continuous(service: str | None, destination: str | None, profile_ref:
         sys.exit(1)
 
 
+def _profile_given(profile_ref: str | None) -> None:
+    """PostgreSQL runs these commands: the profile is named, never discovered."""
+    if not profile_ref:
+        raise click.UsageError("-p PATH is required (the profile, as a file)")
+
+
 @main.command("wal-push")
-@click.option("-p", "--profile", "profile_ref", required=True, metavar="PATH")
 @click.option("--service", required=True, metavar="NAME")
 @click.argument("path")
 @guarded
-def wal_push(profile_ref: str, service: str, path: str) -> None:
+def wal_push(profile_ref: str | None, service: str, path: str) -> None:
     """archive_command: copy the WAL file PATH (%p) durably into the spool."""
     from orchestrator.cli import console
     from orchestrator.pitr.ship import wal_push as push
 
+    _profile_given(profile_ref)
     session = console.open_session(profile_ref, 0)
     push(session, service, path)
 
 
 @main.command("wal-fetch")
-@click.option("-p", "--profile", "profile_ref", required=True, metavar="PATH")
 @click.option("--service", required=True, metavar="NAME")
 @click.option("--cache", metavar="DIR", help="The restore's cache of fetched batches.")
 @click.option("--destination", "-d", metavar="REPO")
 @click.argument("name")
 @click.argument("path")
-def wal_fetch(profile_ref: str, service: str, cache: str | None, destination: str | None,
+def wal_fetch(profile_ref: str | None, service: str, cache: str | None, destination: str | None,
               name: str, path: str) -> None:
     """restore_command: the WAL file NAME (%f) into PATH (%p); exit 1 when not archived."""
     from pathlib import Path
@@ -178,6 +183,7 @@ def wal_fetch(profile_ref: str, service: str, cache: str | None, destination: st
     from orchestrator.pitr.fetch import WalNotFound
     from orchestrator.pitr.fetch import wal_fetch as fetch
 
+    _profile_given(profile_ref)
     try:
         session = console.open_session(profile_ref, 0)
         fetch(session, service, name, Path(path).absolute(), Path(cache) if cache else None,

@@ -1,5 +1,6 @@
 """The commands over backup sets: init, create-backup, backup-files, backup-database,
-verify-backup, list-backups, restore-backup, download-backup, backup-migrate, decrypt.
+verify-backup, list-backups, restore-backup
+(the exports are in exports.py).
 
 Click options in, one tool call, rendered out; each command imports what it needs
 when it runs, so that `strongroom --help` stays fast.
@@ -34,8 +35,12 @@ def init(destination: str | None, profile_ref: str | None, as_json: bool, verbos
 @main.command("create-backup")
 @click.option("--type", "backup_type", type=click.Choice(TYPES), default="config",
               show_default=True, help="What the set holds.")
-@click.option("--name", help="Set name; the set is NAME-YYYYMMDD-HHMMSS (UTC).")
-@click.option("--services", multiple=True, metavar="A,B", help="Only these services.")
+@click.option("--name", help="Set name; the set is NAME-YYYYMMDD-HHMMSS (UTC). A NAME "
+              "already ending in today's -YYYYMMDD (UTC) gets only -HHMMSS.")
+@click.option("--services", multiple=True, metavar="A,B|all",
+              help="Only these services (all: every one).")
+@click.option("--service", "service", multiple=True, metavar="NAME",
+              help="Short for --type service --services NAME (repeatable).")
 @click.option("--include-data", is_flag=True, help="With --type service: data paths too.")
 @click.option("--destination", "-d", metavar="REPO", help="Repository (default: the first).")
 @click.option("--verify/--no-verify", default=True, show_default=True,
@@ -48,17 +53,28 @@ def init(destination: str | None, profile_ref: str | None, as_json: bool, verbos
 @common
 @guarded
 def create_backup(
-    backup_type: str, name: str | None, services: tuple[str, ...], include_data: bool,
-    destination: str | None, verify: bool, compress: bool, encrypt: bool,
+    backup_type: str, name: str | None, services: tuple[str, ...], service: tuple[str, ...],
+    include_data: bool, destination: str | None, verify: bool, compress: bool, encrypt: bool,
     schedule: str | None, profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
     """Back up the profile: one run makes one backup set."""
     from orchestrator.cli import console
+    from orchestrator.errors import UsageError
     from orchestrator.models import CreateBackupRequest
 
+    if service:
+        given = click.get_current_context().get_parameter_source("backup_type")
+        if given is click.core.ParameterSource.COMMANDLINE and backup_type != "service":
+            raise UsageError(f"--service means --type service, not --type {backup_type}: "
+                             "give --services A,B for the services of another type")
+        backup_type, services = "service", (*services, *service)
+
     session = console.open_session(profile_ref, verbose)
+    names = split_list(services)
+    if names == ["all"] and "all" not in session.profile.services:
+        names = list(session.profile.services)  # `--services all`, as people write it
     request = console.build(
-        CreateBackupRequest, type=backup_type, name=name, services=split_list(services),
+        CreateBackupRequest, type=backup_type, name=name, services=names,
         include_data=include_data, destination=destination, verify=verify, compress=compress,
         encrypt=encrypt, schedule=schedule,
     )
@@ -224,8 +240,9 @@ def list_backups(
               "of the widest type there: disaster-recovery, then full, then any (ISO 8601; "
               "a time without zone is local time).")
 @click.option("--name", help="With --timestamp: only sets of this name.")
-@click.option("--type", "set_type", type=click.Choice(SET_TYPES),
-              help="With --timestamp or latest: only sets of this type.")
+@click.option("--type", "set_type", type=click.Choice([*SET_TYPES, *MODES]),
+              help="With --timestamp or latest: only sets of this type. "
+              "config-only, full-rebuild and selective are the --mode.")
 @click.option("--mode", type=click.Choice(MODES), default="full-rebuild", show_default=True)
 @click.option("--services", "--service", multiple=True, metavar="A,B",
               help="Only these services.")
@@ -286,6 +303,12 @@ def restore_backup(
     from orchestrator.models import RestoreBackupRequest
     from orchestrator.profile.sizes import parse_size
 
+    if set_type in MODES:  # `--type config-only`, as people write it: the mode
+        given = click.get_current_context().get_parameter_source("mode")
+        if given is click.core.ParameterSource.COMMANDLINE and mode != set_type:
+            raise UsageError(f"--type {set_type} is --mode {set_type}, but --mode {mode} "
+                             "was given too")
+        mode, set_type = set_type, None
     if repo and from_archive:
         raise UsageError("give --repo or --from-archive, not both")
     if not repo and not from_archive and (password_file or password_env):
@@ -310,93 +333,3 @@ def restore_backup(
     with console.spinner(as_json, "restoring"):
         result = console.call(session, "restore-backup", request)
     console.emit(result, as_json, console.render_restore)
-
-
-@main.command("download-backup")
-@click.option("--backup", default="latest", show_default=True, metavar="NAME|ID|latest")
-@click.option("--format", "fmt", type=click.Choice(["zip", "tar.gz", "tar.xz"]), default="zip",
-              show_default=True)
-@click.option("--encrypt", is_flag=True, help="zip: AES-256 (WinZip AE-2; opens in 7-Zip, not "
-              "in plain unzip). tar: an AES-256-GCM envelope, opened by `strongroom decrypt`.")
-@click.option("--password-file", metavar="FILE", help="Encryption password from a file.")
-@click.option("--password-env", metavar="VAR", help="Encryption password from a variable.")
-@click.option("--output", "-o", metavar="PATH|-|s3://BUCKET/KEY",
-              help="Default: ./SET.EXT. '-' is stdout. s3:// uploads (AWS environment).")
-@click.option("--services", multiple=True, metavar="A,B", help="Only these services.")
-@click.option("--presign", type=int, metavar="SECONDS",
-              help="With s3://: print an HTTPS download link valid this long.")
-@click.option("--destination", "-d", metavar="REPO")
-@click.option("--force", is_flag=True, help="Replace an existing output file.")
-@repo_options(passwords=False)
-@common
-@guarded
-def download_backup(
-    backup: str, fmt: str, encrypt: bool, password_file: str | None, password_env: str | None,
-    output: str | None, services: tuple[str, ...], presign: int | None,
-    destination: str | None, force: bool, repo: str | None, password_command: str | None,
-    repo_env: tuple[str, ...], profile_ref: str | None, as_json: bool, verbose: int,
-) -> None:
-    """Export a backup set as one archive in its logical layout (metadata.json first).
-
-    With --repo, --password-file/--password-env are the repository's password and an
-    --encrypt password is asked on the terminal."""
-    from orchestrator.cli import console
-    from orchestrator.cli import repo as by_repo
-    from orchestrator.models import DownloadBackupRequest
-
-    session = by_repo.open_session(
-        profile_ref, verbose, repo, password_file if repo else None, password_command,
-        password_env if repo else None, repo_env)
-    if repo:  # the password options were the repository's
-        password_file = password_env = None
-    password = console.read_password(encrypt, password_file, password_env, confirm=True)
-    request = console.build(
-        DownloadBackupRequest, backup=backup, format=fmt, encrypt=encrypt, password=password,
-        output=output, services=split_list(services), presign=presign,
-        destination=destination, force=force,
-    )
-    with console.spinner(as_json or output == "-", "exporting"):
-        result = console.call(session, "download-backup", request)
-    console.emit(result, as_json, console.render_download)
-
-
-@main.command("backup-migrate")
-@click.option("--backup", default="latest", show_default=True, metavar="NAME|ID|latest")
-@click.option("--to-format", "fmt", type=click.Choice(["zip", "tar.gz", "tar.xz"]),
-              required=True)
-@click.option("--output", "-o", metavar="PATH|-|s3://BUCKET/KEY")
-@click.option("--destination", "-d", metavar="REPO")
-@click.option("--force", is_flag=True)
-@common
-@guarded
-def backup_migrate(
-    backup: str, fmt: str, output: str | None, destination: str | None, force: bool,
-    profile_ref: str | None, as_json: bool, verbose: int,
-) -> None:
-    """Convert a backup set to an archive format (the same conversion as download-backup)."""
-    from orchestrator.cli import console
-    from orchestrator.models import BackupMigrateRequest
-
-    session = console.open_session(profile_ref, verbose)
-    request = console.build(BackupMigrateRequest, backup=backup, to_format=fmt, output=output,
-                            destination=destination, force=force)
-    console.emit(console.call(session, "backup-migrate", request), as_json,
-                 console.render_download)
-
-
-@main.command("decrypt")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--output", "-o", metavar="PATH|-", help="Default: FILE without .enc.")
-@click.option("--password-file", metavar="FILE")
-@click.option("--password-env", metavar="VAR")
-@click.option("--force", is_flag=True, help="Replace an existing output file.")
-@guarded
-def decrypt(file: str, output: str | None, password_file: str | None,
-            password_env: str | None, force: bool) -> None:
-    """Open an encrypted tar export (.tar.gz.enc, .tar.xz.enc)."""
-    from orchestrator.cli import console
-    from orchestrator.export.unpack import decrypt_file
-
-    password = console.read_password(True, password_file, password_env, confirm=False)
-    assert password is not None
-    decrypt_file(file, output, password.encode(), force)

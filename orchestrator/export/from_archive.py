@@ -94,6 +94,7 @@ def restore_from_archive(session: Session, request: RestoreBackupRequest) -> Res
         raise ConflictError(
             f"restoring {manifest.set} from {archive.name} would overwrite {len(conflicts)} "
             "existing path(s):\n" + "\n".join(f"  {c}" for c in conflicts[:20])
+            + (f"\n  … and {len(conflicts) - 20} more" if len(conflicts) > 20 else "")
             + "\nnothing was written; use --force, --target DIR, or --dry-run")
     _write(archive, password, placements, by_logical, session)
     result.restored = True

@@ -8,7 +8,7 @@ from pathlib import Path
 from hooks import parse_config
 from hooks.base import HookContext
 from hooks.postgresql import PostgresqlConfig
-from orchestrator.errors import NotFoundError, UsageError
+from orchestrator.errors import UnknownName, UsageError
 from orchestrator.profile.schema import Profile
 
 FAMILY = "continuous"
@@ -32,7 +32,7 @@ def continuous_service(profile: Profile, service: str) -> ContinuousService:
     spec = profile.services.get(service)
     if spec is None:
         have = ", ".join(profile.services) or "none"
-        raise NotFoundError(f"no service named {service!r} in the profile (have: {have})")
+        raise UnknownName(f"no service named {service!r} in the profile (have: {have})")
     found = [parse_config(hook.model_dump()) for hook in spec.hooks if hook.type == "postgresql"]
     chosen = [config for config in found
               if isinstance(config, PostgresqlConfig) and config.continuous]

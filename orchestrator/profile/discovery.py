@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from orchestrator.errors import NotFoundError, UsageError
+from orchestrator.errors import UnknownName, UsageError
 
 SYSTEM_PROFILE_DIR = Path("/etc/strongroom/profiles")
 
@@ -19,6 +19,14 @@ def expand_home(path: Path, environ: Mapping[str, str]) -> Path:
         return path.expanduser()
     except RuntimeError:
         return path
+
+
+def user_config_dir(environ: Mapping[str, str]) -> Path:
+    """$XDG_CONFIG_HOME when set to an absolute path (as the XDG spec asks), else ~/.config."""
+    configured = environ.get("XDG_CONFIG_HOME", "")
+    if configured and Path(configured).is_absolute():
+        return Path(configured)
+    return expand_home(Path("~/.config"), environ)
 
 
 def is_base_profile(path: Path) -> bool:
@@ -35,7 +43,7 @@ def profile_dirs(environ: Mapping[str, str] | None = None, cwd: Path | None = No
         for entry in env.get("STRONGROOM_PROFILE_DIR", "").split(":")
         if entry
     ]
-    user_dir = expand_home(Path("~/.config/strongroom/profiles"), env)
+    user_dir = user_config_dir(env) / "strongroom" / "profiles"
     return [*dirs, base / "profiles", user_dir, SYSTEM_PROFILE_DIR]
 
 
@@ -79,14 +87,14 @@ def find_profile(
             if candidate.is_file():
                 return candidate
             if "/" in name:
-                raise NotFoundError(f"no profile file at {name}")
+                raise UnknownName(f"no profile file at {name}")
             name = name.removesuffix(".toml")
         for directory in dirs:
             candidate = directory / f"{name}.toml"
             if candidate.is_file():
                 return candidate
         available = _names(_candidates(dirs))
-        raise NotFoundError(
+        raise UnknownName(
             f"no profile named {name!r}; looked in {looked}",
             hint=f"available: {', '.join(available)}" if available else "no profiles found at all",
         )
@@ -94,7 +102,7 @@ def find_profile(
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        raise NotFoundError(
+        raise UnknownName(
             f"no profile found; looked in {looked}",
             hint="put NAME.toml in one of those directories, "
             "or pass -p NAME or -p path/to/profile.toml",
@@ -104,3 +112,9 @@ def find_profile(
         f"several profiles found: {', '.join(names)}",
         hint=f"pass -p NAME to choose one, e.g. -p {names[0]}",
     )
+
+
+def available_profiles(environ: Mapping[str, str] | None = None,
+                       cwd: Path | None = None) -> list[str]:
+    """The names `-p` takes for the profiles discovery finds (shell completion)."""
+    return _names(_candidates(profile_dirs(environ, cwd)))

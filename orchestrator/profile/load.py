@@ -21,7 +21,7 @@ import tomlkit
 from pydantic import ValidationError
 from tomlkit.exceptions import ParseError, TOMLKitError
 
-from orchestrator.errors import NotFoundError, ProfileError, ProfileIssue
+from orchestrator.errors import ProfileError, ProfileIssue, UnknownName
 from orchestrator.profile.discovery import expand_home, find_profile
 from orchestrator.profile.locate import (
     KeyPath,
@@ -57,7 +57,7 @@ def load_profile_with_warnings(
 ) -> tuple[Profile, list[str]]:
     """Load and validate a profile; raise one ProfileError holding every problem found."""
     if not Path(path).is_file():
-        raise NotFoundError(f"no profile file at {path}")
+        raise UnknownName(f"no profile file at {path}")
     loader = _Loader(os.environ if environ is None else environ)
     return loader.load(Path(os.path.abspath(path)), str(path))
 

@@ -31,6 +31,13 @@ _PATTERN_MESSAGES = {
     "(starting with a letter or digit, at most 64 characters)",
     RETENTION_PATTERN: f"retention is {RETENTION_FORMS}",
 }
+
+
+def pattern_message(pattern: str) -> str:
+    """What a value of a schema pattern may hold, in words (the pattern if unknown)."""
+    return _PATTERN_MESSAGES.get(pattern, f"it must match {pattern}")
+
+
 _ESCAPES = {
     "b": "\b",
     "t": "\t",

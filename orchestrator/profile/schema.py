@@ -130,11 +130,17 @@ class Repository(RetentionRules):
         return self
 
 
+MissingPolicy = Literal["fail", "warn", "skip"]
+MISSING_HELP = ("a path that does not exist: fail the set (the default), warn and leave it "
+                "out, or leave it out quietly")
+
+
 class PathGroup(Strict):
     """A named group of paths with optional exclude globs (relative to each path)."""
 
     paths: list[Path] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    missing: MissingPolicy = Field(default="fail", description=MISSING_HELP)
 
 
 def _as_group(value: Any) -> Any:
@@ -155,6 +161,7 @@ class Service(Strict):
     config: list[Path] = Field(default_factory=list)
     data: list[Path] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+    missing: MissingPolicy = Field(default="fail", description=MISSING_HELP)
     hooks: list[HookEntry] = Field(default_factory=list)
 
 
@@ -319,14 +326,19 @@ class Profile(Strict):
         return self.source_files[0].stem if self.source_files else "default"
 
     def repository(self, name: str | None) -> tuple[str, Repository]:
-        """The named repository, or the first one (the default destination)."""
+        """The named repository, or the first one (the default destination). A name that
+        is none of the profile's may be a repository's url, as written in the profile."""
         if name is None:
             first = next(iter(self.repositories))
             return first, self.repositories[first]
+        by_url = [key for key, repo in self.repositories.items()
+                  if "://" in name and repo.url.rstrip("/") == name.rstrip("/")]
+        if name not in self.repositories and len(by_url) == 1:
+            return by_url[0], self.repositories[by_url[0]]
         if name not in self.repositories:
-            from orchestrator.errors import NotFoundError
+            from orchestrator.errors import UnknownName
 
-            raise NotFoundError(
+            raise UnknownName(
                 f"no repository named {name!r} in the profile "
                 f"(have: {', '.join(self.repositories)})"
             )

@@ -15,7 +15,12 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from orchestrator.errors import ConflictError, NotFoundError, StrongroomError, UsageError
+from orchestrator.errors import (
+    ConflictError,
+    StrongroomError,
+    UnknownName,
+    UsageError,
+)
 from orchestrator.models import (
     InstalledFile,
     ScheduleBackupRequest,
@@ -130,7 +135,7 @@ def remove_schedule(session: Session, key: str, dry_run: bool) -> ScheduleBackup
     where = installed_where(places, profile.profile_name, key, read_cron_quietly(places))
     if not in_file and not where:
         have = ", ".join(profile.schedules) or "none"
-        raise NotFoundError(f"no schedule named {key!r} in the profile (have: {have}) and "
+        raise UnknownName(f"no schedule named {key!r} in the profile (have: {have}) and "
                             "nothing of it installed")
     if dry_run:
         result.notes += [f"would remove {item}" for item in where]

@@ -7,6 +7,7 @@ The logical layout is the tree users see in exports and listings (DESIGN.md):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Literal
 from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import NotFoundError, UsageError
 from orchestrator.profile.schema import Profile
+
+log = logging.getLogger("strongroom")
 
 Kind = Literal["config", "service-config", "service-data", "network", "profile"]
 CONFIG_KINDS: frozenset[str] = frozenset({"config", "service-config", "network", "profile"})
@@ -27,6 +30,7 @@ class SourcePath:
     kind: Kind
     owner: str
     excludes: tuple[str, ...] = ()
+    missing: str = "fail"  # when the path does not exist: fail, warn or skip
 
     @property
     def service(self) -> str | None:
@@ -64,10 +68,12 @@ def anchored_excludes(source: str, patterns: Iterable[str]) -> tuple[str, ...]:
 
 
 def _group(
-    prefix: str, paths: Sequence[Path], kind: Kind, owner: str, excludes: Sequence[str] = ()
+    prefix: str, paths: Sequence[Path], kind: Kind, owner: str, excludes: Sequence[str] = (),
+    missing: str = "fail",
 ) -> list[SourcePath]:
     return [
-        SourcePath(str(path), logical, kind, owner, anchored_excludes(str(path), excludes))
+        SourcePath(str(path), logical, kind, owner, anchored_excludes(str(path), excludes),
+                   missing)
         for path, logical in zip(paths, logical_paths(prefix, paths), strict=True)
     ]
 
@@ -86,6 +92,10 @@ def plan_sources(
     if backup_type == "service" and not services:
         raise UsageError("--type service needs --services NAME[,NAME…]")
     if backup_type == "config" and include_data:
+        if services:
+            raise UsageError("--include-data does not apply to --type config: give --type "
+                             f"service --services {','.join(services)} --include-data (or "
+                             f"--service {services[0]}), or --type full for every service")
         raise UsageError("--include-data does not apply to --type config; use --type full")
 
     chosen = list(services) or list(profile.services)
@@ -93,15 +103,16 @@ def plan_sources(
     sources: list[SourcePath] = []
     if backup_type != "service":
         for group, spec in profile.config.items():
-            sources += _group(f"config/{group}", spec.paths, "config", group, spec.exclude)
+            sources += _group(f"config/{group}", spec.paths, "config", group, spec.exclude,
+                              spec.missing)
     for name in chosen:
         svc = profile.services[name]
         config = svc.config + [p for p in _hook_config_files(profile, name) if p not in svc.config]
         sources += _group(f"services/{name}/config", config, "service-config", name,
-                          svc.exclude)
+                          svc.exclude, svc.missing)
         if with_data:
             sources += _group(f"services/{name}/data", svc.data, "service-data", name,
-                              svc.exclude)
+                              svc.exclude, svc.missing)
     if backup_type != "service":
         sources += _group("infrastructure/network-configs", profile.infrastructure.network,
                           "network", "network")
@@ -132,11 +143,34 @@ def _first_of_each(sources: list[SourcePath]) -> list[SourcePath]:
     return unique
 
 
-def check_sources_exist(sources: Sequence[SourcePath]) -> None:
-    missing = [item for item in sources if not Path(item.source).exists()]
-    if missing:
-        lines = "\n".join(f"  {item.source} ({item.logical})" for item in missing)
-        raise NotFoundError(f"{len(missing)} source path(s) do not exist:\n{lines}")
+def check_sources_exist(sources: Sequence[SourcePath]) -> list[SourcePath]:
+    """The sources that exist. An absent one fails the set unless its group or service
+    says `missing = "warn"` (logged) or `"skip"`: then it is left out."""
+    absent = [item for item in sources if not Path(item.source).exists()]
+    failing = [item for item in absent if item.missing == "fail"]
+    if failing:
+        lines = "\n".join(f"  {item.source} ({item.logical})" for item in failing)
+        raise NotFoundError(
+            f"{len(failing)} source path(s) do not exist:\n{lines}",
+            hint='missing = "warn" or "skip" in its [config] group or service leaves an '
+                 "absent path out instead")
+    for item in absent:
+        level = logging.WARNING if item.missing == "warn" else logging.INFO
+        log.log(level, "%s (%s) does not exist: left out of the set (missing = %r)",
+                item.source, item.logical, item.missing)
+    return [item for item in sources if item not in absent]
+
+
+def missing_paths(profile: Profile) -> list[str]:
+    """Profile paths that do not exist, as warnings (`profile validate`); `skip` ones are
+    expected to come and go and are not reported."""
+    warnings = []
+    for item in plan_sources(profile, "disaster-recovery"):
+        if item.missing != "skip" and not Path(item.source).exists():
+            effect = "a backup fails" if item.missing == "fail" else "a backup leaves it out"
+            warnings.append(f"{item.source} ({item.logical}) does not exist: {effect} "
+                            f'(missing = "{item.missing}")')
+    return warnings
 
 
 def select_for_restore(

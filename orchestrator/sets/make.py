@@ -58,7 +58,7 @@ def make_set(
         raise UsageError(
             f"{repository.engine} repositories are always encrypted (restic: AES-256, borg: "
             "repokey-blake2); --no-encrypt cannot be honoured")
-    check_sources_exist(sources)
+    sources = check_sources_exist(sources)
     plans = plan_dumps() if plan_dumps is not None else []
     if not sources and not plans:
         raise UsageError(f"nothing to back up: the profile names no paths or databases for a "
@@ -75,6 +75,7 @@ def make_set(
     if log.getEffectiveLevel() > logging.INFO:
         log.setLevel(logging.INFO)  # the set's own log wants INFO even when stderr does not
     log.addHandler(run_log)
+    phase = "starting"
     try:
         session.state.save_run(record)
         log.info("set %s: %d path(s), %d dump(s) into %s (%s)", name, len(sources), len(plans),
@@ -91,6 +92,7 @@ def make_set(
         pending = None if sources else engine.start_stream_backup(
             f"{str(staging).lstrip('/')}/{MANIFEST_FILE}", tags=final_tags, time=started,
             host=session.host, compression=compression)
+        phase = "dumping the databases" if plans else phase
         try:
             stored = run_streams(
                 engine, plans,
@@ -119,6 +121,7 @@ def make_set(
             write_atomic(staging / LOG_FILE, ("\n".join(run_log.lines) + "\n").encode())
             _stage_recovery_files(session, manifest, repo_name, staging)
             excludes = [pattern for item in sources for pattern in item.excludes]
+            phase = "storing the files"
             summary = engine.backup_paths(
                 [item.source for item in sources] + [str(staging)], tags=final_tags,
                 time=started, host=session.host, excludes=excludes, compression=compression,
@@ -133,6 +136,7 @@ def make_set(
             )
         verified = False
         if request.verify:
+            phase = "verifying the set"
             _verify(engine, name, summary.snapshot_id, staging, manifest)
             verified = True
         record.status, record.snapshot_id = "complete", summary.snapshot_id
@@ -140,7 +144,9 @@ def make_set(
         session.state.save_run(record)
     except BaseException as exc:
         record.status = "failed"
-        record.error = exc.message if isinstance(exc, StrongroomError) else type(exc).__name__
+        record.error = exc.message if isinstance(exc, StrongroomError) else (
+            _interrupted(exc, phase) if isinstance(exc, KeyboardInterrupt)
+            else type(exc).__name__)
         session.state.save_run(record)
         raise
     finally:
@@ -173,6 +179,15 @@ def _stage_recovery_files(
     write_atomic(staging / RECOVERY_FILE, runbook.encode())
     inventory = gather_inventory(session.profile, manifest.set, manifest.tools)
     write_atomic(staging / INVENTORY_FILE, inventory.to_bytes())
+
+
+def _interrupted(exc: KeyboardInterrupt, phase: str) -> str:
+    """The problem of a set whose run was stopped, worded for the person who stopped it."""
+    from orchestrator.run.signals import interrupted
+
+    how = interrupted(exc)[0]
+    when = datetime.now(UTC).strftime("%H:%M UTC")
+    return f"{'interrupted (Ctrl-C)' if how == 'interrupted' else how} at {when} while {phase}"
 
 
 def _claim_set_name(session: Session, base: str) -> tuple[datetime, str]:

@@ -19,12 +19,20 @@ from orchestrator.models.drill import DrillOutcome
 
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
 STAMP_PATTERN = re.compile(r"^(?P<base>.+)-(?P<stamp>\d{8}-\d{6})$")
+DAY_FORMAT = "%Y%m%d"
+DAY_PATTERN = re.compile(r"^(?P<base>.+)-(?P<day>\d{8})$")
 FILES_PART = "files"
 PRODUCT_TAG = "strongroom"
 
 
 def set_name(base: str, moment: datetime) -> str:
-    return f"{base}-{moment.astimezone(UTC).strftime(STAMP_FORMAT)}"
+    """BASE-YYYYMMDD-HHMMSS (UTC). A base already ending in that day's -YYYYMMDD (as
+    `--name "nextcloud-$(date +%Y%m%d)"` makes) gets only -HHMMSS: no date twice."""
+    utc = moment.astimezone(UTC)
+    day = DAY_PATTERN.match(base)
+    if day and day["day"] == utc.strftime(DAY_FORMAT):
+        return f"{base}-{utc.strftime('%H%M%S')}"
+    return f"{base}-{utc.strftime(STAMP_FORMAT)}"
 
 
 def split_set_name(name: str) -> tuple[str, datetime] | None:
@@ -219,10 +227,11 @@ def select(
 ) -> Selection:
     """The set a user means by --backup and/or --timestamp; only complete sets by default.
 
-    --backup takes a full set name, a set's base name (its latest set), `latest`, or a
-    set id (a prefix of the final snapshot's id). --timestamp keeps sets at or before it;
-    alone, it takes the latest set of the widest type there (disaster-recovery, then full,
-    then any other), unless --name or --type narrows the choice.
+    --backup takes a full set name, a set's base name (its latest set), NAME-YYYYMMDD
+    (the latest set of NAME made that day, UTC), `latest`, or a set id (a prefix of any
+    length of the final snapshot's id, as long as one set has it). --timestamp keeps sets
+    at or before it; alone, it takes the latest set of the widest type there
+    (disaster-recovery, then full, then any other), unless --name or --type narrows it.
     """
     narrowed = [entry for entry in sets if (name is None or name in (entry.base, entry.name))
                 and (set_type is None or entry.type == set_type)]
@@ -256,13 +265,36 @@ def select(
     if by_base:
         before = f" at or before {timestamp.isoformat()}" if timestamp else ""
         return Selection(by_base[-1], f"the latest complete set named {backup}{before}")
-    if re.fullmatch(r"[0-9a-f]{4,64}", backup):
+    by_day = _made_on(complete, backup)
+    if by_day:
+        return by_day
+    if re.fullmatch(r"[0-9a-f]{1,64}", backup):
         by_id = [entry for entry in complete if entry.final and entry.final.id.startswith(backup)]
         if len(by_id) == 1:
             return Selection(by_id[0], f"its id starts with {backup}")
         if len(by_id) > 1:
-            raise UsageError(f"set id {backup} is ambiguous: {', '.join(e.name for e in by_id)}")
+            shown = ", ".join(f"{e.name} ({e.id})" for e in by_id[:10])
+            more = f" and {len(by_id) - 10} more" if len(by_id) > 10 else ""
+            raise UsageError(f"set id {backup} is ambiguous: it starts the ids of {shown}"
+                             f"{more}; give more of the id")
     raise NotFoundError(_nothing_found(sets, backup, timestamp))
+
+
+def _made_on(complete: Sequence[BackupSet], backup: str) -> Selection | None:
+    """NAME-YYYYMMDD: the latest complete set of NAME made that day (UTC)."""
+    match = DAY_PATTERN.match(backup)
+    if not match:
+        return None
+    try:
+        day = datetime.strptime(match["day"], DAY_FORMAT).date()
+    except ValueError:
+        return None
+    made = [entry for entry in complete
+            if entry.base == match["base"] and entry.time.astimezone(UTC).date() == day]
+    if not made:
+        return None
+    return Selection(made[-1], f"the latest complete set named {match['base']} made on "
+                     f"{day.isoformat()} (UTC)")
 
 
 def _widest(complete: Sequence[BackupSet], timestamp: datetime) -> Selection:

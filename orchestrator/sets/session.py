@@ -40,6 +40,9 @@ class Session:
 
 
 
+STOPPED = ("interrupted (", "terminated by ")  # how make.py words a run that was stopped
+
+
 def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:
     """The profile's sets in a repository, with this host's interrupted runs added.
 
@@ -53,13 +56,14 @@ def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:
         if record.status == "complete" or record.set in known:
             continue
         started = datetime.fromisoformat(record.started)
-        what = "interrupted" if record.status == "running" else "failed"
+        what = "was interrupted" if record.status == "running" else "failed"
         detail = f": {record.error}" if record.error else ""
         sets.append(
             BackupSet(
                 name=record.set, base=record.set.rsplit("-", 2)[0], type=record.type,
                 profile=profile, time=started, services=tuple(record.services),
-                problem=f"the run {what}{detail}"[:300],
+                problem=(record.error if record.error and record.error.startswith(
+                    STOPPED) else f"the run {what}{detail}")[:300],
             )
         )
     sized = {record.set: record.bytes for record in session.state.runs(url, profile)}

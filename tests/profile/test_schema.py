@@ -310,3 +310,18 @@ def test_json_schema_describes_the_file() -> None:
     assert "extends" in schema["properties"]
     assert "source_files" not in schema["properties"]
     assert schema["additionalProperties"] is False
+
+
+def test_a_destination_may_be_given_by_its_url() -> None:
+    from orchestrator.errors import UnknownName
+    from orchestrator.profile.schema import Profile
+
+    profile = Profile.model_validate({"repositories": {
+        "local": {"url": "/srv/repo", "password_env": "PW"},
+        "offsite": {"url": "s3://backup-bucket/host", "password_env": "PW"},
+    }})
+    assert profile.repository("s3://backup-bucket/host/")[0] == "offsite"
+    assert profile.repository("offsite")[0] == "offsite"
+    for unknown in ("s3://backup-bucket", "/srv/repo", "nosuch"):
+        with pytest.raises(UnknownName, match="have: local, offsite"):
+            profile.repository(unknown)

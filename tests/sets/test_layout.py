@@ -218,7 +218,48 @@ def test_check_sources_exist_lists_every_missing_path(tmp_path: Path) -> None:
     assert str(tmp_path / "gone-1") in text and "config/b" in text
     assert str(tmp_path / "gone-2") in text and "services/x/data" in text
     assert f"{present} " not in text
-    check_sources_exist(sources[:1])  # nothing missing: no error
+    assert check_sources_exist(sources[:1]) == sources[:1]  # nothing missing: no error
+
+
+def test_missing_warn_and_skip_leave_the_path_out(tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    present = tmp_path / "present"
+    present.mkdir()
+    sources = [
+        SourcePath(str(present), "config/a", "config", "a"),
+        SourcePath(str(tmp_path / "gone-1"), "config/b", "config", "b", missing="warn"),
+        SourcePath(str(tmp_path / "gone-2"), "services/x/data", "service-data", "x",
+                   missing="skip"),
+    ]
+    with caplog.at_level("INFO", logger="strongroom"):
+        assert check_sources_exist(sources) == sources[:1]
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "gone-1 (config/b) does not exist" in warned[0].getMessage()
+    failing = [*sources, SourcePath(str(tmp_path / "gone-3"), "config/c", "config", "c")]
+    with pytest.raises(NotFoundError) as info:
+        check_sources_exist(failing)
+    assert "1 source path(s)" in str(info.value) and "gone-1" not in str(info.value)
+    assert 'missing = "warn"' in info.value.render()
+
+
+def test_the_profile_policy_reaches_the_sources(tmp_path: Path) -> None:
+    from orchestrator.profile.schema import Profile
+    from orchestrator.sets.layout import missing_paths
+
+    profile = Profile.model_validate({
+        "repositories": {"local": {"url": "/srv/repo", "password_env": "PW"}},
+        "config": {"etc": {"paths": [str(tmp_path / "etc")], "missing": "warn"},
+                   "opt": {"paths": [str(tmp_path / "opt")], "missing": "skip"}},
+        "services": {"web": {"config": [str(tmp_path / "web")]}},
+    })
+    policies = {item.logical: item.missing for item in plan_sources(profile, "full")}
+    assert policies == {"config/etc": "warn", "config/opt": "skip",
+                        "services/web/config": "fail"}
+    warnings = missing_paths(profile)
+    assert len(warnings) == 2
+    assert any("etc (config/etc) does not exist: a backup leaves it out" in w for w in warnings)
+    assert any("web (services/web/config) does not exist: a backup fails" in w
+               for w in warnings)
 
 
 # --- select_for_restore ----------------------------------------------------------------

@@ -411,3 +411,53 @@ def test_reasons_name_how_the_set_was_chosen(mixed: list[BackupSet]) -> None:
     assert select(mixed).reason == "the latest complete set"
     chosen = select(mixed, name).chosen
     assert select(mixed, chosen.id).reason == f"its id starts with {chosen.id}"
+
+
+# --- names with a day, short ids -------------------------------------------------------
+
+
+def test_a_name_ending_in_the_day_gets_only_the_time() -> None:
+    assert set_name("nextcloud-20241220", T0) == "nextcloud-20241220-143022"
+    assert split_set_name("nextcloud-20241220-143022") == ("nextcloud", T0)
+    # another day's date is kept as part of the name: the stamp still says when
+    assert set_name("nextcloud-20241219", T0) == "nextcloud-20241219-20241220-143022"
+
+
+def test_select_by_name_and_day() -> None:
+    day2 = T0 + timedelta(days=1)
+    snaps = (make_set("weekly-full", T0) + make_set("weekly-full", T0 + timedelta(hours=2))
+             + make_set("weekly-full", day2) + make_set("other", T0 + timedelta(hours=3))
+             + make_set("weekly-full", T0 + timedelta(hours=4), complete=False))
+    sets = group_sets(snaps)
+    chosen = select(sets, "weekly-full-20241220")
+    assert chosen.chosen.name == set_name("weekly-full", T0 + timedelta(hours=2))
+    assert "made on 2024-12-20 (UTC)" in chosen.reason
+    assert select_set(sets, "weekly-full-20241221").name == set_name("weekly-full", day2)
+    assert select_set(sets, "weekly-full-20241220-143022").name == "weekly-full-20241220-143022"
+    with pytest.raises(NotFoundError, match="weekly-full-20241222"):
+        select_set(sets, "weekly-full-20241222")
+    with pytest.raises(NotFoundError):
+        select_set(sets, "weekly-full-20241399")  # not a day
+    # with --timestamp, only sets at or before it
+    assert select_set(sets, "weekly-full-20241220", T0 + timedelta(hours=1)).name == set_name(
+        "weekly-full", T0)
+
+
+def test_select_by_a_short_id_prefix() -> None:
+    sets = group_sets(make_set("a", T0))
+    final = sets[0].final
+    assert final is not None
+    assert select_set(sets, final.id[:3]).name == sets[0].name
+    assert select_set(sets, final.id[:1]).name == sets[0].name
+
+
+def test_an_ambiguous_prefix_lists_the_candidates() -> None:
+    a = make_set("a", T0)
+    b = make_set("b", T0 + timedelta(hours=1))
+    b[-1] = Snapshot(a[-1].id[:2] + "0" * 62, a[-1].id[:2] + "000000", b[-1].time, "web1",
+                     b[-1].paths, b[-1].tags)
+    sets = group_sets(a + b)
+    with pytest.raises(UsageError) as info:
+        select_set(sets, a[-1].id[:2])
+    assert set_name("a", T0) in str(info.value) and set_name("b", b[-1].time) in str(info.value)
+    assert "give more of the id" in str(info.value)
