@@ -115,7 +115,7 @@ def test_wrong_passphrase_missing_repository_and_no_secret_on_argv(
     site = make_site(init=False)
     missing = site.run("list-backups", check=False)
     assert missing.returncode != 0 and "no borg repository" in missing.stderr
-    assert "strongroom init --destination local" in missing.stderr
+    assert f"strongroom -p {site.profile} init --destination local" in missing.stderr
     site.run("init")
     site.run("create-backup", "--type", "config")
     site.password_file.write_text("not the passphrase\n")
