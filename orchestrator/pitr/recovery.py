@@ -119,7 +119,7 @@ def owner_of(folder: Path) -> tuple[int, int]:
 def chown_tree(root: Path, uid: int, gid: int) -> None:
     if os.geteuid() != 0:
         return
-    os.chown(root, uid, gid)
+    os.chown(root, uid, gid, follow_symlinks=False)
     for folder, dirs, files in os.walk(root):
         for name in dirs + files:
             os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)

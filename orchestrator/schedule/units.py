@@ -79,8 +79,18 @@ def environment_word(assignment: str) -> str:
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _exec_lines(argv: Sequence[str], environment: Mapping[str, str], profile: str,
+                user: bool) -> list[str]:
+    """ExecStart=, its Environment= lines and the profile's optional EnvironmentFile=,
+    as every strongroom unit runs its command."""
+    env_file = ("%h/.config/strongroom/" if user else "/etc/strongroom/") + f"{profile}.env"
+    return ["ExecStart=" + " ".join(systemd_word(arg) for arg in argv),
+            *(f"Environment={environment_word(f'{key}={value}')}"
+              for key, value in sorted(environment.items())),
+            f"EnvironmentFile=-{env_file}"]
+
+
 def systemd_service(job: ScheduledJob) -> str:
-    env_file = ("%h/.config/strongroom/" if job.user else "/etc/strongroom/") + f"{job.profile}.env"
     lines = [
         _managed_header(job),
         "[Unit]",
@@ -90,10 +100,7 @@ def systemd_service(job: ScheduledJob) -> str:
         "",
         "[Service]",
         "Type=oneshot",
-        "ExecStart=" + " ".join(systemd_word(arg) for arg in job.argv),
-        *(f"Environment={environment_word(f'{key}={value}')}"
-          for key, value in sorted(job.environment.items())),
-        f"EnvironmentFile=-{env_file}",
+        *_exec_lines(job.argv, job.environment, job.profile, job.user),
         "Nice=10",
         "IOSchedulingClass=idle",
         "CPUSchedulingPolicy=batch",
@@ -156,7 +163,6 @@ def shipper_argv(executable: Sequence[str], profile_file: str, service: str,
 
 
 def shipper_service(job: ShipperJob) -> str:
-    env_file = ("%h/.config/strongroom/" if job.user else "/etc/strongroom/") + f"{job.profile}.env"
     lines = [
         f"# Written by strongroom pitr setup (profile {job.profile}, service {job.service}).\n"
         f"# Change {job.profile_file or 'the profile'} and run pitr setup again;\n"
@@ -168,10 +174,7 @@ def shipper_service(job: ShipperJob) -> str:
         "",
         "[Service]",
         "Type=simple",
-        "ExecStart=" + " ".join(systemd_word(arg) for arg in job.argv),
-        *(f"Environment={environment_word(f'{key}={value}')}"
-          for key, value in sorted(job.environment.items())),
-        f"EnvironmentFile=-{env_file}",
+        *_exec_lines(job.argv, job.environment, job.profile, job.user),
         "Restart=on-failure",
         "RestartSec=30",
         "Nice=5",
