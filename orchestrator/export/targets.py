@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 from orchestrator.errors import AccessDenied, ConflictError, UsageError
-from orchestrator.run.tempfiles import exclusive_temp
+from orchestrator.run.tempfiles import exclusive_temp, fsync_folder
 
 S3_PART = 16 << 20
 
@@ -132,11 +132,7 @@ def replacing(path: Path, force: bool, mode: int = 0o600, hint: str = "") -> Ite
         handle.close()
         temp.unlink(missing_ok=True)
         raise
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    fsync_folder(path.parent)
 
 
 def s3_client() -> Any:

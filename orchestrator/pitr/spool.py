@@ -16,6 +16,7 @@ from pathlib import Path
 
 from orchestrator.errors import StrongroomError
 from orchestrator.pitr.walnames import MAX_WAL_FILE, WAL_NAME, checked_name
+from orchestrator.run.tempfiles import fsync_folder
 
 CHUNK = 1 << 20
 LOCK_NAME = ".ship.lock"
@@ -31,14 +32,6 @@ class SpoolEntry:
     path: Path
     size: int
     mtime: float
-
-
-def fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def same_content(a: Path, b: Path) -> bool:

@@ -23,3 +23,12 @@ def exclusive_temp(path: Path, mode: int, suffix: str = ".partial",
             continue
         os.fchmod(fd, mode)
         return fd, temp
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename or a new name in `folder` durable (fsync of the folder itself)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -40,6 +40,7 @@ from orchestrator.models import (
     KeyListResult,
 )
 from orchestrator.profile.schema import Repository
+from orchestrator.run.tempfiles import fsync_folder
 from orchestrator.sets.session import Session
 from orchestrator.sets.state import write_atomic
 
@@ -154,7 +155,7 @@ def choose_new(new: Path, given: bytes | None) -> None:
     """Step 1: the new password, kept beside the old one before any key holds it."""
     secret = given if given is not None else base64.b64encode(secrets.token_bytes(32))
     write_atomic(new, secret + b"\n", 0o600)
-    _sync_folder(new.parent)
+    fsync_folder(new.parent)
 
 
 def add_key(session: Session, name: str, repository: Repository, new: Path,
@@ -179,7 +180,7 @@ def keep_previous(path: Path, previous: Path) -> None:
 def install_new(new: Path, path: Path) -> None:
     """Step 3b: P.new renamed over P, atomically."""
     os.replace(new, path)
-    _sync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 def verify(session: Session, name: str, repository: Repository, path: Path) -> KeyInfo:
@@ -206,7 +207,7 @@ def remove_old(session: Session, name: str, repository: Repository, previous: Pa
 def forget_previous(previous: Path) -> None:
     """Step 6: the old password deleted."""
     previous.unlink(missing_ok=True)
-    _sync_folder(previous.parent)
+    fsync_folder(previous.parent)
 
 
 # ---- rotation where strongroom cannot write the password
@@ -275,14 +276,6 @@ def _readable(value: str) -> Path:
     if not secret:
         raise UsageError(f"--new-password-file {value} is empty")
     return path
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _entry(key: KeyInfo) -> KeyEntry:
