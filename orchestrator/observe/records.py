@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrator import models
 from orchestrator.sets.naming import split_set_name
-from orchestrator.sets.state import write_atomic
+from orchestrator.sets.state import StateDir, write_atomic
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -174,18 +175,17 @@ class DrillRecord:
 
 def last_drill(state_root: Path, set_base: str) -> DrillRecord | None:
     """The newest restore drill of the sets named `set_base`, from the copies drills keep
-    in `<state>/drills/<set>.json` (unreadable records are left out)."""
+    in the state directory (records that do not parse are left out)."""
     newest: DrillRecord | None = None
-    for path in sorted((state_root / "drills").glob("*.json")):
+    for data in StateDir(state_root).drills():
         try:
-            record = json.loads(path.read_text())["record"]
-            split = split_set_name(str(record["set"]))
-            started = moment(str(record["started"]))
-            ok = record["ok"]
-        except (OSError, ValueError, KeyError, TypeError):
+            record = models.DrillRecord.model_validate(data)
+        except ValueError:
             continue
-        if split is None or split[0] != set_base or started is None or not isinstance(ok, bool):
-            continue
-        if newest is None or started > newest.time:
-            newest = DrillRecord(time=started, ok=ok)
+        split = split_set_name(record.set)
+        started = record.started if record.started.tzinfo else record.started.replace(
+            tzinfo=UTC)
+        if split is not None and split[0] == set_base and (
+                newest is None or started > newest.time):
+            newest = DrillRecord(time=started, ok=record.ok)
     return newest

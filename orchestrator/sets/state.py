@@ -104,9 +104,9 @@ class StateDir:
         data = {"url": url, "record": json.loads(record)}
         write_atomic(self.root / "drills" / f"{set_name}.json", json.dumps(data).encode())
 
-    def drills(self, url: str) -> list[Any]:
-        """The drill records kept for a repository (as parsed JSON; unreadable ones left
-        out)."""
+    def drills(self, url: str | None = None) -> list[Any]:
+        """The drill records kept for a repository, or for every repository when `url`
+        is None (as parsed JSON; unreadable ones left out)."""
         folder = self.root / "drills"
         found: list[Any] = []
         if not folder.is_dir():
@@ -116,7 +116,7 @@ class StateDir:
                 data = json.loads(path.read_text())
             except (ValueError, OSError):
                 continue
-            if isinstance(data, dict) and data.get("url") == url:
+            if isinstance(data, dict) and (url is None or data.get("url") == url):
                 found.append(data.get("record"))
         return found
 
