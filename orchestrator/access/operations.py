@@ -54,11 +54,21 @@ def download(session: Session, request: Any, progress: ProgressCallback | None) 
 
 
 def migrate(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    if request.to is not None:
+        if request.to_format is not None or request.output is not None:
+            raise UsageError("--to copies the set into a repository; --to-format and "
+                             "--output are for an archive: give one or the other")
+        from orchestrator.sets.migrate import migrate_set
+
+        return migrate_set(session, request)
+    if request.from_archive is not None or request.name is not None:
+        raise UsageError("--from-archive and --name need --to REPO (where the set goes)")
     from orchestrator.export.download import download_backup
 
     return download_backup(session, models.DownloadBackupRequest.model_validate({
-        "backup": request.backup, "format": request.to_format, "output": request.output,
-        "destination": request.destination, "force": request.force}))
+        "backup": request.backup, "format": request.to_format or "zip",
+        "output": request.output, "destination": request.destination,
+        "force": request.force}))
 
 
 def database(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:

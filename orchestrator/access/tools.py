@@ -94,8 +94,10 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("backup-compare", "Compare two backup sets part by part: files added, removed and "
          "modified, streams whose digest changed.", models.BackupCompareRequest, ops.compare,
          audited=False),
-    Tool("backup-migrate", "Convert a backup set to an archive format.",
-         models.BackupMigrateRequest, ops.migrate),
+    Tool("backup-migrate", "Convert a backup set to an archive format (toFormat), or copy "
+         "it into another repository of any engine (to; refused when the target holds the "
+         "set already), or import an export or a plain zip/tar into one (fromArchive, to).",
+         models.BackupMigrateRequest, ops.migrate, locked=True),
     Tool("backup-encrypt", "Encrypt an existing plain export (archive: ZIP → AES-256 ZIP, "
          "tar.* → the encrypted envelope), or move backup sets under another repository's "
          "master key (backupName / all / since, to; forgetSource removes them from the "

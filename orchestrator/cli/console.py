@@ -187,6 +187,14 @@ def render_download(result: Any) -> str:
     return line + (f"\ndownload link: {result.url}" if result.url else "")
 
 
+def render_migrated(result: Any) -> str:
+    checked = [part.part for part in result.parts if part.digest]
+    return (f"copied {result.set} from {result.source} to {result.target}"
+            f"{' (created)' if result.created else ''}: {len(result.parts)} part(s), "
+            f"{len(checked)} stream digest(s) checked against the manifest"
+            f"{', files staged' if result.staged else ''}, {result.duration:.1f} s")
+
+
 def render_init(results: Sequence[InitResult]) -> str:
     return "\n".join(
         f"{r.destination}: {'created' if r.created else 'exists, password ok'} ({r.url})"

@@ -63,25 +63,42 @@ def download_backup(
 @main.command("backup-migrate")
 @click.option("--backup", default="latest", show_default=True, metavar="NAME|ID|latest")
 @click.option("--to-format", "fmt", type=click.Choice(["zip", "tar.gz", "tar.xz"]),
-              required=True)
+              help="Convert the set to this archive format.")
+@click.option("--to", "to", metavar="REPO", help="Copy the set into this repository (any "
+              "engine); or, with --from-archive, import the archive there.")
+@click.option("--from-archive", metavar="FILE", help="An export (any format, encrypted or "
+              "not) or a plain zip/tar to import as a set (with --to).")
+@click.option("--name", metavar="NAME", help="With --from-archive: the imported set's name.")
+@click.option("--archive-password-file", metavar="FILE",
+              help="With --from-archive: the password of an encrypted export.")
 @click.option("--output", "-o", metavar="PATH|-|s3://BUCKET/KEY")
-@click.option("--destination", "-d", metavar="REPO")
+@click.option("--destination", "-d", metavar="REPO", help="The repository the set is in.")
 @click.option("--force", is_flag=True)
 @common
 @guarded
 def backup_migrate(
-    backup: str, fmt: str, output: str | None, destination: str | None, force: bool,
-    profile_ref: str | None, as_json: bool, verbose: int,
+    backup: str, fmt: str | None, to: str | None, from_archive: str | None, name: str | None,
+    archive_password_file: str | None, output: str | None, destination: str | None,
+    force: bool, profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
-    """Convert a backup set to an archive format (the same conversion as download-backup)."""
+    """Convert a backup set to an archive format (the same conversion as download-backup),
+    copy it into another repository (--to REPO), or import an archive (--from-archive)."""
     from orchestrator.cli import console
+    from orchestrator.errors import UsageError
     from orchestrator.models import BackupMigrateRequest
 
+    if fmt is None and to is None:
+        raise UsageError("say where the set goes: --to-format zip|tar.gz|tar.xz or --to REPO")
+    password = console.read_password(True, archive_password_file, None, confirm=False) \
+        if archive_password_file else None
     session = console.open_session(profile_ref, verbose)
-    request = console.build(BackupMigrateRequest, backup=backup, to_format=fmt, output=output,
-                            destination=destination, force=force)
-    console.emit(console.call(session, "backup-migrate", request), as_json,
-                 console.render_download)
+    request = console.build(BackupMigrateRequest, backup=backup, to_format=fmt, to=to,
+                            from_archive=from_archive, name=name, archive_password=password,
+                            output=output, destination=destination, force=force)
+    with console.spinner(as_json or to is None, "copying"):
+        result = console.call(session, "backup-migrate", request)
+    console.emit(result, as_json, console.render_download if to is None else
+                 console.render_migrated)
 
 
 @main.command("decrypt")

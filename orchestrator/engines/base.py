@@ -255,3 +255,31 @@ class Engine(Protocol):
     def key_remove(self, key_id: str) -> None:
         """Remove a key other than the one in use."""
         ...
+
+    # Copies between repositories of any engine: the source's dump runs as a process of
+    # its own, piped into the target's backup, each with its own repository's environment.
+
+    imports_tar: bool
+    """Whether backup_tar takes a tar stream (borg); otherwise the tree is staged on disk
+    and stored with backup_tree (restic 0.14 cannot import a tar)."""
+
+    def copy_clash(self, source: Any) -> list[str]:
+        """The environment variables this repository and `source` need with different
+        values, which one copy_from run cannot hold (then copy through dump_command)."""
+        ...
+
+    def dump_command(self, snapshot_id: str, path: str, archive: bool = False) -> Command:
+        """A stored file (with archive: a tar of a folder) written to stdout by a process
+        with this repository's own environment; its password reaches it through a pipe."""
+        ...
+
+    def backup_tar(self, producer: Command, paths: Sequence[str], *, tags: Sequence[str],
+                   time: datetime, host: str, compression: str = "auto") -> BackupSummary:
+        """The tar stream producer writes, stored as one snapshot listing `paths`."""
+        ...
+
+    def backup_tree(self, root: Path, paths: Sequence[str], *, tags: Sequence[str],
+                    time: datetime, host: str, compression: str = "auto") -> BackupSummary:
+        """`paths` (absolute, as the snapshot is to list them) stored from below `root`:
+        root/srv/data is stored as /srv/data."""
+        ...

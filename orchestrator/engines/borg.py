@@ -18,6 +18,7 @@ from typing import IO
 from orchestrator import run
 from orchestrator.engines import borg_args as args
 from orchestrator.engines import borg_output as output
+from orchestrator.engines import borg_transfer as transfer
 from orchestrator.engines.base import (
     AuthenticationDenied,
     BackupSummary,
@@ -393,6 +394,25 @@ class BorgEngine:
             self._run(args.recreate_comment_args(
                 name, args.comment_of(merged, snap.hostname, snap.paths)))
         self._archives = None
+
+    # ---- copies between repositories of any engine (borg_transfer)
+
+    imports_tar = True
+
+    def copy_clash(self, source: object) -> list[str]:
+        return []  # copy_from runs two processes, each with its own environment
+
+    def dump_command(self, snapshot_id: str, path: str, archive: bool = False) -> run.Command:
+        return transfer.dump_command(self, snapshot_id, path, archive)
+
+    def backup_tar(self, producer: run.Command, paths: Sequence[str], *,
+                   tags: Sequence[str], time: datetime, host: str,
+                   compression: str = "auto") -> BackupSummary:
+        return transfer.backup_tar(self, producer, paths, tags=tags, time=time, host=host)
+
+    def backup_tree(self, root: Path, paths: Sequence[str], *, tags: Sequence[str],
+                    time: datetime, host: str, compression: str = "auto") -> BackupSummary:
+        raise EngineError("borg imports a tree as a tar stream: use backup_tar")
 
     # A borg repository has one passphrase, not a list of keys: `strongroom key` is
     # restic's for now, and says so instead of half-working here.

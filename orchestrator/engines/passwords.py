@@ -44,6 +44,10 @@ class PasswordSource:
         with run.secret_fd(self._read_secret()) as fd:
             yield fd
 
+    def secret(self) -> bytes:
+        """The password itself, for a Command that hands it to its child through a pipe."""
+        return self._read_secret()
+
     def _read_secret(self) -> bytes:
         if self._secret is None:
             self._secret = self._fetch()

@@ -11,6 +11,7 @@ from typing import IO, TypeVar
 
 from orchestrator import run
 from orchestrator.engines import restic_args as args
+from orchestrator.engines import restic_transfer as transfer
 from orchestrator.engines.base import (
     AuthenticationDenied,
     BackupSummary,
@@ -206,13 +207,8 @@ class ResticEngine:
     def _as_source(self, source: ResticEngine) -> Iterator[tuple[dict[str, str], tuple[int,
                                                                                      ...]]]:
         """The environment naming `source` as restic's --from repository."""
-        mine = {**self.destination.env, **self.secrets()}
         theirs = {**source.destination.env, **source.secrets()}
-        clash = sorted(key for key in theirs if key in mine and mine[key] != theirs[key])
-        options = dict(option.split("=", 1) for option in self.destination.options)
-        clash += sorted(key for key, value in (option.split("=", 1) for option in
-                                               source.destination.options)
-                        if options.get(key, value) != value)
+        clash = self.copy_clash(source)
         if clash:
             raise EngineError(
                 f"cannot copy from {source.repository_name!r} to {self.repository_name!r} in "
@@ -404,6 +400,27 @@ class ResticEngine:
 
     def key_remove(self, key_id: str) -> None:
         self._run(args.key_remove_args(key_id))
+
+    # ---- copies between repositories of any engine (restic_transfer)
+
+    imports_tar = False
+
+    def copy_clash(self, source: object) -> list[str]:
+        return transfer.env_clash(self, source) if isinstance(source, ResticEngine) else []
+
+    def dump_command(self, snapshot_id: str, path: str, archive: bool = False) -> run.Command:
+        return transfer.dump_command(self, snapshot_id, path, archive)
+
+    def backup_tar(self, producer: run.Command, paths: Sequence[str], *,
+                   tags: Sequence[str], time: datetime, host: str,
+                   compression: str = "auto") -> BackupSummary:
+        raise EngineError("restic cannot import a tar stream: stage the tree and use "
+                          "backup_tree")
+
+    def backup_tree(self, root: Path, paths: Sequence[str], *, tags: Sequence[str],
+                    time: datetime, host: str, compression: str = "auto") -> BackupSummary:
+        return transfer.backup_tree(self, root, paths, tags=tags, time=time, host=host,
+                                    compression=compression)
 
 
 class PendingStream:

@@ -236,18 +236,38 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+ROOT_TAG = "root"
+
+
+def root_tag(root: Path) -> str:
+    """The tag naming the folder a staged tree was backed up from (restic_transfer)."""
+    return f"{ROOT_TAG}={root}"
+
+
+def unrooted(paths: Sequence[str], tags: Sequence[str]) -> tuple[str, ...]:
+    """A snapshot's paths without the prefix its `root=` tag names, as they were at the
+    source; unchanged without the tag."""
+    prefix = next((tag[len(ROOT_TAG) + 1:] for tag in tags
+                   if tag.startswith(ROOT_TAG + "=")), "").rstrip("/")
+    if not prefix:
+        return tuple(paths)
+    return tuple(path[len(prefix):] or "/" if path == prefix or path.startswith(prefix + "/")
+                 else path for path in paths)
+
+
 def parse_snapshots(text: str) -> list[Snapshot]:
     result: list[Snapshot] = []
     for item in json.loads(text or "[]") or []:
         summary = item.get("summary") or {}
+        tags = tuple(item.get("tags") or ())
         result.append(
             Snapshot(
                 id=item["id"],
                 short_id=item.get("short_id", item["id"][:8]),
                 time=parse_time(item["time"]),
                 hostname=item.get("hostname", ""),
-                paths=tuple(item.get("paths") or ()),
-                tags=tuple(item.get("tags") or ()),
+                paths=unrooted(item.get("paths") or (), tags),
+                tags=tags,
                 total_bytes=summary.get("total_bytes_processed"),
             )
         )

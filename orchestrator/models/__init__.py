@@ -42,9 +42,11 @@ from orchestrator.models.export import (
     BackupEncryptRequest,
     BackupEncryptResult,
     BackupMigrateRequest,
+    BackupMigrateResult,
     DownloadBackupRequest,
     DownloadBackupResult,
     ExportFormat,
+    MigratedPart,
 )
 from orchestrator.models.keys import (
     KeyChangeRequest,
@@ -149,6 +151,8 @@ __all__ = [
     "BackupEncryptResult",
     "BackupFilesRequest",
     "BackupMigrateRequest",
+    "BackupMigrateResult",
+    "MigratedPart",
     "BackupSetInfo",
     "ContinuousBaseInfo",
     "ContinuousInfo",

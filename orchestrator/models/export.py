@@ -66,8 +66,33 @@ class BackupEncryptResult(Model):
 
 
 class BackupMigrateRequest(Model):
+    """Convert a set to an archive (to_format), copy it into another repository of any
+    engine (to), or import an archive into one (from_archive with to)."""
+
     backup: str = "latest"
-    to_format: ExportFormat = Field(default="zip", alias="toFormat")
+    to_format: ExportFormat | None = Field(default=None, alias="toFormat",
+                                           description="zip when neither this nor to is given")
     output: str | None = None
     destination: str | None = None
     force: bool = False
+    to: str | None = Field(default=None, description="a repository of the profile")
+    from_archive: str | None = Field(default=None, alias="fromArchive")
+    name: str | None = Field(default=None, description="the imported set's base name")
+    archive_password: SecretStr | None = Field(default=None, alias="archivePassword")
+
+
+class MigratedPart(Model):
+    part: str
+    snapshot_id: str
+    bytes: int | None = None
+    digest: str | None = Field(default=None, description="checked against the manifest")
+
+
+class BackupMigrateResult(Model):
+    set: str
+    source: str = Field(description="a repository, or the imported archive")
+    target: str
+    created: bool = Field(description="the target repository was created by this run")
+    parts: list[MigratedPart]
+    staged: bool = Field(description="the files part passed through a staging folder")
+    duration: float

@@ -38,7 +38,8 @@ SECRET_FD = "{secret_fd}"
 @dataclass(frozen=True)
 class Command:
     """An argv with its environment. `secret`, when set, reaches the child through a pipe
-    as /dev/fd/N, and every `{secret_fd}` in argv is replaced by N."""
+    as /dev/fd/N, and every `{secret_fd}` in argv and in the environment's values is
+    replaced by N."""
 
     argv: tuple[str, ...]
     env: Mapping[str, str | None] = field(default_factory=dict)
@@ -53,7 +54,9 @@ def prepared(command: Command) -> Iterator[tuple[list[str], Env, tuple[int, ...]
         return
     with secret_fd(command.secret) as fd:
         argv = [item.replace(SECRET_FD, str(fd)) for item in command.argv]
-        yield argv, command.env, (fd,)
+        env = {key: value.replace(SECRET_FD, str(fd)) if value is not None else None
+               for key, value in command.env.items()}
+        yield argv, env, (fd,)
 
 
 def run_command(command: Command, **options: Any) -> Completed:

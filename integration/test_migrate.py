@@ -1,0 +1,91 @@
+"""backup-migrate --to between engines (restic → borg → restic), its refusals, and
+backup-sync between repositories that need different values of one variable."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from integration.conftest import Site, compare_trees, require_binary, with_sqlite
+
+
+def add_repository(site: Site, name: str, engine: str, env: str = "") -> Path:
+    """A repository of its own, under its own password (so its own keys)."""
+    password = site.root / f"{name}.pass"
+    password.write_text(f"another passphrase for {name}\n")
+    password.chmod(0o600)
+    folder = site.root / f"repo-{name}"
+    site.profile.write_text(site.profile.read_text().replace("[config]", f"""\
+[repositories.{name}]
+engine = "{engine}"
+url = "{folder}"
+password_file = "{password}"
+{env}
+[config]""", 1))
+    return folder
+
+
+def stream_digests(site: Site, destination: str, name: str) -> dict[str, str]:
+    verified = site.run("verify-backup", "--destination", destination, "--backup", name,
+                        "--json").json()
+    assert verified["ok"] is True, verified
+    listed = site.run("list-backups", "--destination", destination, "--json").json()
+    assert [entry["set"] for entry in listed["backups"]] == [name]
+    return {check["check"]: check["detail"] for check in verified["checks"]}
+
+
+def test_a_set_goes_restic_to_borg_to_restic_and_restores_the_same(site: Site) -> None:
+    require_binary("borg")
+    db = with_sqlite(site)
+    add_repository(site, "vault", "borg")
+    add_repository(site, "back", "restic")
+    made = site.run("create-backup", "--type", "full", "--json").json()
+    name = made["set"]
+
+    there = site.run("backup-migrate", "--backup", name, "--to", "vault", "--json").json()
+    assert there["set"] == name and there["target"] == "vault" and there["created"] is True
+    assert there["staged"] is False  # borg takes the files part as a tar stream
+    dumps = [part for part in there["parts"] if part["part"] != "files"]
+    assert dumps and all(part["digest"] for part in dumps)
+    back = site.run("backup-migrate", "--backup", name, "--destination", "vault", "--to",
+                    "back", "--json").json()
+    assert back["staged"] is True and back["set"] == name
+    assert [p["digest"] for p in back["parts"] if p["digest"]] == [p["digest"] for p in dumps]
+
+    # The same name and time in every repository; the digests as recorded at backup time.
+    times = {site.run("list-backups", "--destination", repo, "--json").json()["backups"][0][
+        "time"] for repo in ("local", "vault", "back")}
+    assert len(times) == 1
+    assert stream_digests(site, "back", name) == stream_digests(site, "local", name)
+
+    target = site.root / "restored"
+    site.run("restore-backup", "--destination", "back", "--backup", name, "--target",
+             str(target))
+    host = site.root / "host"
+    compare_trees(host, target / str(host).lstrip("/"), skip=(".terraform",), mtimes=False)
+    with sqlite3.connect(target / str(db).lstrip("/")) as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (300,)
+    conn.close()
+
+    # No silent overwrite: the set is in back already.
+    again = site.run("backup-migrate", "--backup", name, "--to", "back", check=False)
+    assert again.returncode != 0 and "already holds set" in again.stderr
+    assert "Traceback" not in again.stderr
+    same = site.run("backup-migrate", "--backup", name, "--to", "local", check=False)
+    assert same.returncode != 0 and "is the repository the set is in" in same.stderr
+    both = site.run("backup-migrate", "--to-format", "zip", "--to", "back", check=False)
+    assert both.returncode != 0 and "one or the other" in both.stderr
+
+
+def test_sync_between_repositories_needing_different_values_of_one_variable(
+        site: Site) -> None:
+    site.profile.write_text(site.profile.read_text().replace(
+        'password_file = "', 'env = { AWS_ACCESS_KEY_ID = "key-of-local" }\npassword_file = "',
+        1))
+    add_repository(site, "other", "restic", 'env = { AWS_ACCESS_KEY_ID = "key-of-other" }')
+    with_sqlite(site, rows=20)
+    name = site.run("create-backup", "--type", "full", "--json").json()["set"]
+    synced = site.run("backup-sync", "--from", "local", "--to", "other", "--json").json()
+    assert synced["copied"] == [name]
+    again = site.run("backup-sync", "--from", "local", "--to", "other", "--json").json()
+    assert again["copied"] == [] and again["skipped"] == [name]
+    assert stream_digests(site, "other", name) == stream_digests(site, "local", name)
