@@ -4,6 +4,7 @@ backup-sync between repositories that need different values of one variable."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from integration.conftest import Site, compare_trees, require_binary, with_sqlite
 

@@ -87,11 +87,11 @@ def backup_migrate(
     from orchestrator.errors import UsageError
     from orchestrator.models import BackupMigrateRequest
 
+    session = console.open_session(profile_ref, verbose)
     if fmt is None and to is None:
         raise UsageError("say where the set goes: --to-format zip|tar.gz|tar.xz or --to REPO")
     password = console.read_password(True, archive_password_file, None, confirm=False) \
         if archive_password_file else None
-    session = console.open_session(profile_ref, verbose)
     request = console.build(BackupMigrateRequest, backup=backup, to_format=fmt, to=to,
                             from_archive=from_archive, name=name, archive_password=password,
                             output=output, destination=destination, force=force)

@@ -1,6 +1,7 @@
 """backup-sync and the continuous family: its base backups and WAL batches copied to
-another repository with the engine's copy, beside (or, with `--backup continuous`,
-instead of) the sets.
+another repository with the engine's copy (or, between engines or repositories that
+need different values of one variable, through two processes each), beside (or, with
+`--backup continuous`, instead of) the sets.
 
 Order keeps the target usable at every moment: WAL batches first, then base data parts,
 then base info parts, which are what make a base complete (a base whose info part did
@@ -17,6 +18,7 @@ from orchestrator.models import BackupSyncRequest, BackupSyncResult
 from orchestrator.pitr.archive import BASE_INFO_KIND, BASE_KIND, WAL_KIND
 from orchestrator.pitr.listing import has_continuous
 from orchestrator.pitr.service import FAMILY
+from orchestrator.sets.migrate import copy_stream, two_processes
 from orchestrator.sets.naming import PRODUCT_TAG
 from orchestrator.sets.session import Session
 from orchestrator.sets.sync import backup_sync
@@ -38,9 +40,9 @@ def sync_sets_and_continuous(session: Session, request: BackupSyncRequest) -> Ba
         target_name, target = session.engine(request.to)
         if source_name == target_name:
             raise UsageError(f"--from and --to are both {source_name!r}")
-        result = BackupSyncResult(source=source_name, target=target_name,
-                                  created=target.init_like(source), copied=[], skipped=[],
-                                  snapshots=0)
+        created = target.init() if two_processes(source, target) else target.init_like(source)
+        result = BackupSyncResult(source=source_name, target=target_name, created=created,
+                                  copied=[], skipped=[], snapshots=0)
     else:
         result = backup_sync(session, request)
         if request.backup or request.since or not has_continuous(profile):
@@ -64,6 +66,7 @@ def sync_continuous(source: Engine, target: Engine, profile: str) -> tuple[int, 
     there = {identity(snap) for snap in target.snapshots(tags)}
     wanted = source.snapshots(tags)
     copied = present = 0
+    streamed = two_processes(source, target)
     for kind in KINDS:
         missing = []
         for snap in wanted:
@@ -72,9 +75,13 @@ def sync_continuous(source: Engine, target: Engine, profile: str) -> tuple[int, 
             if identity(snap) in there:
                 present += 1
             else:
-                missing.append(snap.id)
+                missing.append(snap)
         if missing:
             log.info("copying %d continuous %s snapshot(s)", len(missing), kind)
-            target.copy_from(source, missing)
+            if streamed:  # each is one stream: through two processes, as sets.migrate does
+                for snap in missing:
+                    copy_stream(source, target, kind, snap, None)
+            else:
+                target.copy_from(source, [snap.id for snap in missing])
             copied += len(missing)
     return copied, present

@@ -96,6 +96,12 @@ def copy_set(session: Session, source: Engine, target: Engine, entry: BackupSet,
     return written, staged
 
 
+def two_processes(source: Engine, target: Engine) -> bool:
+    """Whether a copy must go through dump_command: the engines differ, or the two
+    repositories need different values of one variable (one copy_from run holds one)."""
+    return type(source) is not type(target) or bool(target.copy_clash(source))
+
+
 def carried(tags: Collection[str]) -> list[str]:
     """The tags a copied part keeps: all but those naming the source's own storage."""
     return [tag for tag in tags if not tag.startswith(LOCAL_TAGS)]

@@ -1,5 +1,7 @@
-"""backup-sync: copy whole sets from one repository to another of the same engine
-(`restic copy`; for borg, each archive through export-tar and import-tar).
+"""backup-sync: copy whole sets from one repository to another (`restic copy`; for
+borg, each archive through export-tar and import-tar). Between engines, or between two
+restic repositories that need different values of one environment variable (which one
+`restic copy` run cannot hold), each part goes through two processes (sets.migrate).
 
 A set arrives complete or not at all: its stream and log parts are copied first and
 its final part (files and manifest) last, so a sync that is killed midway leaves a
@@ -16,6 +18,7 @@ import logging
 from orchestrator.engines.base import Engine
 from orchestrator.errors import UsageError
 from orchestrator.models import BackupSyncRequest, BackupSyncResult
+from orchestrator.sets.migrate import copy_set, two_processes
 from orchestrator.sets.naming import FILES_PART, BackupSet, parse_timestamp, select_set
 from orchestrator.sets.session import Session, load_sets
 
@@ -31,14 +34,17 @@ def backup_sync(session: Session, request: BackupSyncRequest) -> BackupSyncResul
     target_name, target = session.engine(request.to)
     if source_name == target_name:
         raise UsageError(f"--from and --to are both {source_name!r}")
-    engines = {session.profile.repositories[name].engine for name in (source_name, target_name)}
-    if len(engines) > 1:
-        raise UsageError(f"backup-sync copies between repositories of one engine; "
-                         f"{source_name!r} and {target_name!r} use {' and '.join(sorted(engines))}")
+    streamed = two_processes(source, target)
     chosen = _chosen(session, source, source_name, request)
-    created = target.init_like(source)
-    if created:
-        log.info("created %s with the chunker parameters of %s", target_name, source_name)
+    if streamed:
+        # Two processes per part, each with its own environment (sets.migrate).
+        created = target.init()
+        log.info("copying from %s to %s through two processes, each with its own "
+                 "environment", source_name, target_name)
+    else:
+        created = target.init_like(source)
+        if created:
+            log.info("created %s with the chunker parameters of %s", target_name, source_name)
     there = {entry.name: entry for entry in load_sets(
         session, target, session.profile.repositories[target_name].url)}
     copied, skipped, snapshots = [], [], 0
@@ -48,6 +54,13 @@ def backup_sync(session: Session, request: BackupSyncRequest) -> BackupSyncResul
             skipped.append(entry.name)
             continue
         assert entry.final is not None
+        if streamed:
+            log.info("copying %s to %s", entry.name, target_name)
+            written, _ = copy_set(session, source, target, entry,
+                                  present.parts if present is not None else ())
+            copied.append(entry.name)
+            snapshots += len(written)
+            continue
         first = [snap.id for part, snap in sorted(entry.parts.items()) if part != FILES_PART]
         log.info("copying %s (%d part(s)) to %s", entry.name, len(first) + 1, target_name)
         if first:
