@@ -54,7 +54,17 @@ def download(session: Session, request: Any, progress: ProgressCallback | None) 
 
 
 def migrate(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
+    if request.from_archive is not None and request.to is not None:
+        if request.to_format is not None or request.output is not None:
+            raise UsageError("--from-archive imports into the repository --to names; drop "
+                             "--to-format and --output")
+        from orchestrator.export.import_archive import import_archive
+
+        return import_archive(session, request)
     if request.to is not None:
+        if request.name is not None:
+            raise UsageError("--name renames an imported archive's set (--from-archive); a "
+                             "copied set keeps its name")
         if request.to_format is not None or request.output is not None:
             raise UsageError("--to copies the set into a repository; --to-format and "
                              "--output are for an archive: give one or the other")

@@ -264,8 +264,9 @@ class Engine(Protocol):
     and stored with backup_tree (restic 0.14 cannot import a tar)."""
 
     def copy_clash(self, source: Any) -> list[str]:
-        """The environment variables this repository and `source` need with different
-        values, which one copy_from run cannot hold (then copy through dump_command)."""
+        """Why copy_from cannot copy from `source`: "another engine", or the environment
+        variables both repositories need with different values, which one copy_from run
+        cannot hold; empty when it can. Otherwise copy through dump_command."""
         ...
 
     def dump_command(self, snapshot_id: str, path: str, archive: bool = False) -> Command:

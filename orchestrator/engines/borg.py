@@ -400,7 +400,8 @@ class BorgEngine:
     imports_tar = True
 
     def copy_clash(self, source: object) -> list[str]:
-        return []  # copy_from runs two processes, each with its own environment
+        # copy_from runs two processes, each with its own environment
+        return [] if isinstance(source, BorgEngine) else ["another engine"]
 
     def dump_command(self, snapshot_id: str, path: str, archive: bool = False) -> run.Command:
         return transfer.dump_command(self, snapshot_id, path, archive)
@@ -412,7 +413,8 @@ class BorgEngine:
 
     def backup_tree(self, root: Path, paths: Sequence[str], *, tags: Sequence[str],
                     time: datetime, host: str, compression: str = "auto") -> BackupSummary:
-        raise EngineError("borg imports a tree as a tar stream: use backup_tar")
+        return transfer.backup_tar(self, transfer.tar_command(root, paths), paths,
+                                   tags=tags, time=time, host=host)
 
     # A borg repository has one passphrase, not a list of keys: `strongroom key` is
     # restic's for now, and says so instead of half-working here.

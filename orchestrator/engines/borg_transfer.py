@@ -1,23 +1,23 @@
 """What a borg repository needs to take part in a copy between repositories of any
 engine: its extract/export-tar as a Command of its own (own environment, own passphrase
-pipe), and `borg import-tar` of a tar stream another process writes."""
+pipe), and `borg import-tar` of a tar stream another process writes (a staged tree goes
+the same way, through GNU tar: borg create walks from the root). The engine is typed Any:
+naming its class here would close an import circle with borg.py."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any
 
 from orchestrator import run
 from orchestrator.engines import borg_args as args
 from orchestrator.engines import borg_output as output
 from orchestrator.engines.base import BackupSummary, ProducerFailed
 
-if TYPE_CHECKING:
-    from orchestrator.engines.borg import BorgEngine
 
-
-def dump_command(engine: BorgEngine, snapshot_id: str, path: str,
+def dump_command(engine: Any, snapshot_id: str, path: str,
                  archive: bool = False) -> run.Command:
     """`borg extract --stdout` of a stored file (with archive: `borg export-tar`)."""
     name = engine._name(snapshot_id)
@@ -29,8 +29,16 @@ def dump_command(engine: BorgEngine, snapshot_id: str, path: str,
     return run.Command(tuple(argv), env, engine.password.secret())
 
 
+def tar_command(root: Path, paths: Sequence[str]) -> run.Command:
+    """GNU tar of `paths` (absolute, as the archive is to hold them) from below `root`:
+    pax headers keep mtimes to the nanosecond and names of any length."""
+    relative = [path.strip("/") or "." for path in paths]
+    return run.Command(("tar", "--create", "--file=-", "--format=posix", "--numeric-owner",
+                        f"--directory={root}", "--", *relative))
+
+
 def backup_tar(
-    engine: BorgEngine, producer: run.Command, paths: Sequence[str], *,
+    engine: Any, producer: run.Command, paths: Sequence[str], *,
     tags: Sequence[str], time: datetime, host: str,
 ) -> BackupSummary:
     """producer's tar stream → `borg import-tar`: its members stored at their paths, the
@@ -44,7 +52,7 @@ def backup_tar(
         result = run.pipeline(
             producer_argv, consumer, producer_env=producer_env, consumer_env=engine._env(fd),
             producer_pass_fds=producer_fds, consumer_pass_fds=(fd,), check=False)
-    saved = None
+    saved: BackupSummary | None = None
     if result.consumer.returncode == 0:
         saved = engine._learn(output.summary_of(result.consumer.stdout), name)
     if result.producer.returncode != 0:

@@ -406,7 +406,9 @@ class ResticEngine:
     imports_tar = False
 
     def copy_clash(self, source: object) -> list[str]:
-        return transfer.env_clash(self, source) if isinstance(source, ResticEngine) else []
+        if not isinstance(source, ResticEngine):
+            return ["another engine"]
+        return transfer.env_clash(self, source)
 
     def dump_command(self, snapshot_id: str, path: str, archive: bool = False) -> run.Command:
         return transfer.dump_command(self, snapshot_id, path, archive)

@@ -6,6 +6,8 @@ restic 0.14 cannot import a tar stream and has no way to set a snapshot's paths,
 stores relative targets from its working folder: run in ROOT, `restic backup srv/data`
 stores /srv/data. The snapshot's paths then read ROOT/srv/data; the `root=ROOT` tag
 names that prefix, and parse_snapshots takes it off again.
+
+The engine is typed Any: naming its class here would close an import circle.
 """
 
 from __future__ import annotations
@@ -13,18 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from orchestrator import run
 from orchestrator.engines import restic_args as args
 from orchestrator.engines.base import BackupSummary
 from orchestrator.engines.restic_output import BackupOutput
 
-if TYPE_CHECKING:
-    from orchestrator.engines.restic import ResticEngine
 
-
-def dump_command(engine: ResticEngine, snapshot_id: str, path: str,
+def dump_command(engine: Any, snapshot_id: str, path: str,
                  archive: bool = False) -> run.Command:
     """`restic dump` of a stored file (with archive: a tar of a folder) to stdout."""
     argv = args.dump_args(snapshot_id, path)
@@ -39,7 +38,7 @@ def dump_command(engine: ResticEngine, snapshot_id: str, path: str,
 
 
 def backup_tree(
-    engine: ResticEngine, root: Path, paths: Sequence[str], *, tags: Sequence[str],
+    engine: Any, root: Path, paths: Sequence[str], *, tags: Sequence[str],
     time: datetime, host: str, compression: str = "auto",
 ) -> BackupSummary:
     """`paths` (absolute, as the snapshot is to list them) backed up from below `root`."""
@@ -58,7 +57,7 @@ def backup_tree(
     return reader.result()
 
 
-def env_clash(engine: ResticEngine, source: ResticEngine) -> list[str]:
+def env_clash(engine: Any, source: Any) -> list[str]:
     """The variables (and -o options) both repositories set to different values: one
     `restic copy` run cannot hold both."""
     mine = {**engine.destination.env, **engine.secrets()}

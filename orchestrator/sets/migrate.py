@@ -99,7 +99,7 @@ def copy_set(session: Session, source: Engine, target: Engine, entry: BackupSet,
 def two_processes(source: Engine, target: Engine) -> bool:
     """Whether a copy must go through dump_command: the engines differ, or the two
     repositories need different values of one variable (one copy_from run holds one)."""
-    return type(source) is not type(target) or bool(target.copy_clash(source))
+    return bool(target.copy_clash(source))
 
 
 def carried(tags: Collection[str]) -> list[str]:

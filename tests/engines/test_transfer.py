@@ -74,4 +74,5 @@ def test_copy_clash_names_the_variables_one_restic_run_cannot_hold(tmp_path: Pat
                                                                     "AWS_DEFAULT_REGION"]
     borg = BorgEngine("v", Repository(engine="borg", url=str(tmp_path / "v"), password="p"),
                       tmp_path)
-    assert engine("a", "k1").copy_clash(borg) == [] and borg.copy_clash(engine("a", "k1")) == []
+    assert engine("a", "k1").copy_clash(borg) == ["another engine"]
+    assert borg.copy_clash(engine("a", "k1")) == ["another engine"] and borg.copy_clash(borg) == []

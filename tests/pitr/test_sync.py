@@ -22,6 +22,9 @@ class Target:
     def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]:
         return [item for item in self.snaps if set(tags) <= set(item.tags)]
 
+    def copy_clash(self, source: object) -> list[str]:
+        return []
+
     def copy_from(self, source: object, ids: Sequence[str]) -> None:
         self.calls.append(list(ids))
         by_id = {item.id: item for item in REPOSITORY.snaps}
