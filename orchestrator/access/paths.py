@@ -131,7 +131,14 @@ def confine(profile: Profile, state_root: Path, role: str | None, origin: str,
     update: dict[str, object] = {}
     if isinstance(request, models.DownloadBackupRequest | models.BackupMigrateRequest):
         output = request.output or ""
-        if output.startswith("s3://"):
+        into_repository = isinstance(request, models.BackupMigrateRequest) and \
+            request.to is not None
+        if isinstance(request, models.BackupMigrateRequest) and request.from_archive:
+            update["from_archive"] = str(inside(request.from_archive, [allowed.import_dir],
+                                                "fromArchive", "import_dir"))
+        if into_repository and not output:
+            pass  # a copy into a repository writes no file
+        elif output.startswith("s3://"):
             if "allowed_outputs" not in profile.access.download.model_fields_set:
                 raise AccessDenied("a confined caller may upload to S3 only when the profile "
                                    "lists it: [access.download] allowed_outputs")

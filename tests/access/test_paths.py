@@ -250,3 +250,22 @@ def test_a_point_in_time_restore_is_confined_to_the_restore_targets(tmp_path: Pa
     with pytest.raises(AccessDenied):
         confine(profile, state, None, "mcp", request.model_copy(
             update={"pgdata": "/var/lib/postgresql/15/main"}))
+
+
+def test_a_migration_into_a_repository_writes_no_file_and_imports_from_the_import_folder(
+        tmp_path: Path, state: Path) -> None:
+    profile = make_profile(tmp_path)
+    copy = models.BackupMigrateRequest.model_validate({"to": "offsite"})
+    assert confine(profile, state, None, "mcp", copy) == copy  # no output chosen for it
+    archive = str(state / "exports" / "a.zip")
+    imported = confine(profile, state, None, "mcp", models.BackupMigrateRequest.model_validate(
+        {"to": "offsite", "fromArchive": archive}))
+    assert isinstance(imported, models.BackupMigrateRequest)
+    assert imported.from_archive == archive and imported.output is None
+    with pytest.raises(AccessDenied, match="fromArchive"):
+        confine(profile, state, None, "mcp", models.BackupMigrateRequest.model_validate(
+            {"to": "offsite", "fromArchive": "/etc/shadow.tar"}))
+    converted = confine(profile, state, None, "mcp", models.BackupMigrateRequest.model_validate(
+        {"toFormat": "zip"}))
+    assert isinstance(converted, models.BackupMigrateRequest)
+    assert converted.output is not None and converted.output.startswith(str(state / "exports"))
