@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from types import SimpleNamespace
 
@@ -86,3 +87,40 @@ def test_bad_continuous_syncs_are_refused(values: dict[str, object], message: st
     session = FakeSession({"local": REPOSITORY})
     with pytest.raises(UsageError, match=message):
         sync_sets_and_continuous(session, request(**values))  # type: ignore[arg-type]
+
+
+class StreamTarget(Target):
+    """A target copy_from cannot fill from the source (one variable, two values)."""
+
+    def copy_clash(self, source: object) -> list[str]:
+        return ["AWS_ACCESS_KEY_ID"]
+
+    def backup_stream(self, producer: object, filename: str, *, tags: Sequence[str],
+                      time: object, host: str, tap: object = None) -> object:
+        self.calls.append([filename, *tags])
+        return SimpleNamespace(snapshot_id=f"new-{len(self.calls)}")
+
+
+class StreamSource:
+    def __init__(self) -> None:
+        self.snaps = [dataclasses.replace(snap, paths=(f"/stream/{snap.id}",))
+                      for snap in REPOSITORY.snaps]
+
+    def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]:
+        return [item for item in self.snaps if set(tags) <= set(item.tags)]
+
+    def dump_command(self, snapshot_id: str, path: str, archive: bool = False) -> object:
+        return ("dump", snapshot_id, path)
+
+
+def test_repositories_needing_two_values_of_one_variable_copy_stream_by_stream() -> None:
+    target = StreamTarget([])
+    copied, present = sync_continuous(StreamSource(), target, "site")  # type: ignore[arg-type]
+    assert (copied, present) == (8, 0)
+    assert all(call[0].startswith("stream/") for call in target.calls)
+    by_id = {item.id: item for item in REPOSITORY.snaps}
+    kinds_in_order = [by_id[call[0].removeprefix("stream/")].tag("kind")
+                      for call in target.calls]
+    assert kinds_in_order == sorted(kinds_in_order, key=["wal", "base", "base-info"].index)
+    assert all(set(by_id[call[0].removeprefix("stream/")].tags) == set(call[1:])
+               for call in target.calls)
