@@ -171,10 +171,14 @@ class LineView:
 
     def _tick(self) -> None:
         while not self.stop.wait(self.every or 0.05):
-            with self.lock:
-                for part in self.parts.values():
-                    if part.latest is not None and part.latest.phase == "running":
-                        self._write(self.render(part.latest, part))
+            self.write_running()
+
+    def write_running(self) -> None:
+        """A line for each part that has reported figures since it started."""
+        with self.lock:
+            for part in self.parts.values():
+                if part.latest is not None and part.latest.phase == "running":
+                    self._write(self.render(part.latest, part))
 
     @staticmethod
     def _write(text: str) -> None:
