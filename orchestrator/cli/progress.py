@@ -147,6 +147,7 @@ class LineView:
         self.render = render
         self.parts: dict[str, Part] = {}
         self.lock = threading.Lock()
+        self.closed = False
         self.stop = threading.Event()
         self.timer = threading.Thread(target=self._tick, name="progress", daemon=True)
 
@@ -180,9 +181,14 @@ class LineView:
                 if part.latest is not None and part.latest.phase == "running":
                     self._write(self.render(part.latest, part))
 
-    @staticmethod
-    def _write(text: str) -> None:
-        click.echo(text, err=True)
+    def _write(self, text: str) -> None:
+        """A closed stderr (`2>&1 | head`) ends the progress, never the run."""
+        if self.closed:
+            return
+        try:
+            click.echo(text, err=True)
+        except OSError:
+            self.closed = True
 
 
 class TerminalView:
@@ -199,6 +205,7 @@ class TerminalView:
                                console=Console(stderr=True))
         self.parts: dict[str, tuple[Part, Any]] = {}
         self.lock = threading.Lock()
+        self.closed = False
 
     def __enter__(self) -> TerminalView:
         self.display.__enter__()
@@ -208,6 +215,15 @@ class TerminalView:
         self.display.__exit__(*exc)
 
     def __call__(self, event: Progress) -> None:
+        """A closed terminal ends the progress, never the run."""
+        if self.closed:
+            return
+        try:
+            self._show(event)
+        except OSError:
+            self.closed = True
+
+    def _show(self, event: Progress) -> None:
         with self.lock:
             if event.phase == "started" or event.part not in self.parts:
                 if event.part in self.parts:

@@ -140,3 +140,15 @@ def test_bad_interval_exits_2(given: list[Any], monkeypatch: pytest.MonkeyPatch)
     result = CliRunner().invoke(main, ["create-backup"])
     assert result.exit_code == 2 and "STRONGROOM_PROGRESS_INTERVAL" in result.output
     assert "Traceback" not in result.output and given == []
+
+
+def test_a_closed_stderr_ends_the_progress_not_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(progress.click, "echo", broken)
+    view = LineView(3600.0, line)
+    with view:
+        view(event("started"))
+        view(event("finished", done=1, total=1))
+    assert view.closed
