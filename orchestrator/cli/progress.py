@@ -72,6 +72,7 @@ class Part:
 
     started: float = field(default_factory=time.monotonic)
     latest: Progress | None = None
+    opening: Progress | None = None  # its started event, until a line has said so
 
     def rate(self, event: Progress) -> float:
         elapsed = time.monotonic() - self.started
@@ -85,6 +86,11 @@ class Part:
         if event.total_bytes and rate > 0:
             return max(event.total_bytes - event.bytes_done, 0) / rate
         return None
+
+
+def has_count(event: Progress) -> bool:
+    """Files or entries, where a part has them: not a stream, stored or restored."""
+    return event.kind != "stream" and bool(event.files_done or event.total_files)
 
 
 def counted(event: Progress) -> str:
@@ -102,7 +108,7 @@ def figures(event: Progress, part: Part) -> str:
         percent = min(event.bytes_done / event.total_bytes, 1.0) * 100
         shown += f" / {human_bytes(event.total_bytes)} ({percent:.0f}%)"
     pieces = [shown]
-    if event.kind != "stream":
+    if has_count(event):
         pieces.append(counted(event))
     pieces.append(f"{human_bytes(part.rate(event))}/s")
     eta = part.eta(event)
@@ -119,7 +125,7 @@ def line(event: Progress, part: Part) -> str:
             f" ({human_bytes(event.total_bytes)})" if event.total_bytes else "")
     if event.phase == "finished":
         elapsed = time.monotonic() - part.started
-        count = "" if event.kind == "stream" else f", {counted(event)}"
+        count = f", {counted(event)}" if has_count(event) else ""
         return (f"done {event.part}: {human_bytes(event.bytes_done)}{count} in "
                 f"{elapsed:.1f} s ({human_bytes(part.rate(event))}/s)")
     return f"{event.part}: {figures(event, part)}"
@@ -140,7 +146,9 @@ def as_json(event: Progress, part: Part) -> str:
 
 class LineView:
     """A line per part started and finished, and every `every` seconds the running parts'
-    figures (from a timer, so a silent engine still shows where it is)."""
+    figures (from a timer, so a silent engine still shows where it is). A part's start
+    is told once it moves (or after `every` seconds): a run that fails before anything
+    moved shows its one error and no progress."""
 
     def __init__(self, every: float, render: Callable[[Progress, Part], str]) -> None:
         self.every = every
@@ -162,24 +170,36 @@ class LineView:
     def __call__(self, event: Progress) -> None:
         with self.lock:
             if event.phase == "started" or event.part not in self.parts:
-                self.parts[event.part] = Part()
+                opening = event if event.phase == "started" else None
+                self.parts[event.part] = Part(opening=opening)
             part = self.parts[event.part]
+            if event.phase == "started":
+                return
+            self._announce(part)
             part.latest = event
-            if event.phase != "running":
-                self._write(self.render(event, part))
             if event.phase == "finished":
+                self._write(self.render(event, part))
                 del self.parts[event.part]
+
+    def _announce(self, part: Part) -> None:
+        if part.opening is not None:
+            self._write(self.render(part.opening, part))
+            part.opening = None
 
     def _tick(self) -> None:
         while not self.stop.wait(self.every or 0.05):
             self.write_running()
 
     def write_running(self) -> None:
-        """A line for each part that has reported figures since it started."""
+        """A line for each part that has reported figures since it started; the start
+        of a part silent for `every` seconds (a restic 0.14 restore)."""
         with self.lock:
+            now = time.monotonic()
             for part in self.parts.values():
                 if part.latest is not None and part.latest.phase == "running":
                     self._write(self.render(part.latest, part))
+                elif part.opening is not None and now - part.started >= self.every:
+                    self._announce(part)
 
     def _write(self, text: str) -> None:
         """A closed stderr (`2>&1 | head`) ends the progress, never the run."""

@@ -274,7 +274,7 @@ def restore_streams(engine: Engine, profile: Profile, plans: Sequence[StreamRest
     for item in plans:
         command = item.ref.hook.restore(item.ref.config, ctx, item.plan)
         progress = PartProgress(on_progress, item.stream.logical, "restore")
-        progress.started(item.stream.bytes, 1)
+        progress.started(item.stream.bytes)
         tap = StreamDigest(progress.add if on_progress is not None else None)
         succeeded = False
         try:
@@ -293,6 +293,6 @@ def restore_streams(engine: Engine, profile: Profile, plans: Sequence[StreamRest
                 f"{item.stream.logical}: the restored stream's digest {tap.label} differs "
                 f"from the one recorded at backup time ({item.stream.digest})"
             )
-        progress.finished(tap.bytes, 1)
+        progress.finished(tap.bytes)
         log.info("restored %s into %s (%d bytes)", item.stream.logical, item.plan.target,
                  tap.bytes)

@@ -152,3 +152,28 @@ def test_a_closed_stderr_ends_the_progress_not_the_run(monkeypatch: pytest.Monke
         view(event("started"))
         view(event("finished", done=1, total=1))
     assert view.closed
+
+
+def test_a_restored_stream_counts_no_files() -> None:
+    done = line(event("finished", kind="restore", part="services/db/db.dump", done=MIB,
+                      total=MIB), Part())
+    assert done.startswith("done services/db/db.dump: 1.0 MiB in ") and "files" not in done
+
+
+def test_a_part_that_never_moves_says_nothing_until_it_ends(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    view = LineView(3600.0, line)
+    with view:
+        view(event("started", part="a"))
+        view.write_running()
+        assert capsys.readouterr().err == ""  # a run failing now shows its error alone
+        view(event("finished", part="a", done=5, total=5, files=1, total_files=1))
+    assert capsys.readouterr().err.splitlines()[0] == "storing a"
+
+
+def test_a_silent_part_is_announced_after_the_interval(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    view = LineView(0.0, line)
+    view(event("started", kind="restore", total=MIB))
+    view.write_running()
+    assert capsys.readouterr().err == "restoring files (1.0 MiB)\n"
