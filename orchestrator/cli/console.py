@@ -135,14 +135,9 @@ def with_profile(text: str) -> str:
 
 
 def human_bytes(count: int | None) -> str:
-    if count is None:
-        return "-"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"
+    from orchestrator.cli.progress import human_bytes as size
+
+    return "-" if count is None else size(count)
 
 
 def read_password(wanted: bool, password_file: str | None, password_env: str | None,

@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from orchestrator.errors import UsageError
-
 if TYPE_CHECKING:
     from orchestrator.engines.base import Progress, ProgressCallback
 
@@ -40,6 +38,8 @@ def progress_option(command: F) -> F:
 
 
 def interval() -> float:
+    from orchestrator.errors import UsageError
+
     text = os.environ.get(INTERVAL_VARIABLE, "").strip()
     if not text:
         return DEFAULT_INTERVAL
