@@ -3,10 +3,13 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BASE_STAMP := $(VENV)/.installed-base
+# What the demo runs, and nothing more: a local restic repository and a SQLite database.
+DEMO_PACKAGES := restic:restic sqlite3:sqlite3
 # Programs the suite runs for real, as PROGRAM:DEBIAN-PACKAGE.
 APT_PACKAGES := restic:restic borg:borgbackup sqlite3:sqlite3 pg_dump:postgresql-client pgbench:postgresql-client mariadb-dump:mariadb-client 7z:p7zip-full pigz:pigz qemu-img:qemu-utils qemu-nbd:qemu-utils nbdcopy:libnbd-bin podman:podman runc:runc systemd-analyze:systemd sshd:openssh-server rclone:rclone npm:npm chromium:chromium
 
-.PHONY: demo test unit integration lint bootstrap system-deps clean bench
+.PHONY: demo demo-deps test unit integration lint bootstrap system-deps clean bench
 
 AZURITE := .tools/node_modules/.bin/azurite-blob
 
@@ -23,9 +26,20 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(BASE_STAMP)
 
-demo: bootstrap
+# The package alone, without the test tools (the suite's $(STAMP) also satisfies it).
+$(BASE_STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e .
+	touch $(BASE_STAMP)
+
+demo-deps:
+	@bash scripts/system-deps.sh $(DEMO_PACKAGES)
+
+# Only what the demo needs: restic, sqlite3 and the package (no podman, sshd, azurite, …).
+demo: demo-deps $(BASE_STAMP)
 	@bash scripts/demo.sh
 
 lint: $(STAMP)

@@ -44,13 +44,13 @@ def restore(session: Session, request: Any, progress: ProgressCallback | None) -
                          "restore-continuous tool")
     from orchestrator.sets.restore import restore_backup
 
-    return restore_backup(session, request)
+    return restore_backup(session, request, progress)
 
 
 def download(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
     from orchestrator.export.download import download_backup
 
-    return download_backup(session, request)
+    return download_backup(session, request, progress)
 
 
 def migrate(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:
@@ -78,7 +78,7 @@ def migrate(session: Session, request: Any, progress: ProgressCallback | None) -
     return download_backup(session, models.DownloadBackupRequest.model_validate({
         "backup": request.backup, "format": request.to_format or "zip",
         "output": request.output, "destination": request.destination,
-        "force": request.force}))
+        "force": request.force}), progress)
 
 
 def database(session: Session, request: Any, progress: ProgressCallback | None) -> BaseModel:

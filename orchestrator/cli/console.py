@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
@@ -17,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.engines.base import Progress, ProgressCallback
+from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.models import (
     ApplyRetentionResult,
@@ -30,7 +29,6 @@ from orchestrator.models import (
 )
 
 M = TypeVar("M", bound=BaseModel)
-PLAIN_PROGRESS_EVERY = 10.0
 CONFLICTS_SHOWN = 20
 
 
@@ -137,14 +135,9 @@ def with_profile(text: str) -> str:
 
 
 def human_bytes(count: int | None) -> str:
-    if count is None:
-        return "-"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"
+    from orchestrator.cli.progress import human_bytes as size
+
+    return "-" if count is None else size(count)
 
 
 def read_password(wanted: bool, password_file: str | None, password_env: str | None,
@@ -310,39 +303,6 @@ def render_restore(result: RestoreResult) -> str:
     if result.verified:
         lines.append("  verified: restored contents match the backup")
     return "\n".join(lines)
-
-
-@contextmanager
-def backup_progress(quiet: bool) -> Iterator[ProgressCallback | None]:
-    """A rich bar on a terminal, a plain line every few seconds otherwise."""
-    if quiet:
-        yield None
-        return
-    if sys.stderr.isatty():
-        from rich.progress import BarColumn, DownloadColumn, TimeRemainingColumn
-        from rich.progress import Progress as Bar
-
-        with Bar("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                 TimeRemainingColumn(), transient=True, console=_stderr_console()) as bar:
-            task = bar.add_task("backing up", total=None)
-
-            def update(progress: Progress) -> None:
-                bar.update(task, total=progress.total_bytes or None,
-                           completed=progress.bytes_done)
-
-            yield update
-        return
-    last = [time.monotonic()]
-
-    def plain(progress: Progress) -> None:
-        now = time.monotonic()
-        if now - last[0] >= PLAIN_PROGRESS_EVERY:
-            last[0] = now
-            click.echo(f"backing up: {progress.fraction * 100:.0f}% "
-                       f"({progress.files_done}/{progress.total_files} files, "
-                       f"{human_bytes(progress.bytes_done)})", err=True)
-
-    yield plain
 
 
 @contextmanager

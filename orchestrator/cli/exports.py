@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from orchestrator.cli.main import common, guarded, main, split_list
+from orchestrator.cli.progress import progress_option
 from orchestrator.cli.repo import repo_options
 
 
@@ -28,13 +29,15 @@ from orchestrator.cli.repo import repo_options
 @click.option("--destination", "-d", metavar="REPO")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @repo_options(passwords=False)
+@progress_option
 @common
 @guarded
 def download_backup(
     backup: str, fmt: str, encrypt: bool, password_file: str | None, password_env: str | None,
     output: str | None, services: tuple[str, ...], presign: int | None,
     destination: str | None, force: bool, repo: str | None, password_command: str | None,
-    repo_env: tuple[str, ...], profile_ref: str | None, as_json: bool, verbose: int,
+    repo_env: tuple[str, ...], show_progress: bool, profile_ref: str | None, as_json: bool,
+    verbose: int,
 ) -> None:
     """Export a backup set as one archive in its logical layout (metadata.json first).
 
@@ -55,8 +58,10 @@ def download_backup(
         output=output, services=split_list(services), presign=presign,
         destination=destination, force=force,
     )
-    with console.spinner(as_json or output == "-", "exporting"):
-        result = console.call(session, "download-backup", request)
+    from orchestrator.cli import progress
+
+    with progress.shown(show_progress, as_json) as on_progress:
+        result = console.call(session, "download-backup", request, on_progress)
     console.emit(result, as_json, console.render_download)
 
 
@@ -74,16 +79,17 @@ def download_backup(
 @click.option("--output", "-o", metavar="PATH|-|s3://BUCKET/KEY")
 @click.option("--destination", "-d", metavar="REPO", help="The repository the set is in.")
 @click.option("--force", is_flag=True)
+@progress_option
 @common
 @guarded
 def backup_migrate(
     backup: str, fmt: str | None, to: str | None, from_archive: str | None, name: str | None,
     archive_password_file: str | None, output: str | None, destination: str | None,
-    force: bool, profile_ref: str | None, as_json: bool, verbose: int,
+    force: bool, show_progress: bool, profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
     """Convert a backup set to an archive format (the same conversion as download-backup),
     copy it into another repository (--to REPO), or import an archive (--from-archive)."""
-    from orchestrator.cli import console
+    from orchestrator.cli import console, progress
     from orchestrator.errors import UsageError
     from orchestrator.models import BackupMigrateRequest
 
@@ -95,8 +101,8 @@ def backup_migrate(
     request = console.build(BackupMigrateRequest, backup=backup, to_format=fmt, to=to,
                             from_archive=from_archive, name=name, archive_password=password,
                             output=output, destination=destination, force=force)
-    with console.spinner(as_json or to is None, "copying"):
-        result = console.call(session, "backup-migrate", request)
+    with progress.shown(show_progress, as_json) as on_progress:
+        result = console.call(session, "backup-migrate", request, on_progress)
     console.emit(result, as_json, console.render_download if to is None else
                  console.render_migrated)
 

@@ -33,6 +33,8 @@ Environment:
                           as root, else $XDG_STATE_HOME/strongroom)
   STRONGROOM_SYSTEMD_DIR  where `schedule-backup --install systemd` writes units
   STRONGROOM_CRON_FILE    where `schedule-backup --install cron` writes
+  STRONGROOM_PROGRESS_INTERVAL  seconds between progress lines when stderr is
+                          not a terminal, and under --json (default 10)
 \b
 Exit codes: 0 ok, 1 failure, 2 bad usage/profile/input, 3 would overwrite,
 4 refused by access rules, 75 locked (another run holds it), 129/130/143 interrupted

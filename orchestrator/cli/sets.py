@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from orchestrator.cli.main import TYPES, common, guarded, main, split_list
+from orchestrator.cli.progress import progress_option
 from orchestrator.cli.repo import repo_options
 
 MODES = ["full-rebuild", "config-only", "selective"]
@@ -50,15 +51,17 @@ def init(destination: str | None, profile_ref: str | None, as_json: bool, verbos
               help="Repositories are always encrypted; --no-encrypt is refused.")
 @click.option("--schedule", metavar="NAME", help="Take type, services, destination and name "
               "from [schedules.NAME].")
+@progress_option
 @common
 @guarded
 def create_backup(
     backup_type: str, name: str | None, services: tuple[str, ...], service: tuple[str, ...],
     include_data: bool, destination: str | None, verify: bool, compress: bool, encrypt: bool,
-    schedule: str | None, profile_ref: str | None, as_json: bool, verbose: int,
+    schedule: str | None, show_progress: bool, profile_ref: str | None, as_json: bool,
+    verbose: int,
 ) -> None:
     """Back up the profile: one run makes one backup set."""
-    from orchestrator.cli import console
+    from orchestrator.cli import console, progress
     from orchestrator.errors import UsageError
     from orchestrator.models import CreateBackupRequest
 
@@ -78,7 +81,7 @@ def create_backup(
         include_data=include_data, destination=destination, verify=verify, compress=compress,
         encrypt=encrypt, schedule=schedule,
     )
-    with console.backup_progress(as_json) as on_progress:
+    with progress.shown(show_progress, as_json) as on_progress:
         result = console.call(session, "create-backup", request, on_progress)
     console.emit(result, as_json, console.render_created)
 
@@ -90,20 +93,21 @@ def create_backup(
 @click.option("--name", default="files", show_default=True, help="Set name.")
 @click.option("--destination", "-d", metavar="REPO")
 @click.option("--verify/--no-verify", default=True, show_default=True)
+@progress_option
 @common
 @guarded
 def backup_files(
     paths: tuple[str, ...], exclude: tuple[str, ...], name: str, destination: str | None,
-    verify: bool, profile_ref: str | None, as_json: bool, verbose: int,
+    verify: bool, show_progress: bool, profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
     """Back up ad-hoc files and directories as a set of their own."""
-    from orchestrator.cli import console
+    from orchestrator.cli import console, progress
     from orchestrator.models import BackupFilesRequest
 
     session = console.open_session(profile_ref, verbose)
     request = console.build(BackupFilesRequest, paths=list(paths), exclude=list(exclude),
                             name=name, destination=destination, verify=verify)
-    with console.backup_progress(as_json) as on_progress:
+    with progress.shown(show_progress, as_json) as on_progress:
         result = console.call(session, "backup-files", request, on_progress)
     console.emit(result, as_json, console.render_created)
 
@@ -126,16 +130,17 @@ def backup_files(
 @click.option("--verify/--no-verify", default=True, show_default=True)
 @click.option("--base", is_flag=True, help="A continuous base backup (pg_basebackup) of the "
               "service's PostgreSQL cluster, for point-in-time recovery.")
+@progress_option
 @common
 @guarded
 def backup_database(
     service: str | None, databases: tuple[str, ...], db_type: str | None, host: str | None,
     port: int | None, username: str | None, password_file: str | None, name: str | None,
-    destination: str | None, verify: bool, base: bool, profile_ref: str | None,
-    as_json: bool, verbose: int,
+    destination: str | None, verify: bool, base: bool, show_progress: bool,
+    profile_ref: str | None, as_json: bool, verbose: int,
 ) -> None:
     """Dump databases straight into the repository as a set of their own."""
-    from orchestrator.cli import console
+    from orchestrator.cli import console, progress
     from orchestrator.models import BackupDatabaseRequest
 
     session = console.open_session(profile_ref, verbose)
@@ -144,7 +149,8 @@ def backup_database(
         host=host, port=port, username=username, password_file=password_file, name=name,
         destination=destination, verify=verify, base=base,
     )
-    result = console.call(session, "backup-database", request)
+    with progress.shown(show_progress, as_json) as on_progress:
+        result = console.call(session, "backup-database", request, on_progress)
     if base:
         from orchestrator.cli.pitr import render_base
 
@@ -275,6 +281,7 @@ def list_backups(
 @click.option("--pg-port", type=int, metavar="PORT",
               help="With --backup continuous: the port the restored server listens on.")
 @repo_options(passwords=False)
+@progress_option
 @common
 @guarded
 def restore_backup(
@@ -285,7 +292,8 @@ def restore_backup(
     from_archive: str | None, password_file: str | None, password_env: str | None,
     trust_archive: bool, max_bytes: str | None, repo: str | None,
     password_command: str | None, repo_env: tuple[str, ...], pgdata: str | None, start: bool,
-    pg_port: int | None, profile_ref: str | None, as_json: bool, verbose: int,
+    pg_port: int | None, show_progress: bool, profile_ref: str | None, as_json: bool,
+    verbose: int,
 ) -> None:
     """Restore a backup set, by name or by time. Never overwrites without --force.
 
@@ -330,6 +338,8 @@ def restore_backup(
         trust_archive=trust_archive,
         max_bytes=parse_size(max_bytes, "--max-bytes") if max_bytes else None,
     )
-    with console.spinner(as_json, "restoring"):
-        result = console.call(session, "restore-backup", request)
+    from orchestrator.cli import progress
+
+    with progress.shown(show_progress and not request.dry_run, as_json) as on_progress:
+        result = console.call(session, "restore-backup", request, on_progress)
     console.emit(result, as_json, console.render_restore)

@@ -79,11 +79,19 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Progress:
+    """One progress event of a part. A total of 0 is unknown (a stream's size is known
+    only at its end); `phase` is started, running or finished; `kind` is files, stream,
+    export or restore (an export counts archive entries in files_done)."""
+
     fraction: float
     files_done: int
     total_files: int
     bytes_done: int
     total_bytes: int
+    part: str = ""
+    kind: str = "files"
+    phase: str = "running"
+    seconds_remaining: float | None = None
 
 
 ProgressCallback = Callable[[Progress], None]

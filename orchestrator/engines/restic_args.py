@@ -301,12 +301,14 @@ def progress_from(message: dict[str, object]) -> Progress:
         return int(value) if isinstance(value, (int, float)) else 0
 
     fraction = message.get("percent_done") or 0.0
+    remaining = message.get("seconds_remaining")
     return Progress(
         fraction=float(fraction) if isinstance(fraction, (int, float)) else 0.0,
         files_done=number("files_done"),
         total_files=number("total_files"),
         bytes_done=number("bytes_done"),
         total_bytes=number("total_bytes"),
+        seconds_remaining=float(remaining) if isinstance(remaining, (int, float)) else None,
     )
 
 

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import replace
+from typing import Any
 
-from orchestrator.engines.base import Engine, Snapshot
+from orchestrator.engines.base import Engine, ProgressCallback, Snapshot
 from orchestrator.errors import AccessDenied, UsageError
-from orchestrator.export.entries import has_file_parts, set_entries
+from orchestrator.export.entries import Entry, has_file_parts, set_entries
 from orchestrator.export.targets import open_output, parse_output, presign
 from orchestrator.export.writers import extension, open_writer
 from orchestrator.models import DownloadBackupRequest, DownloadBackupResult
 from orchestrator.sets.manifest import MANIFEST_FILE, VERIFICATION_LOG, Manifest, manifest_dir_in
+from orchestrator.sets.progress import PartProgress
 from orchestrator.sets.session import Session, choose_set, load_sets
 
 
-def download_backup(session: Session, request: DownloadBackupRequest) -> DownloadBackupResult:
+def download_backup(session: Session, request: DownloadBackupRequest,
+                    on_progress: ProgressCallback | None = None) -> DownloadBackupResult:
     policy = session.profile.access.download
     if policy.require_encryption and not request.encrypt:
         raise AccessDenied("this profile requires downloads to be encrypted "
@@ -51,18 +56,32 @@ def download_backup(session: Session, request: DownloadBackupRequest) -> Downloa
         manifest = Manifest.model_validate(json.loads(raw)).located(chosen.parts)
         _check_services(manifest, request.services)
         writer = open_writer(request.format, sink, pool, password)  # type: ignore[arg-type]
+        progress = PartProgress(on_progress, str(output), "export")
+        progress.started()
         for entry in set_entries(engine, final, manifest, raw, request.services, tar_stream,
                                  chosen.parts.get(VERIFICATION_LOG)):
-            writer.add(entry)
+            writer.add(_reported(entry, progress, sink) if on_progress else entry)
             entries += 1
+            progress.at(sink.count, entries)
         writer.close()
         written = sink.count
+        progress.finished(written, entries)
     link = presign(output, request.presign) if request.presign else None
     return DownloadBackupResult(
         set=chosen.name, format=request.format, output=str(output), entries=entries,
         bytes=written, encrypted=request.encrypt, url=link,
         duration=round(time.monotonic() - clock, 3),
     )
+
+
+def _reported(entry: Entry, progress: PartProgress, sink: Any) -> Entry:
+    """The entry, its data reporting the archive's bytes written as each chunk passes."""
+    def chunks() -> Iterator[bytes]:
+        for chunk in entry.chunks:
+            yield chunk
+            progress.at(sink.count, progress.count_done)
+
+    return replace(entry, chunks=chunks())
 
 
 def _manifest_bytes(session: Session, engine: Engine, final: Snapshot, base: str, name: str,

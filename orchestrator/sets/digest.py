@@ -26,13 +26,16 @@ class StreamDigest:
 
     algorithm = ALGORITHM
 
-    def __init__(self) -> None:
+    def __init__(self, on_bytes: Callable[[int], None] | None = None) -> None:
         self.bytes = 0
         self._hash = _NEW()
+        self.on_bytes = on_bytes
 
     def update(self, data: memoryview) -> None:
         self.bytes += len(data)
         self._hash.update(data)
+        if self.on_bytes is not None:
+            self.on_bytes(len(data))
 
     def hexdigest(self) -> str:
         return str(self._hash.hexdigest())

@@ -24,12 +24,13 @@ from hooks.base import (
     PreparedDump,
     RestorePlanInput,
 )
-from orchestrator.engines.base import Engine, ProducerFailed
+from orchestrator.engines.base import Engine, ProducerFailed, ProgressCallback
 from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.profile.schema import Profile
 from orchestrator.run import CommandError
 from orchestrator.sets.digest import StreamDigest
 from orchestrator.sets.manifest import ManifestStream
+from orchestrator.sets.progress import PartProgress
 
 log = logging.getLogger("strongroom")
 # Hooks whose restore target is a file path: it follows --target like restored files.
@@ -110,16 +111,20 @@ def run_streams(
     compression: str,
     set_name: str,
     before_cleanup: Callable[[], None] | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> list[tuple[ManifestStream, int]]:
     """Back up every dump: (manifest entry, bytes the repository grew by) for each.
     On a failure the parts already stored are forgotten before the error is raised;
-    `before_cleanup` first ends what would hold the repository's lock meanwhile."""
+    `before_cleanup` first ends what would hold the repository's lock meanwhile.
+    `on_progress` hears each part start, the bytes through its tap, and its end."""
     done: list[tuple[ManifestStream, int]] = []
     partial: list[str] = []
     try:
         for plan in plans:
             log.info("dump %s (%s %s)", plan.logical, plan.hook, plan.database)
-            tap = StreamDigest()
+            progress = PartProgress(on_progress, plan.logical, "stream")
+            progress.started()
+            tap = StreamDigest(progress.add if on_progress is not None else None)
             try:
                 with _prepared(plan, set_name) as prepared:
                     summary = engine.backup_stream(
@@ -140,6 +145,7 @@ def run_streams(
                 index=plan.index, database=plan.database, format=plan.format,
                 details={**plan.details, **prepared.details},
             ), summary.data_added))
+            progress.finished(tap.bytes)
             log.info("  %s: %d bytes, %s", plan.logical, tap.bytes, tap.label)
     except BaseException:
         if before_cleanup is not None:
@@ -261,12 +267,15 @@ def conflicts_of(profile: Profile, plans: Sequence[StreamRestore]) -> list[str]:
     return found
 
 
-def restore_streams(engine: Engine, profile: Profile, plans: Sequence[StreamRestore]) -> None:
+def restore_streams(engine: Engine, profile: Profile, plans: Sequence[StreamRestore],
+                    on_progress: ProgressCallback | None = None) -> None:
     """Restore each dump through its hook; the stream's digest is checked on the way."""
     ctx = context_for(profile)
     for item in plans:
         command = item.ref.hook.restore(item.ref.config, ctx, item.plan)
-        tap = StreamDigest()
+        progress = PartProgress(on_progress, item.stream.logical, "restore")
+        progress.started(item.stream.bytes)
+        tap = StreamDigest(progress.add if on_progress is not None else None)
         succeeded = False
         try:
             engine.restore_stream(item.stream.snapshot_id, "/" + item.stream.logical, command,
@@ -284,5 +293,6 @@ def restore_streams(engine: Engine, profile: Profile, plans: Sequence[StreamRest
                 f"{item.stream.logical}: the restored stream's digest {tap.label} differs "
                 f"from the one recorded at backup time ({item.stream.digest})"
             )
+        progress.finished(tap.bytes)
         log.info("restored %s into %s (%d bytes)", item.stream.logical, item.plan.target,
                  tap.bytes)

@@ -19,6 +19,7 @@ from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE, gather_in
 from orchestrator.sets.layout import SourcePath, check_sources_exist
 from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, Manifest, ManifestAudit, paths_from
 from orchestrator.sets.naming import FILES_PART, PRODUCT_TAG, anchor_tag, set_name, set_tags
+from orchestrator.sets.progress import PartProgress
 from orchestrator.sets.runbook import render_runbook
 from orchestrator.sets.state import RunRecord, write_atomic
 
@@ -100,6 +101,7 @@ def make_set(
                                       [plan.service]),
                 time=started, host=session.host, compression=compression, set_name=name,
                 before_cleanup=pending.cancel if pending is not None else None,
+                on_progress=on_progress,
             )
         except BaseException:
             if pending is not None:
@@ -122,11 +124,14 @@ def make_set(
             _stage_recovery_files(session, manifest, repo_name, staging)
             excludes = [pattern for item in sources for pattern in item.excludes]
             phase = "storing the files"
+            files_progress = PartProgress(on_progress, FILES_PART, "files")
+            files_progress.started()
             summary = engine.backup_paths(
                 [item.source for item in sources] + [str(staging)], tags=final_tags,
                 time=started, host=session.host, excludes=excludes, compression=compression,
-                on_progress=on_progress,
+                on_progress=files_progress.callback(),
             )
+            files_progress.finished(summary.total_bytes, summary.total_files)
         if summary.unreadable:
             engine.add_tags([summary.snapshot_id], ["status=incomplete"])
             shown = "\n".join(f"  {line}" for line in summary.unreadable[:20])

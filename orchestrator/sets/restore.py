@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from orchestrator.engines.base import Node
+from orchestrator.engines.base import Node, ProgressCallback
 from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
@@ -19,12 +19,14 @@ from orchestrator.sets.dumps import FILE_TARGET_HOOKS, conflicts_of, restore_pla
 from orchestrator.sets.layout import SourcePath, select_for_restore
 from orchestrator.sets.manifest import Manifest, ManifestStream, read_manifest
 from orchestrator.sets.naming import BackupSet, parse_timestamp
+from orchestrator.sets.progress import PartProgress
 from orchestrator.sets.session import Session, choose, load_sets
 
 SHOWN_CONFLICTS = 20
 
 
-def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreResult:
+def restore_backup(session: Session, request: RestoreBackupRequest,
+                   on_progress: ProgressCallback | None = None) -> RestoreResult:
     """A set from a repository (restore-backup --from-archive is export.from_archive's)."""
     if request.backup is None and request.timestamp is None:
         raise UsageError("say which backup: --backup NAME|latest|ID or --timestamp TIME")
@@ -77,11 +79,15 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
         check_target(target_root, sources)
         if conflicts:
             clear_for_overwrite(nodes, sources, target_root)
+        files_progress = PartProgress(on_progress, "files", "restore")
+        files_progress.started(result.bytes - sum(item.stream.bytes for item in stream_plans),
+                               result.files)
         engine.restore(
             final.id, target_root, includes=[escape_pattern(item.source) for item in sources],
             verify=request.verify,
         )
-    restore_streams(engine, session.profile, stream_plans)
+        files_progress.finished(files_progress.total_bytes, result.files)
+    restore_streams(engine, session.profile, stream_plans, on_progress)
     result.restored = True
     result.verified = request.verify
     result.duration = round(time.monotonic() - clock, 3)

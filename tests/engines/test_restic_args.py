@@ -490,3 +490,15 @@ def test_parse_keys_reads_restic_key_list_json() -> None:
         ("079b84e4", "u", "h", True), ("6a0d9e7b", "root", "vm", False)]
     assert keys[0].created == "2026-12-01 14:48:03"
     assert parse_keys("") == [] and parse_keys("null") == []
+
+
+def test_status_line_keeps_restics_eta_and_totals() -> None:
+    from orchestrator.engines.restic_args import progress_from
+
+    status = progress_from({"message_type": "status", "percent_done": 0.25,
+                            "total_files": 977, "files_done": 10, "total_bytes": 6_700_000,
+                            "bytes_done": 1_675_000, "seconds_remaining": 12})
+    assert (status.bytes_done, status.total_bytes, status.files_done, status.total_files,
+            status.seconds_remaining, status.fraction) == (
+        1_675_000, 6_700_000, 10, 977, 12.0, 0.25)
+    assert progress_from({"message_type": "status"}).seconds_remaining is None
