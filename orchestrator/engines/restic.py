@@ -38,6 +38,7 @@ from orchestrator.engines.destinations import (
 )
 from orchestrator.engines.passwords import PasswordSource
 from orchestrator.engines.restic_output import BackupOutput, live_restic_on, read_only_folder
+from orchestrator.engines.restic_version import restic_version
 from orchestrator.profile.schema import Repository
 from orchestrator.profile.urls import shown_url
 
@@ -46,7 +47,6 @@ log = logging.getLogger("strongroom.restic")
 REPOSITORY_ERRORS = (RepositoryLocked, RepositoryMissing, WrongPassword, Unreachable,
                      AuthenticationDenied)
 T = TypeVar("T")
-_versions: dict[str, EngineVersion] = {}
 _said_read_only: set[str] = set()
 
 
@@ -57,6 +57,7 @@ class ResticEngine:
         self.repository_name = repository_name
         self.repository = repository
         self.url = shown_url(repository.url)  # for messages: no password of a rest: URL
+        self.state_dir = state_dir
         self.cache_dir = state_dir / "cache" / "restic"
         self.password = PasswordSource(repository_name, repository)
         self._destination: Destination | None = None
@@ -176,10 +177,7 @@ class ResticEngine:
         self._run([args.RESTIC, "unlock"], retry_stale_lock=False)
 
     def version(self) -> EngineVersion:
-        binary = run.which(args.RESTIC)
-        if binary not in _versions:
-            _versions[binary] = args.parse_version(run.run([binary, "version"]).stdout)
-        return _versions[binary]
+        return restic_version(run.which(args.RESTIC), self.state_dir)
 
     # ---- operations
 
