@@ -63,6 +63,8 @@ class ResticEngine:
         self._destination: Destination | None = None
         self._secrets: dict[str, str] | None = None
         self.read_only: bool | None = None  # None: not known yet
+        # This run's snapshot listings by their tag filter; any write forgets them.
+        self._listings: dict[tuple[str, ...], list[Snapshot]] = {}
 
     @property
     def destination(self) -> Destination:
@@ -120,6 +122,8 @@ class ResticEngine:
         of a dead restic is removed and the command run once more). On a read-only
         repository a read runs again without a lock."""
         argv = self._locking(argv)
+        if not args.reads_only(argv):
+            self.forget_listings()
         try:
             with self.password.as_file() as (password_file, fds):
                 env = {**self.backend_env(password_file), **(extra_env or {})}
@@ -263,6 +267,7 @@ class ResticEngine:
         """producer's stdout → restic backup --stdin. A failed producer fails the part with
         ProducerFailed, which names the snapshot restic saved of the partial stream."""
         reader = BackupOutput(None)
+        self.forget_listings()
         consumer = self._locking(args.stream_backup_args(
             filename, tags=tags, time=time, host=host, compression=compression
         ))
@@ -347,8 +352,21 @@ class ResticEngine:
                     self.repository_name, self.url, exc.returncode, exc.stderr_tail
                 ) from None
 
+    def forget_listings(self) -> None:
+        """After a write: the next listing asks restic again."""
+        self._listings.clear()
+
     def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]:
-        return args.parse_snapshots(self._run(args.snapshots_args(tags)).stdout)
+        """The snapshots with all these tags: listed once per run, and filtered here from
+        a listing this run already made with fewer tags (restic opens the repository,
+        key derivation and all, for every listing)."""
+        wanted = set(tags)
+        for listed_tags, listing in self._listings.items():
+            if wanted.issuperset(listed_tags):
+                return [snap for snap in listing if wanted.issubset(snap.tags)]
+        listing = args.parse_snapshots(self._run(args.snapshots_args(tags)).stdout)
+        self._listings[tuple(tags)] = listing
+        return list(listing)
 
     def ls(self, snapshot_id: str, paths: Sequence[str] = ()) -> list[Node]:
         return args.parse_ls(self._run(args.ls_args(snapshot_id, paths)).stdout)
@@ -410,6 +428,7 @@ class PendingStream:
         self.handle = handle
 
     def finish(self, data: bytes) -> BackupSummary:
+        self.engine.forget_listings()
         try:
             lines = self.handle.finish(data)
         except run.CommandError as exc:

@@ -18,7 +18,14 @@ from orchestrator.sets.dumps import run_streams
 from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE, gather_inventory
 from orchestrator.sets.layout import SourcePath, check_sources_exist
 from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, Manifest, ManifestAudit, paths_from
-from orchestrator.sets.naming import FILES_PART, PRODUCT_TAG, anchor_tag, set_name, set_tags
+from orchestrator.sets.naming import (
+    FILES_PART,
+    PRODUCT_TAG,
+    anchor_tag,
+    manifest_tag,
+    set_name,
+    set_tags,
+)
 from orchestrator.sets.runbook import render_runbook
 from orchestrator.sets.state import RunRecord, write_atomic
 
@@ -124,7 +131,8 @@ def make_set(
             excludes = [pattern for item in sources for pattern in item.excludes]
             phase = "storing the files"
             summary = engine.backup_paths(
-                [item.source for item in sources] + [str(staging)], tags=final_tags,
+                [item.source for item in sources] + [str(staging)],
+                tags=[*final_tags, manifest_tag(manifest.to_bytes())],
                 time=started, host=session.host, excludes=excludes, compression=compression,
                 on_progress=on_progress,
             )

@@ -17,9 +17,9 @@ from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
 from orchestrator.sets.dumps import FILE_TARGET_HOOKS, conflicts_of, restore_plans, restore_streams
 from orchestrator.sets.layout import SourcePath, select_for_restore
-from orchestrator.sets.manifest import Manifest, ManifestStream, read_manifest
+from orchestrator.sets.manifest import Manifest, ManifestStream
 from orchestrator.sets.naming import BackupSet, parse_timestamp
-from orchestrator.sets.session import Session, choose, load_sets
+from orchestrator.sets.session import Session, choose, load_sets, set_manifest
 
 SHOWN_CONFLICTS = 20
 
@@ -39,7 +39,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     final = chosen.final
     assert final is not None  # select_set returns complete sets only
     clock = time.monotonic()
-    manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)
+    manifest = set_manifest(session, engine, chosen)
     check_services(manifest, request.services)
     sources = [] if request.databases else select_for_restore(
         manifest.sources(), request.mode, request.services, check_services=False)
@@ -53,7 +53,11 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
                                  renames, request.force)
     if not sources and not stream_plans:
         raise UsageError(f"backup {chosen.name} holds nothing for --mode {request.mode}")
-    nodes = engine.ls(final.id, [item.source for item in sources]) if sources else []
+    # Only a dry run, or a target that holds something, needs the stored tree: a part
+    # restored into nothing conflicts with nothing, and is counted once restored.
+    listed = [item for item in sources
+              if request.dry_run or not vacant(retarget(item.source, target_root))]
+    nodes = engine.ls(final.id, [item.source for item in listed]) if listed else []
     plan = _plan(sources, nodes, target_root) + [
         RestorePlanEntry(part=item.stream.logical, logical=item.stream.logical,
                          source=item.stream.database, target=item.plan.target, files=1,
@@ -82,6 +86,12 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
             verify=request.verify,
         )
     restore_streams(engine, session.profile, stream_plans)
+    unlisted = {item.source for item in sources if item not in listed}
+    for entry in result.plan:
+        if entry.kind == "files" and entry.source in unlisted:
+            entry.files, entry.bytes = count_tree(Path(entry.target))
+    result.files = sum(entry.files for entry in result.plan if entry.kind == "files")
+    result.bytes = sum(entry.bytes for entry in result.plan)
     result.restored = True
     result.verified = request.verify
     result.duration = round(time.monotonic() - clock, 3)
@@ -149,6 +159,40 @@ def _plan(
             )
         )
     return entries
+
+
+def vacant(target: Path) -> bool:
+    """Nothing there, or an empty real directory: a restore into it replaces nothing."""
+    if not os.path.lexists(target):
+        return True
+    if target.is_symlink() or not target.is_dir():
+        return False
+    try:
+        with os.scandir(target) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
+
+
+def count_tree(root: Path) -> tuple[int, int]:
+    """(entries that are not directories, bytes of the regular files) below root, as
+    restic's ls counts a part: without following a symlink."""
+    if not os.path.lexists(root):
+        return 0, 0
+    if root.is_symlink() or not root.is_dir():
+        return 1, root.lstat().st_size if root.is_file() and not root.is_symlink() else 0
+    files = size = 0
+    folders = [str(root)]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                    continue
+                files += 1
+                if entry.is_file(follow_symlinks=False):
+                    size += entry.stat(follow_symlinks=False).st_size
+    return files, size
 
 
 def _within(path: str, root: str) -> bool:
