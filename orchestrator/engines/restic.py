@@ -371,6 +371,21 @@ class ResticEngine:
     def ls(self, snapshot_id: str, paths: Sequence[str] = ()) -> list[Node]:
         return args.parse_ls(self._run(args.ls_args(snapshot_id, paths)).stdout)
 
+    def walk(self, snapshot_id: str, paths: Sequence[str] = ()) -> Iterator[Node]:
+        argv = self._locking(args.ls_args(snapshot_id, paths))
+        with self.password.as_file() as (password_file, fds):
+            env = self.backend_env(password_file)
+            try:
+                with run.reading(self.with_options(argv), env=env, pass_fds=fds) as stream:
+                    for line in stream:
+                        node = args.parse_node(line.decode(errors="replace"))
+                        if node is not None:
+                            yield node
+            except run.CommandError as exc:
+                raise args.classify_failure(
+                    self.repository_name, self.url, exc.returncode, exc.stderr_tail
+                ) from None
+
     def diff(self, snapshot_a: str, snapshot_b: str) -> list[Change]:
         return args.parse_diff(self._run(args.diff_args(snapshot_a, snapshot_b)).stdout)
 

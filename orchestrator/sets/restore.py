@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engines.base import Node
@@ -57,14 +58,15 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     # restored into nothing conflicts with nothing, and is counted once restored.
     listed = [item for item in sources
               if request.dry_run or not vacant(retarget(item.source, target_root))]
-    nodes = engine.ls(final.id, [item.source for item in listed]) if listed else []
-    plan = _plan(sources, nodes, target_root) + [
+    found = survey(engine.walk(final.id, [item.source for item in listed]) if listed else (),
+                   sources, target_root)
+    plan = _plan(sources, found, target_root) + [
         RestorePlanEntry(part=item.stream.logical, logical=item.stream.logical,
                          source=item.stream.database, target=item.plan.target, files=1,
                          bytes=item.stream.bytes, kind="database")
         for item in stream_plans
     ]
-    conflicts = find_conflicts(nodes, sources, target_root)
+    conflicts = [str(target) for _node, target, _is_dir in found.clashes]
     conflicts += conflicts_of(session.profile, stream_plans)
     result = RestoreResult(
         set=chosen.name, id=chosen.id, time=chosen.time, mode=request.mode,
@@ -80,7 +82,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     if sources:
         check_target(target_root, sources)
         if conflicts:
-            clear_for_overwrite(nodes, sources, target_root)
+            _clear(found.clashes)
         engine.restore(
             final.id, target_root, includes=[escape_pattern(item.source) for item in sources],
             verify=request.verify,
@@ -144,21 +146,39 @@ def parse_as_database(
     return mapping
 
 
+@dataclass
+class Survey:
+    """What the stored tree below the listed parts holds, seen in one pass: each part's
+    (entries that are not directories, bytes of its files), and the clashes with what
+    exists at the targets (the only nodes kept)."""
+
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    clashes: list[tuple[Node, Path, bool]] = field(default_factory=list)
+
+
+def survey(nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Path) -> Survey:
+    found = Survey({item.source: (0, 0) for item in sources})
+    for node in nodes:
+        for item in sources:
+            if node.type != "dir" and _within(node.path, item.source):
+                files, size = found.counts[item.source]
+                found.counts[item.source] = (
+                    files + 1, size + (node.size if node.type == "file" else 0))
+        found.clashes.extend(_existing((node,), sources, target_root))
+    return found
+
+
 def _plan(
-    sources: Sequence[SourcePath], nodes: Sequence[Node], target_root: Path
+    sources: Sequence[SourcePath], found: Survey, target_root: Path
 ) -> list[RestorePlanEntry]:
-    entries = []
-    for item in sources:
-        inside = [node for node in nodes if _within(node.path, item.source)]
-        files = [node for node in inside if node.type != "dir"]
-        entries.append(
-            RestorePlanEntry(
-                part="files", logical=item.logical, source=item.source,
-                target=str(retarget(item.source, target_root)), files=len(files),
-                bytes=sum(node.size for node in files if node.type == "file"),
-            )
+    return [
+        RestorePlanEntry(
+            part="files", logical=item.logical, source=item.source,
+            target=str(retarget(item.source, target_root)),
+            files=found.counts[item.source][0], bytes=found.counts[item.source][1],
         )
-    return entries
+        for item in sources
+    ]
 
 
 def vacant(target: Path) -> bool:
@@ -205,7 +225,7 @@ def retarget(source: str, target_root: Path) -> Path:
 
 
 def _existing(
-    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+    nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Path
 ) -> Iterator[tuple[Node, Path, bool]]:
     """(node, its target, whether that target is a real directory) for each node of the
     chosen parts whose target exists and is not a directory meeting a directory."""
@@ -222,23 +242,27 @@ def _existing(
 
 
 def find_conflicts(
-    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+    nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Path
 ) -> list[str]:
     """Existing things a restore would replace: any non-directory, or a directory's clash."""
     return [str(target) for _node, target, _is_dir in _existing(nodes, sources, target_root)]
 
 
 def clear_for_overwrite(
-    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+    nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Path
 ) -> None:
     """Make way where restic cannot overwrite in place (with --force only).
 
     restic rewrites regular files over regular files itself, but it cannot replace
     an existing symlink, nor a file with a directory or the other way round.
     """
+    _clear(list(_existing(nodes, sources, target_root)))
+
+
+def _clear(clashes: Iterable[tuple[Node, Path, bool]]) -> None:
     import shutil
 
-    for node, target, existing_is_dir in _existing(nodes, sources, target_root):
+    for node, target, existing_is_dir in clashes:
         if node.type == "file" and target.is_file() and not target.is_symlink():
             continue
         if existing_is_dir:
