@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -224,6 +224,10 @@ class Engine(Protocol):
     def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]: ...
 
     def ls(self, snapshot_id: str, paths: Sequence[str] = ()) -> list[Node]: ...
+
+    def walk(self, snapshot_id: str, paths: Sequence[str] = ()) -> Iterator[Node]:
+        """ls as a stream: each node as the engine lists it, none held."""
+        ...
 
     def diff(self, snapshot_a: str, snapshot_b: str) -> list[Change]: ...
 

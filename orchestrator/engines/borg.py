@@ -321,6 +321,9 @@ class BorgEngine:
         argv = args.ls_args(self._name(snapshot_id), paths)
         return output.parse_ls(self._run(argv).stdout)
 
+    def walk(self, snapshot_id: str, paths: Sequence[str] = ()) -> Iterator[Node]:
+        yield from self.ls(snapshot_id, paths)
+
     def diff(self, snapshot_a: str, snapshot_b: str) -> list[Change]:
         argv = args.diff_args(self._name(snapshot_a), self._name(snapshot_b))
         return output.parse_diff(self._run(argv).stdout)

@@ -39,6 +39,7 @@ from orchestrator.engines.destinations import (
 )
 from orchestrator.engines.passwords import PasswordSource
 from orchestrator.engines.restic_output import BackupOutput, live_restic_on, read_only_folder
+from orchestrator.engines.restic_version import restic_version
 from orchestrator.profile.schema import Repository
 from orchestrator.profile.urls import shown_url
 
@@ -47,7 +48,6 @@ log = logging.getLogger("strongroom.restic")
 REPOSITORY_ERRORS = (RepositoryLocked, RepositoryMissing, WrongPassword, Unreachable,
                      AuthenticationDenied)
 T = TypeVar("T")
-_versions: dict[str, EngineVersion] = {}
 _said_read_only: set[str] = set()
 
 
@@ -58,11 +58,14 @@ class ResticEngine:
         self.repository_name = repository_name
         self.repository = repository
         self.url = shown_url(repository.url)  # for messages: no password of a rest: URL
+        self.state_dir = state_dir
         self.cache_dir = state_dir / "cache" / "restic"
         self.password = PasswordSource(repository_name, repository)
         self._destination: Destination | None = None
         self._secrets: dict[str, str] | None = None
         self.read_only: bool | None = None  # None: not known yet
+        # This run's snapshot listings by their tag filter; any write forgets them.
+        self._listings: dict[tuple[str, ...], list[Snapshot]] = {}
 
     @property
     def destination(self) -> Destination:
@@ -120,6 +123,8 @@ class ResticEngine:
         of a dead restic is removed and the command run once more). On a read-only
         repository a read runs again without a lock."""
         argv = self._locking(argv)
+        if not args.reads_only(argv):
+            self.forget_listings()
         try:
             with self.password.as_file() as (password_file, fds):
                 env = {**self.backend_env(password_file), **(extra_env or {})}
@@ -177,10 +182,7 @@ class ResticEngine:
         self._run([args.RESTIC, "unlock"], retry_stale_lock=False)
 
     def version(self) -> EngineVersion:
-        binary = run.which(args.RESTIC)
-        if binary not in _versions:
-            _versions[binary] = args.parse_version(run.run([binary, "version"]).stdout)
-        return _versions[binary]
+        return restic_version(run.which(args.RESTIC), self.state_dir)
 
     # ---- operations
 
@@ -261,6 +263,7 @@ class ResticEngine:
         """producer's stdout → restic backup --stdin. A failed producer fails the part with
         ProducerFailed, which names the snapshot restic saved of the partial stream."""
         reader = BackupOutput(None)
+        self.forget_listings()
         consumer = self._locking(args.stream_backup_args(
             filename, tags=tags, time=time, host=host, compression=compression
         ))
@@ -345,11 +348,39 @@ class ResticEngine:
                     self.repository_name, self.url, exc.returncode, exc.stderr_tail
                 ) from None
 
+    def forget_listings(self) -> None:
+        """After a write: the next listing asks restic again."""
+        self._listings.clear()
+
     def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]:
-        return args.parse_snapshots(self._run(args.snapshots_args(tags)).stdout)
+        """The snapshots with all these tags: listed once per run, and filtered here from
+        a listing this run already made with fewer tags (restic opens the repository,
+        key derivation and all, for every listing)."""
+        wanted = set(tags)
+        for listed_tags, listing in self._listings.items():
+            if wanted.issuperset(listed_tags):
+                return [snap for snap in listing if wanted.issubset(snap.tags)]
+        listing = args.parse_snapshots(self._run(args.snapshots_args(tags)).stdout)
+        self._listings[tuple(tags)] = listing
+        return list(listing)
 
     def ls(self, snapshot_id: str, paths: Sequence[str] = ()) -> list[Node]:
         return args.parse_ls(self._run(args.ls_args(snapshot_id, paths)).stdout)
+
+    def walk(self, snapshot_id: str, paths: Sequence[str] = ()) -> Iterator[Node]:
+        argv = self._locking(args.ls_args(snapshot_id, paths))
+        with self.password.as_file() as (password_file, fds):
+            env = self.backend_env(password_file)
+            try:
+                with run.reading(self.with_options(argv), env=env, pass_fds=fds) as stream:
+                    for line in stream:
+                        node = args.parse_node(line.decode(errors="replace"))
+                        if node is not None:
+                            yield node
+            except run.CommandError as exc:
+                raise args.classify_failure(
+                    self.repository_name, self.url, exc.returncode, exc.stderr_tail
+                ) from None
 
     def diff(self, snapshot_a: str, snapshot_b: str) -> list[Change]:
         return args.parse_diff(self._run(args.diff_args(snapshot_a, snapshot_b)).stdout)
@@ -431,6 +462,7 @@ class PendingStream:
         self.handle = handle
 
     def finish(self, data: bytes) -> BackupSummary:
+        self.engine.forget_listings()
         try:
             lines = self.handle.finish(data)
         except run.CommandError as exc:

@@ -275,24 +275,24 @@ def parse_snapshots(text: str) -> list[Snapshot]:
 
 
 def parse_ls(text: str) -> list[Node]:
-    nodes: list[Node] = []
-    for line in text.splitlines():
-        if not line.startswith("{"):
-            continue
-        item = json.loads(line)
-        if item.get("struct_type") != "node":
-            continue
-        nodes.append(
-            Node(
-                path=item["path"],
-                type=item["type"],
-                size=int(item.get("size") or 0),
-                mode=int(item.get("mode") or 0),
-                mtime=item.get("mtime", ""),
-                link_target=item.get("linktarget"),
-            )
-        )
-    return nodes
+    return [node for node in map(parse_node, text.splitlines()) if node is not None]
+
+
+def parse_node(line: str) -> Node | None:
+    """One line of `restic ls --json`: a node, or None for the snapshot line."""
+    if not line.startswith("{"):
+        return None
+    item = json.loads(line)
+    if item.get("struct_type") != "node":
+        return None
+    return Node(
+        path=item["path"],
+        type=item["type"],
+        size=int(item.get("size") or 0),
+        mode=int(item.get("mode") or 0),
+        mtime=item.get("mtime", ""),
+        link_target=item.get("linktarget"),
+    )
 
 
 def progress_from(message: dict[str, object]) -> Progress:

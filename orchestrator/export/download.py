@@ -16,7 +16,13 @@ from orchestrator.export.entries import Entry, has_file_parts, set_entries
 from orchestrator.export.targets import open_output, parse_output, presign
 from orchestrator.export.writers import extension, open_writer
 from orchestrator.models import DownloadBackupRequest, DownloadBackupResult
-from orchestrator.sets.manifest import MANIFEST_FILE, VERIFICATION_LOG, Manifest, manifest_dir_in
+from orchestrator.sets.manifest import (
+    MANIFEST_FILE,
+    VERIFICATION_LOG,
+    Manifest,
+    manifest_dir_in,
+    staged_copy,
+)
 from orchestrator.sets.progress import PartProgress
 from orchestrator.sets.session import Session, choose_set, load_sets
 
@@ -90,6 +96,9 @@ def _manifest_bytes(session: Session, engine: Engine, final: Snapshot, base: str
     tar stream will carry the stored one to compare against; else it is read from the
     repository (while the tar dump's restic opens the repository)."""
     staged = session.state.staging(base) / MANIFEST_FILE
+    proven = staged_copy(final, staged)
+    if proven is not None:
+        return proven
     if checked_in_stream and staged.is_file():
         data = staged.read_bytes()
         try:

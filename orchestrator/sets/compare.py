@@ -18,9 +18,9 @@ from orchestrator.models import (
     PartComparison,
     PartStatus,
 )
-from orchestrator.sets.manifest import Manifest, ManifestPath, read_manifest
+from orchestrator.sets.manifest import Manifest, ManifestPath
 from orchestrator.sets.naming import BackupSet, select_set
-from orchestrator.sets.session import Session, load_sets
+from orchestrator.sets.session import Session, load_sets, set_manifest
 
 CHANGE_NAMES: dict[str, ChangeKind] = {
     "+": "added", "-": "removed", "M": "modified", "T": "modified", "?": "modified"}
@@ -30,15 +30,14 @@ def backup_compare(session: Session, request: BackupCompareRequest) -> CompareRe
     repo_name, engine = session.engine(request.destination)
     sets = load_sets(session, engine, session.profile.repositories[repo_name].url)
     first, second = select_set(sets, request.a, None), select_set(sets, request.b, None)
-    manifest_a, manifest_b = _manifest(engine, first), _manifest(engine, second)
+    manifest_a = set_manifest(session, engine, first)
+    manifest_b = set_manifest(session, engine, second)
     parts = _file_parts(engine, first, second, manifest_a, manifest_b)
     parts += _stream_parts(manifest_a, manifest_b)
     return CompareResult(a=first.name, b=second.name, parts=parts, summary=_summary(parts))
 
 
-def _manifest(engine: Engine, chosen: BackupSet) -> Manifest:
-    assert chosen.final is not None  # select_set returns complete sets only
-    return read_manifest(engine, chosen.final, chosen.base).located(chosen.parts)
+
 
 
 def part_of(path: str, parts: Sequence[ManifestPath]) -> ManifestPath | None:

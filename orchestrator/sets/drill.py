@@ -22,10 +22,10 @@ from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.models import DrillCheck, DrillRecord, DrillRequest, DrillResult
 from orchestrator.sets.drill_checks import Sandbox, check_files, check_stream
 from orchestrator.sets.layout import select_for_restore
-from orchestrator.sets.manifest import Manifest, read_manifest
+from orchestrator.sets.manifest import Manifest
 from orchestrator.sets.naming import DRILL_PART, BackupSet, drill_tags
 from orchestrator.sets.restore import check_services
-from orchestrator.sets.session import Session, choose_set, load_sets
+from orchestrator.sets.session import Session, choose_set, load_sets, set_manifest
 
 log = logging.getLogger("strongroom")
 
@@ -39,7 +39,7 @@ def drill_backup(session: Session, request: DrillRequest) -> DrillResult:
     assert chosen.final is not None  # select_set returns complete sets only
     started = datetime.now(UTC)
     clock = time.monotonic()
-    manifest = read_manifest(engine, chosen.final, chosen.base).located(chosen.parts)
+    manifest = set_manifest(session, engine, chosen)
     check_services(manifest, request.services)
     sandbox = Sandbox(folder=make_workdir(request.workdir), token=secrets.token_hex(4),
                       keep=request.keep)

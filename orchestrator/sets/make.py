@@ -18,7 +18,14 @@ from orchestrator.sets.dumps import run_streams
 from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE, gather_inventory
 from orchestrator.sets.layout import SourcePath, check_sources_exist
 from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, Manifest, ManifestAudit, paths_from
-from orchestrator.sets.naming import FILES_PART, PRODUCT_TAG, anchor_tag, set_name, set_tags
+from orchestrator.sets.naming import (
+    FILES_PART,
+    PRODUCT_TAG,
+    anchor_tag,
+    manifest_tag,
+    set_name,
+    set_tags,
+)
 from orchestrator.sets.progress import PartProgress
 from orchestrator.sets.runbook import render_runbook
 from orchestrator.sets.state import RunRecord, write_atomic
@@ -117,6 +124,7 @@ def make_set(
             audit=ManifestAudit(seq=anchor[0], sha256=anchor[1]) if anchor else None,
         )
         write_atomic(staging / MANIFEST_FILE, manifest.to_bytes())
+        staged = None if pending is not None else staged_identity(staging / MANIFEST_FILE)
         if pending is not None:
             summary = pending.finish(manifest.to_bytes())
         else:
@@ -127,7 +135,8 @@ def make_set(
             files_progress = PartProgress(on_progress, FILES_PART, "files")
             files_progress.started()
             summary = engine.backup_paths(
-                [item.source for item in sources] + [str(staging)], tags=final_tags,
+                [item.source for item in sources] + [str(staging)],
+                tags=[*final_tags, manifest_tag(manifest.to_bytes())],
                 time=started, host=session.host, excludes=excludes, compression=compression,
                 on_progress=files_progress.callback(),
             )
@@ -142,7 +151,7 @@ def make_set(
         verified = False
         if request.verify:
             phase = "verifying the set"
-            _verify(engine, name, summary.snapshot_id, staging, manifest)
+            _verify(engine, name, summary.snapshot_id, staging, manifest, staged)
             verified = True
         record.status, record.snapshot_id = "complete", summary.snapshot_id
         record.bytes = summary.total_bytes + sum(stream.bytes for stream in streams)
@@ -207,15 +216,36 @@ def _claim_set_name(session: Session, base: str) -> tuple[datetime, str]:
     raise StrongroomError(f"cannot find a free set name for {base!r}: is another run looping?")
 
 
+def staged_identity(path: Path) -> tuple[int, int, int, int]:
+    """What changes whenever a file is written or replaced: inode, size, mtime, ctime."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
 def _verify(
-    engine: Engine, name: str, snapshot_id: str, staging: Path, manifest: Manifest
+    engine: Engine, name: str, snapshot_id: str, staging: Path, manifest: Manifest,
+    staged: tuple[int, int, int, int] | None,
 ) -> None:
-    """Every stream part is present and the manifest reads back byte for byte."""
+    """Every stream part is present and the final part holds the manifest as written.
+
+    restic saved the final part without an unreadable file (checked before this), so it
+    holds the staged manifest as restic read it. When the staged file is the very file
+    written before the backup started (same inode, size, mtime, ctime and bytes), that is
+    the manifest: no read-back. A manifest given on stdin (staged None) is what restic
+    stored. Anything else is read back from the repository."""
     if manifest.streams:
         present = [snap.id for snap in engine.snapshots([PRODUCT_TAG, f"set={name}"])]
         missing = [stream.logical for stream in manifest.missing_streams(present)]
         if missing:
             raise StrongroomError(f"verification failed: part(s) missing: {', '.join(missing)}")
+    if staged is None:
+        return
+    path = staging / MANIFEST_FILE
+    try:
+        if staged_identity(path) == staged and path.read_bytes() == manifest.to_bytes():
+            return
+    except OSError:
+        pass
     stored = engine.dump(snapshot_id, f"{staging}/{MANIFEST_FILE}")
     if stored != manifest.to_bytes():
         raise StrongroomError(

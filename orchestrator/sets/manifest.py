@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -12,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from orchestrator.engines.base import Engine, Snapshot
 from orchestrator.errors import StrongroomError
 from orchestrator.sets.layout import Kind, SourcePath
+from orchestrator.sets.naming import MANIFEST_TAG
 
 MANIFEST_FILE = "metadata.json"
 LOG_FILE = "logs/backup.log"
@@ -118,12 +121,28 @@ def manifest_dir_in(final: Snapshot, base: str) -> str:
     raise StrongroomError(f"snapshot {final.short_id} holds no strongroom manifest")
 
 
-def read_manifest(engine: Engine, final: Snapshot, base: str) -> Manifest:
-    folder = manifest_dir_in(final, base)
-    data = engine.dump(final.id, f"{folder}/{MANIFEST_FILE}")
+def read_manifest(engine: Engine, final: Snapshot, base: str,
+                  staged: Path | None = None) -> Manifest:
+    """The set's manifest: the `staged` copy when its sha256 is the one the final
+    snapshot's tags record, else read from the repository."""
+    data = staged_copy(final, staged)
+    if data is None:
+        data = engine.dump(final.id, f"{manifest_dir_in(final, base)}/{MANIFEST_FILE}")
     try:
         return Manifest.model_validate(json.loads(data))
     except (ValueError, ValidationError) as exc:
         raise StrongroomError(
             f"the manifest of snapshot {final.short_id} cannot be read: {exc}"
         ) from None
+
+
+def staged_copy(final: Snapshot, staged: Path | None) -> bytes | None:
+    """The bytes of `staged` when they are the manifest the final snapshot records."""
+    recorded = final.tag(MANIFEST_TAG)
+    if staged is None or recorded is None:
+        return None
+    try:
+        data = staged.read_bytes()
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).hexdigest() == recorded else None

@@ -8,6 +8,7 @@ incomplete; it also says how many stream parts the set must have (`streams=N`).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,15 @@ def anchor_tag(seq: int, sha256: str) -> str:
     digits, a-f and '-' after `audit=`: nothing restic's tag syntax treats apart (a comma
     separates tags in `--tag a,b`)."""
     return f"{AUDIT_TAG}={seq}-{sha256[:ANCHOR_PREFIX]}"
+
+
+MANIFEST_TAG = "manifest"
+
+
+def manifest_tag(data: bytes) -> str:
+    """The sha256 of the set's manifest as a tag of its final snapshot: a copy of the
+    manifest with this digest is the stored one, without a restic process to read it."""
+    return f"{MANIFEST_TAG}={hashlib.sha256(data).hexdigest()}"
 
 
 def set_tags(

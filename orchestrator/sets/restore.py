@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engines.base import Node, ProgressCallback
@@ -17,10 +18,10 @@ from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
 from orchestrator.sets.dumps import FILE_TARGET_HOOKS, conflicts_of, restore_plans, restore_streams
 from orchestrator.sets.layout import SourcePath, select_for_restore
-from orchestrator.sets.manifest import Manifest, ManifestStream, read_manifest
+from orchestrator.sets.manifest import Manifest, ManifestStream
 from orchestrator.sets.naming import BackupSet, parse_timestamp
 from orchestrator.sets.progress import PartProgress
-from orchestrator.sets.session import Session, choose, load_sets
+from orchestrator.sets.session import Session, choose, load_sets, set_manifest
 
 SHOWN_CONFLICTS = 20
 
@@ -41,7 +42,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
     final = chosen.final
     assert final is not None  # select_set returns complete sets only
     clock = time.monotonic()
-    manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)
+    manifest = set_manifest(session, engine, chosen)
     check_services(manifest, request.services)
     sources = [] if request.databases else select_for_restore(
         manifest.sources(), request.mode, request.services, check_services=False)
@@ -55,14 +56,19 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
                                  renames, request.force)
     if not sources and not stream_plans:
         raise UsageError(f"backup {chosen.name} holds nothing for --mode {request.mode}")
-    nodes = engine.ls(final.id, [item.source for item in sources]) if sources else []
-    plan = _plan(sources, nodes, target_root) + [
+    # Only a dry run, or a target that holds something, needs the stored tree: a part
+    # restored into nothing conflicts with nothing, and is counted once restored.
+    listed = [item for item in sources
+              if request.dry_run or not vacant(retarget(item.source, target_root))]
+    found = survey(engine.walk(final.id, [item.source for item in listed]) if listed else (),
+                   sources, target_root)
+    plan = _plan(sources, found, target_root) + [
         RestorePlanEntry(part=item.stream.logical, logical=item.stream.logical,
                          source=item.stream.database, target=item.plan.target, files=1,
                          bytes=item.stream.bytes, kind="database")
         for item in stream_plans
     ]
-    conflicts = find_conflicts(nodes, sources, target_root)
+    conflicts = [str(target) for _node, target, _is_dir in found.clashes]
     conflicts += conflicts_of(session.profile, stream_plans)
     result = RestoreResult(
         set=chosen.name, id=chosen.id, time=chosen.time, mode=request.mode,
@@ -78,16 +84,27 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
     if sources:
         check_target(target_root, sources)
         if conflicts:
-            clear_for_overwrite(nodes, sources, target_root)
+            _clear(found.clashes)
+        # A target that held nothing was not listed: its size is known once restored.
+        whole = len(listed) == len(sources)
         files_progress = PartProgress(on_progress, "files", "restore")
-        files_progress.started(result.bytes - sum(item.stream.bytes for item in stream_plans),
-                               result.files)
+        files_progress.started(
+            result.bytes - sum(item.stream.bytes for item in stream_plans) if whole else 0,
+            result.files if whole else 0)
         engine.restore(
             final.id, target_root, includes=[escape_pattern(item.source) for item in sources],
             verify=request.verify,
         )
-        files_progress.finished(files_progress.total_bytes, result.files)
+    unlisted = {item.source for item in sources if item not in listed}
+    for entry in result.plan:
+        if entry.kind == "files" and entry.source in unlisted:
+            entry.files, entry.bytes = count_tree(Path(entry.target))
+    result.files = sum(entry.files for entry in result.plan if entry.kind == "files")
+    if sources:
+        files_progress.finished(
+            sum(entry.bytes for entry in result.plan if entry.kind == "files"), result.files)
     restore_streams(engine, session.profile, stream_plans, on_progress)
+    result.bytes = sum(entry.bytes for entry in result.plan)
     result.restored = True
     result.verified = request.verify
     result.duration = round(time.monotonic() - clock, 3)
@@ -140,21 +157,73 @@ def parse_as_database(
     return mapping
 
 
+@dataclass
+class Survey:
+    """What the stored tree below the listed parts holds, seen in one pass: each part's
+    (entries that are not directories, bytes of its files), and the clashes with what
+    exists at the targets (the only nodes kept)."""
+
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    clashes: list[tuple[Node, Path, bool]] = field(default_factory=list)
+
+
+def survey(nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Path) -> Survey:
+    found = Survey({item.source: (0, 0) for item in sources})
+    for node in nodes:
+        for item in sources:
+            if node.type != "dir" and _within(node.path, item.source):
+                files, size = found.counts[item.source]
+                found.counts[item.source] = (
+                    files + 1, size + (node.size if node.type == "file" else 0))
+        found.clashes.extend(_existing((node,), sources, target_root))
+    return found
+
+
 def _plan(
-    sources: Sequence[SourcePath], nodes: Sequence[Node], target_root: Path
+    sources: Sequence[SourcePath], found: Survey, target_root: Path
 ) -> list[RestorePlanEntry]:
-    entries = []
-    for item in sources:
-        inside = [node for node in nodes if _within(node.path, item.source)]
-        files = [node for node in inside if node.type != "dir"]
-        entries.append(
-            RestorePlanEntry(
-                part="files", logical=item.logical, source=item.source,
-                target=str(retarget(item.source, target_root)), files=len(files),
-                bytes=sum(node.size for node in files if node.type == "file"),
-            )
+    return [
+        RestorePlanEntry(
+            part="files", logical=item.logical, source=item.source,
+            target=str(retarget(item.source, target_root)),
+            files=found.counts[item.source][0], bytes=found.counts[item.source][1],
         )
-    return entries
+        for item in sources
+    ]
+
+
+def vacant(target: Path) -> bool:
+    """Nothing there, or an empty real directory: a restore into it replaces nothing."""
+    if not os.path.lexists(target):
+        return True
+    if target.is_symlink() or not target.is_dir():
+        return False
+    try:
+        with os.scandir(target) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
+
+
+def count_tree(root: Path) -> tuple[int, int]:
+    """(entries that are not directories, bytes of the regular files) below root, as
+    restic's ls counts a part: without following a symlink."""
+    if not os.path.lexists(root):
+        return 0, 0
+    if root.is_symlink() or not root.is_dir():
+        return 1, root.lstat().st_size if root.is_file() and not root.is_symlink() else 0
+    files = size = 0
+    folders = [str(root)]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                    continue
+                files += 1
+                if entry.is_file(follow_symlinks=False):
+                    size += entry.stat(follow_symlinks=False).st_size
+    return files, size
 
 
 def _within(path: str, root: str) -> bool:
@@ -167,7 +236,7 @@ def retarget(source: str, target_root: Path) -> Path:
 
 
 def _existing(
-    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+    nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Path
 ) -> Iterator[tuple[Node, Path, bool]]:
     """(node, its target, whether that target is a real directory) for each node of the
     chosen parts whose target exists and is not a directory meeting a directory."""
@@ -184,23 +253,27 @@ def _existing(
 
 
 def find_conflicts(
-    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+    nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Path
 ) -> list[str]:
     """Existing things a restore would replace: any non-directory, or a directory's clash."""
     return [str(target) for _node, target, _is_dir in _existing(nodes, sources, target_root)]
 
 
 def clear_for_overwrite(
-    nodes: Sequence[Node], sources: Sequence[SourcePath], target_root: Path
+    nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Path
 ) -> None:
     """Make way where restic cannot overwrite in place (with --force only).
 
     restic rewrites regular files over regular files itself, but it cannot replace
     an existing symlink, nor a file with a directory or the other way round.
     """
+    _clear(list(_existing(nodes, sources, target_root)))
+
+
+def _clear(clashes: Iterable[tuple[Node, Path, bool]]) -> None:
     import shutil
 
-    for node, target, existing_is_dir in _existing(nodes, sources, target_root):
+    for node, target, existing_is_dir in clashes:
         if node.type == "file" and target.is_file() and not target.is_symlink():
             continue
         if existing_is_dir:

@@ -15,6 +15,7 @@ from orchestrator.engines import open_engine
 from orchestrator.engines.base import Engine
 from orchestrator.errors import NotFoundError
 from orchestrator.profile.schema import Profile
+from orchestrator.sets.manifest import MANIFEST_FILE, Manifest, read_manifest
 from orchestrator.sets.naming import PRODUCT_TAG, BackupSet, Selection, group_sets, select
 from orchestrator.sets.state import StateDir, state_dir
 
@@ -50,7 +51,9 @@ def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:
     if session.profile.profile_free:
         return group_sets(engine.snapshots([PRODUCT_TAG]))
     profile = session.profile.profile_name
-    sets = group_sets(engine.snapshots([PRODUCT_TAG, f"profile={profile}"]))
+    # The listing of every profile's sets serves other_profiles too, in the same run.
+    sets = group_sets([snap for snap in engine.snapshots([PRODUCT_TAG])
+                       if f"profile={profile}" in snap.tags])
     known = {entry.name for entry in sets}
     for record in session.state.runs(url, profile):
         if record.status == "complete" or record.set in known:
@@ -105,3 +108,11 @@ def choose(session: Session, engine: Engine, repo_name: str, sets: Sequence[Back
         if note is None:
             raise
         raise NotFoundError(note) from None
+
+
+def set_manifest(session: Session, engine: Engine, chosen: BackupSet) -> Manifest:
+    """A complete set's manifest, located in this repository: this host's staged copy
+    when the set's tags prove it the same, else read from the repository."""
+    assert chosen.final is not None  # select returns complete sets only
+    staged = session.state.staging(chosen.base) / MANIFEST_FILE
+    return read_manifest(engine, chosen.final, chosen.base, staged).located(chosen.parts)

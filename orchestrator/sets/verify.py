@@ -24,7 +24,7 @@ from orchestrator.run.pipes import read_chunks
 from orchestrator.sets.digest import StreamDigest
 from orchestrator.sets.dumps import hook_refs
 from orchestrator.sets.layout import plan_sources
-from orchestrator.sets.manifest import VERIFICATION_LOG, Manifest, read_manifest
+from orchestrator.sets.manifest import VERIFICATION_LOG, Manifest, ManifestStream, read_manifest
 from orchestrator.sets.naming import BackupSet, set_tags
 from orchestrator.sets.session import Session, choose_set, load_sets
 
@@ -78,8 +78,7 @@ def _parts(engine: Engine, chosen: BackupSet, manifest: Manifest) -> str:
     for stream in manifest.streams:
         if stream.logical in gone_parts:
             continue
-        nodes = engine.ls(stream.snapshot_id, ["/" + stream.logical])
-        size = next((node.size for node in nodes if node.path == "/" + stream.logical), None)
+        size = _stored_size(engine, chosen, stream)
         if size != stream.bytes:
             problems.append(f"{stream.logical}: {size} bytes stored, {stream.bytes} recorded")
     held = {path.rstrip("/") for path in chosen.final.paths}
@@ -88,6 +87,17 @@ def _parts(engine: Engine, chosen: BackupSet, manifest: Manifest) -> str:
     if problems:
         raise StrongroomError("; ".join(problems))
     return f"{len(manifest.streams) + 1} part(s) present with their recorded sizes"
+
+
+def _stored_size(engine: Engine, chosen: BackupSet, stream: ManifestStream) -> int | None:
+    """A stream part's stored size: from its snapshot's summary in the listing when the
+    engine records one (restic 0.17 and later), else from a listing of the part."""
+    part = chosen.parts.get(stream.part)
+    if part is not None and part.id.startswith(stream.snapshot_id) \
+            and part.total_bytes is not None:
+        return part.total_bytes
+    nodes = engine.ls(stream.snapshot_id, ["/" + stream.logical])
+    return next((node.size for node in nodes if node.path == "/" + stream.logical), None)
 
 
 def _dependencies(session: Session, manifest: Manifest) -> str:

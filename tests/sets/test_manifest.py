@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,3 +136,25 @@ def test_read_manifest_reports_unreadable_manifest(data: bytes) -> None:
     snap = final(("/var/lib/strongroom/sets/weekly-full",))
     with pytest.raises(StrongroomError, match="cannot be read"):
         read_manifest(FakeEngine(data), snap, "weekly-full")  # type: ignore[arg-type]
+
+
+def test_a_staged_copy_is_read_only_when_the_final_snapshot_records_its_digest(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    from orchestrator.sets.naming import manifest_tag
+
+    data = manifest().to_bytes()
+    staged = tmp_path / MANIFEST_FILE
+    staged.write_bytes(data)
+    untagged = final(("/var/lib/strongroom/sets/weekly-full",))
+    tagged = replace(untagged, tags=(*untagged.tags, manifest_tag(data)))
+    engine = FakeEngine(data)
+    assert read_manifest(engine, tagged, "weekly-full", staged) == manifest()  # type: ignore[arg-type]
+    assert engine.calls == []  # proven the same: no restic process
+    for snap, path in ((untagged, staged), (tagged, tmp_path / "absent")):
+        assert read_manifest(engine, snap, "weekly-full", path) == manifest()  # type: ignore[arg-type]
+    staged.write_bytes(data.replace(b"web1", b"web2"))  # another set's copy: not trusted
+    assert read_manifest(engine, tagged, "weekly-full", staged) == manifest()  # type: ignore[arg-type]
+    assert len(engine.calls) == 3

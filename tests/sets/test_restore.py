@@ -61,3 +61,31 @@ def test_conflicts_are_existing_files_not_existing_directories(tmp_path: Path) -
              Node(str(root / "new"), "file", 1, 0, ""), Node("/elsewhere/x", "file", 1, 0, "")]
     sources = [SourcePath(str(root), "config/x", "config", "x")]
     assert find_conflicts(nodes, sources, Path("/")) == [str(root / "file"), str(root / "link")]
+
+
+def test_a_vacant_target_is_absent_or_an_empty_real_folder(tmp_path: Path) -> None:
+    from orchestrator.sets.restore import vacant
+
+    assert vacant(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    assert vacant(tmp_path / "empty")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "f").write_text("x")
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "empty")
+    (tmp_path / "dangling").symlink_to(tmp_path / "absent")
+    assert not any(vacant(tmp_path / name) for name in ("full", "file", "link", "dangling"))
+
+
+def test_a_restored_tree_is_counted_as_restic_ls_counts_it(tmp_path: Path) -> None:
+    from orchestrator.sets.restore import count_tree
+
+    root = tmp_path / "srv"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "one").write_bytes(b"12345")
+    (root / "a" / "b" / "two").write_bytes(b"123")
+    (root / "to-dir").symlink_to(root / "a")  # a link is one entry, not followed
+    (root / "empty").mkdir()
+    assert count_tree(root) == (3, 8)
+    assert count_tree(root / "a" / "one") == (1, 5)
+    assert count_tree(tmp_path / "absent") == (0, 0)

@@ -1,0 +1,76 @@
+"""How many restic processes each command starts: every one opens the repository and
+pays its key derivation (~0.5 s), so the counts are pinned here, per command, and a
+command that starts one more than it needs fails.
+
+restic runs through a wrapper on PATH that logs its subcommand, then execs the real one.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integration.conftest import Site, require_binary
+
+
+class Opens:
+    """The restic subcommands strongroom starts, through a logging wrapper on PATH."""
+
+    def __init__(self, folder: Path) -> None:
+        real = require_binary("restic")
+        self.log = folder / "opens.log"
+        wrapper = folder / "bin" / "restic"
+        wrapper.parent.mkdir(parents=True)
+        wrapper.write_text(f'#!/bin/sh\necho "$1" >> {shlex.quote(str(self.log))}\n'
+                           f'exec {shlex.quote(real)} "$@"\n')
+        wrapper.chmod(0o755)
+        self.env = {"PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def of(self, site: Site, *args: str) -> tuple[list[str], Any]:
+        """The subcommands `strongroom ARGS --json` started, in order, and its result."""
+        self.log.unlink(missing_ok=True)
+        result = site.run(*args, "--json", env=self.env).json()
+        return (self.log.read_text().split() if self.log.exists() else []), result
+
+
+@pytest.fixture
+def opens(tmp_path: Path) -> Opens:
+    return Opens(tmp_path / "opens")
+
+
+def test_each_command_starts_only_the_restic_processes_it_needs(
+    site: Site, opens: Opens, tmp_path: Path
+) -> None:
+    backup = ("create-backup", "--type", "full", "--name", "f")
+    # The wrapper is a restic binary strongroom has not seen: its version is asked once.
+    assert opens.of(site, *backup, "--no-verify")[0] == ["version", "backup"]
+    started, made = opens.of(site, *backup)
+    assert started == ["backup"] and made["verified"] is True  # proven without a read-back
+    assert opens.of(site, *backup, "--no-verify")[0] == ["backup"]
+    assert opens.of(site, "list-backups")[0] == ["snapshots"]
+
+    target = tmp_path / "target"
+    restore = ("restore-backup", "--backup", "latest", "--target", str(target))
+    started, planned = opens.of(site, *restore, "--dry-run")
+    assert started == ["snapshots", "ls"]  # the exact plan: the stored tree is listed
+    assert planned["files"] > 5 and planned["conflicts"] == []
+    started, restored = opens.of(site, *restore)
+    assert started == ["snapshots", "restore"]  # nothing at the target: nothing to list
+    assert [(e["files"], e["bytes"]) for e in restored["plan"]] == \
+        [(e["files"], e["bytes"]) for e in planned["plan"]]
+    started, again = opens.of(site, *restore, "--force")
+    assert started == ["snapshots", "ls", "restore"]  # the target holds them: listed
+    assert len(again["conflicts"]) == planned["files"] and again["files"] == planned["files"]
+
+    assert opens.of(site, "verify-backup")[0] == ["snapshots", "dump", "check", "backup"]
+    started, _ = opens.of(site, "download-backup", "-o", str(tmp_path / "set.zip"))
+    assert started == ["snapshots", "dump", "dump"]  # the set's tar, the verification log
+
+    # Another host's copy of the manifest is not this set's: it is read from the repository.
+    (site.state / "sets" / "f" / "metadata.json").write_text("{}")
+    started, _ = opens.of(site, *restore, "--force")
+    assert started == ["snapshots", "dump", "ls", "restore"]
