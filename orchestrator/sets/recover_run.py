@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 
 from hooks.base import HookError
 from orchestrator.engines.base import Engine, Node, Snapshot
@@ -49,6 +50,22 @@ def counted(nodes: Sequence[Node], sources: Sequence[SourcePath]) -> tuple[int, 
     inside = [node for node in nodes if node.type == "file"
               and any(_within(node.path, item.source) for item in sources)]
     return len(inside), sum(node.size for node in inside)
+
+
+def counted_on_disk(roots: Sequence[Path]) -> tuple[int, int]:
+    """(files, bytes) of the regular files under these restored roots: what a restore
+    into absent or empty roots wrote, without listing the set."""
+    files = size = 0
+    for root in roots:
+        if root.is_file() and not root.is_symlink():
+            files, size = files + 1, size + root.stat().st_size
+            continue
+        for folder, _dirs, names in os.walk(root):
+            for name in names:
+                stat = os.lstat(os.path.join(folder, name))
+                if S_ISREG(stat.st_mode):
+                    files, size = files + 1, size + stat.st_size
+    return files, size
 
 
 def _within(path: str, root: str) -> bool:
