@@ -12,22 +12,24 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.engines.base import Progress, ProgressCallback
 from orchestrator.errors import StrongroomError, UsageError
-from orchestrator.models import (
-    ApplyRetentionResult,
-    CompareResult,
-    CreateBackupResult,
-    InitResult,
-    ListBackupsResult,
-    RestoreResult,
-    VerifyResult,
-)
+
+if TYPE_CHECKING:
+    from orchestrator.models import (
+        ApplyRetentionResult,
+        CompareResult,
+        CreateBackupResult,
+        InitResult,
+        ListBackupsResult,
+        RestoreResult,
+        VerifyResult,
+    )
 
 M = TypeVar("M", bound=BaseModel)
 PLAIN_PROGRESS_EVERY = 10.0
