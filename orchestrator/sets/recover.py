@@ -16,7 +16,6 @@ failing step is marked and the independent steps after it still run.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import tempfile
 import time
@@ -52,9 +51,11 @@ from orchestrator.sets.recover_plan import (
 )
 from orchestrator.sets.recover_run import (
     CANNOT_CHECK,
+    check_profile_nodes,
     counted,
     counted_on_disk,
     database_conflict,
+    occupied,
     read_inventory_schedules,
     read_profile_files,
     restore_files,
@@ -168,9 +169,16 @@ def _plan(session: Session, engine: Engine, repo_name: str, request: RecoverRequ
         raise UsageError(f"set {chosen.name} holds no profile files: recover needs a "
                          "disaster-recovery set (create-backup --type disaster-recovery)")
     listed = [item.source for item in manifest.sources() if request.dry_run
-              or item.kind == "profile" or _occupied(retarget(item.source, target_root))]
-    nodes = engine.ls(final.id, listed)
-    stored = read_profile_files(engine, final.id, profile_sources, nodes)
+              or item.kind == "profile" or occupied(retarget(item.source, target_root))]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recover-ls") as pool:
+        listing = pool.submit(engine.ls, final.id, listed)  # beside the profile's dumps
+        try:
+            stored = read_profile_files(engine, final.id, profile_sources)
+        except StrongroomError:
+            check_profile_nodes(profile_sources, listing.result())  # the clearer message
+            raise
+        nodes = listing.result()
+    check_profile_nodes(profile_sources, nodes, stored)
     waiting = [s for s in profile_sources if not _in_place(s.source, stored, target_root)]
     conflicts = [str(path) for path in (retarget(s.source, target_root) for s in waiting)
                  if path.exists() or path.is_symlink()]
@@ -221,20 +229,6 @@ def _choose(session: Session, engine: Engine, repo_name: str, backup: str | None
         raise NotFoundError(f"no complete disaster-recovery set to recover from in "
                             f"{repo_name}{' at or before ' + moment.isoformat() if moment else ''}"
                             f" ({exc.message})") from None
-
-
-def _occupied(path: Path) -> bool:
-    """Whether anything is at a root a restore would write: not so for an absent path
-    or an empty directory."""
-    if not os.path.lexists(path):
-        return False
-    if path.is_symlink() or not path.is_dir():
-        return True
-    try:
-        with os.scandir(path) as entries:
-            return next(entries, None) is not None
-    except OSError:
-        return True
 
 
 def _in_place(source: str, stored: dict[str, bytes], target_root: Path) -> bool:

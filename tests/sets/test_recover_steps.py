@@ -3,11 +3,15 @@ database servers beside it, the rest after both, each step with its own result."
 
 from __future__ import annotations
 
+import io
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import IO, Any, cast
+
+import pytest
 
 from orchestrator import models
 from orchestrator.engines.base import Node
@@ -125,11 +129,11 @@ def test_only_roots_holding_something_are_listed_for_conflicts(tmp_path: Path) -
     (tmp_path / "full" / "x").write_text("x")
     (tmp_path / "file").write_text("f")
     (tmp_path / "link").symlink_to(tmp_path / "gone")
-    assert not recover._occupied(tmp_path / "absent")
-    assert not recover._occupied(tmp_path / "empty")
-    assert recover._occupied(tmp_path / "full")
-    assert recover._occupied(tmp_path / "file")
-    assert recover._occupied(tmp_path / "link")  # a dangling link still stands in the way
+    assert not recover_run.occupied(tmp_path / "absent")
+    assert not recover_run.occupied(tmp_path / "empty")
+    assert recover_run.occupied(tmp_path / "full")
+    assert recover_run.occupied(tmp_path / "file")
+    assert recover_run.occupied(tmp_path / "link")  # a dangling link still stands in the way
 
 
 def test_restored_roots_are_counted_on_disk(tmp_path: Path) -> None:
@@ -141,3 +145,38 @@ def test_restored_roots_are_counted_on_disk(tmp_path: Path) -> None:
     single = tmp_path / "single"
     single.write_bytes(b"89")
     assert recover_run.counted_on_disk([tree, single, tmp_path / "absent"]) == (3, 9)
+
+
+class DumpingEngine:
+    """open_dump of files held in memory; counts how much of each was read."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    @contextmanager
+    def open_dump(self, snapshot_id: str, path: str, archive: bool = False
+                  ) -> Iterator[IO[bytes]]:
+        yield io.BytesIO(self.files[path])
+
+
+def profile_source(path: str) -> SourcePath:
+    return SourcePath(path, "strongroom/profiles", "profile", "profile")
+
+
+def test_profile_files_are_read_up_to_a_profile_size_and_checked_against_the_listing(
+        ) -> None:
+    huge = b"x" * (recover_run.MAX_PROFILE_BYTES + 1)
+    engine = cast(Any, DumpingEngine({"/etc/s.toml": b"name = 's'\n", "/etc/big": huge}))
+    sources = [profile_source("/etc/s.toml")]
+    stored = recover_run.read_profile_files(engine, "ab", sources)
+    assert stored == {"/etc/s.toml": b"name = 's'\n"}
+    with pytest.raises(StrongroomError, match="more than a profile"):
+        recover_run.read_profile_files(engine, "ab", [profile_source("/etc/big")])
+    with pytest.raises(StrongroomError, match="not a plain absolute path"):
+        recover_run.read_profile_files(engine, "ab", [profile_source("/etc/../s.toml")])
+    listed = [Node("/etc/s.toml", "file", 11, 0o600, "2026-01-01T00:00:00Z")]
+    recover_run.check_profile_nodes(sources, listed, stored)
+    for wrong in ([], [Node("/etc/s.toml", "dir", 0, 0o755, "2026-01-01T00:00:00Z")],
+                  [Node("/etc/s.toml", "file", 12, 0o600, "2026-01-01T00:00:00Z")]):
+        with pytest.raises(StrongroomError, match="holds no profile file at /etc/s.toml"):
+            recover_run.check_profile_nodes(sources, wrong, stored)
