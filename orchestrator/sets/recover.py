@@ -170,7 +170,7 @@ def _plan(session: Session, engine: Engine, repo_name: str, request: RecoverRequ
                          "disaster-recovery set (create-backup --type disaster-recovery)")
     listed = [item.source for item in manifest.sources() if request.dry_run
               or item.kind == "profile" or occupied(retarget(item.source, target_root))]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recover-ls") as pool:
+    with _worker("recover-ls") as pool:
         listing = pool.submit(engine.ls, final.id, listed)  # beside the profile's dumps
         try:
             stored = read_profile_files(engine, final.id, profile_sources)
@@ -313,7 +313,7 @@ def _run_all(plan: _Plan, action_of: Callable[[PlannedStep], Callable[[], object
               and planned.stream.hook in SERVER_HOOKS]
     after = [planned for planned in plan.steps
              if not planned.sources and not any(planned is other for other in beside)]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recover-files") as pool:
+    with _worker("recover-files") as pool:
         files = pool.submit(restore_files_of, file_steps) if file_steps else None
         for planned in beside:
             _run_step(planned.step, action_of(planned))
@@ -344,6 +344,17 @@ def _restore_file_steps(engine: Engine, plan: _Plan, file_steps: list[PlannedSte
                                  for item in planned.sources])
     if ready:
         _run_steps([planned.step for planned in ready], restore)
+
+
+@contextmanager
+def _worker(name: str) -> Iterator[ThreadPoolExecutor]:
+    """One thread for work beside the main thread's. Leaving does not wait for it: on an
+    interrupt the CLI ends every thread's children (run.end_children), which ends it."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _run_step(step: RecoveryStep, work: Callable[[], object]) -> None:
