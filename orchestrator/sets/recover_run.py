@@ -57,7 +57,9 @@ def counted_on_disk(roots: Sequence[Path]) -> tuple[int, int]:
     into absent or empty roots wrote, without listing the set."""
     files = size = 0
     for root in roots:
-        if root.is_file() and not root.is_symlink():
+        if root.is_symlink():
+            continue  # a link, as restic's listing counts it: not a file
+        if root.is_file():
             files, size = files + 1, size + root.stat().st_size
             continue
         for folder, _dirs, names in os.walk(root):

@@ -144,7 +144,9 @@ def test_restored_roots_are_counted_on_disk(tmp_path: Path) -> None:
     (tree / "sub" / "link").symlink_to("a")
     single = tmp_path / "single"
     single.write_bytes(b"89")
-    assert recover_run.counted_on_disk([tree, single, tmp_path / "absent"]) == (3, 9)
+    (tmp_path / "linked").symlink_to(single)
+    assert recover_run.counted_on_disk([tree, single, tmp_path / "absent",
+                                        tmp_path / "linked"]) == (3, 9)
 
 
 class DumpingEngine:
