@@ -11,22 +11,24 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.engines.base import ProgressCallback
 from orchestrator.errors import StrongroomError, UsageError
-from orchestrator.models import (
-    ApplyRetentionResult,
-    CompareResult,
-    CreateBackupResult,
-    InitResult,
-    ListBackupsResult,
-    RestoreResult,
-    VerifyResult,
-)
+
+if TYPE_CHECKING:
+    from orchestrator.models import (
+        ApplyRetentionResult,
+        CompareResult,
+        CreateBackupResult,
+        InitResult,
+        ListBackupsResult,
+        RestoreResult,
+        VerifyResult,
+    )
 
 M = TypeVar("M", bound=BaseModel)
 CONFLICTS_SHOWN = 20

@@ -14,8 +14,6 @@ import stat
 from datetime import UTC, datetime
 from typing import Any
 
-import psutil
-
 from orchestrator.engines.base import (
     AuthenticationDenied,
     BackupSummary,
@@ -298,6 +296,8 @@ def _last_line(text: str) -> str:
 
 def live_borg_on(location: str) -> int | None:
     """The pid of a running borg working on this repository, if any."""
+    import psutil  # only when a lock is found: not at every command's start
+
     for proc in psutil.process_iter(["name", "cmdline"]):
         try:
             if proc.pid == os.getpid():

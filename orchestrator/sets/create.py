@@ -30,7 +30,6 @@ from orchestrator.models import (
 )
 from orchestrator.profile.schema import Profile
 from orchestrator.profile.urls import shown_url
-from orchestrator.sets.drill import last_drills
 from orchestrator.sets.dumps import (
     NON_DATABASE_HOOKS,
     HookRef,
@@ -189,6 +188,8 @@ def list_backups(session: Session, request: ListBackupsRequest) -> ListBackupsRe
     url = session.profile.repositories[repo_name].url
     chosen = []
     sets = load_sets(session, engine, url)
+    from orchestrator.sets.drill import last_drills  # the drill's checks: not for a backup
+
     drilled_here = last_drills(session, url)
     for entry in sets:
         if not request.all and not entry.complete:

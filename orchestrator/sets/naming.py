@@ -13,10 +13,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from orchestrator.engines.base import Snapshot
 from orchestrator.errors import NotFoundError, UsageError
-from orchestrator.models.drill import DrillOutcome
+
+if TYPE_CHECKING:
+    from orchestrator.models.drill import DrillOutcome
 
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
 STAMP_PATTERN = re.compile(r"^(?P<base>.+)-(?P<stamp>\d{8}-\d{6})$")

@@ -20,9 +20,11 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from orchestrator.engines.base import Engine, Node
@@ -40,11 +42,20 @@ from orchestrator.sets.inventory import Schedules
 from orchestrator.sets.layout import SourcePath
 from orchestrator.sets.manifest import Manifest, read_manifest
 from orchestrator.sets.naming import BackupSet, parse_timestamp
-from orchestrator.sets.recover_plan import PlannedStep, chosen_parts, follow_ups, plan_steps
+from orchestrator.sets.recover_plan import (
+    SERVER_HOOKS,
+    PlannedStep,
+    chosen_parts,
+    follow_ups,
+    plan_steps,
+)
 from orchestrator.sets.recover_run import (
     CANNOT_CHECK,
+    check_profile_nodes,
     counted,
+    counted_on_disk,
     database_conflict,
+    occupied,
     read_inventory_schedules,
     read_profile_files,
     restore_files,
@@ -53,7 +64,7 @@ from orchestrator.sets.recover_run import (
     wait_for_server,
     write_profile_files,
 )
-from orchestrator.sets.restore import conflict_message, find_conflicts, retarget
+from orchestrator.sets.restore import check_target, conflict_message, find_conflicts, retarget
 from orchestrator.sets.runbook import secret_places
 from orchestrator.sets.session import Session, choose_set, load_sets
 
@@ -74,7 +85,9 @@ class _Plan:
     chosen: BackupSet
     snapshot_id: str
     manifest: Manifest
-    nodes: list[Node]
+    nodes: list[Node]  # the set's nodes under `listed`
+    listed: set[str]  # the source paths listed: all for a dry run, else the profile files
+    # and the roots in place (absent or empty roots cannot conflict; counted on disk)
     stored: dict[str, bytes]  # the profile files' bytes, by source path
     waiting: list[SourcePath]  # the profile files not in place
     main_file: Path
@@ -128,10 +141,11 @@ def recover(session: Session, request: RecoverRequest,
                               f"so nothing else was: {profile_step.error}")
     profile = _load(plan.main_file)  # the recovered profile, from its restored file
     streams = _stream_plans(profile, plan.steps, target_root, request.force)
-    for planned in plan.steps:
-        _run_step(planned.step, _action(planned, profile, engine, plan, streams, target_root,
-                                        request, install_schedule))
+    _run_all(plan, lambda planned: _action(planned, profile, engine, plan, streams,
+                                           target_root, request, install_schedule),
+             lambda ready: _restore_file_steps(engine, plan, ready, target_root, request.force))
     result.profile = profile.profile_name
+    result.bytes = profile_step.bytes + sum(planned.step.bytes for planned in plan.steps)
     result.ok = all(step.result != "failed" for step in result.steps)
     result.follow_up = follow_ups(profile, result.steps, secret_places(profile)) + \
         result.follow_up
@@ -154,8 +168,17 @@ def _plan(session: Session, engine: Engine, repo_name: str, request: RecoverRequ
     if not profile_sources:
         raise UsageError(f"set {chosen.name} holds no profile files: recover needs a "
                          "disaster-recovery set (create-backup --type disaster-recovery)")
-    nodes = engine.ls(final.id, [item.source for item in manifest.sources()])
-    stored = read_profile_files(engine, final.id, profile_sources, nodes)
+    listed = [item.source for item in manifest.sources() if request.dry_run
+              or item.kind == "profile" or occupied(retarget(item.source, target_root))]
+    with _worker("recover-ls") as pool:
+        listing = pool.submit(engine.ls, final.id, listed)  # beside the profile's dumps
+        try:
+            stored = read_profile_files(engine, final.id, profile_sources)
+        except StrongroomError:
+            check_profile_nodes(profile_sources, listing.result())  # the clearer message
+            raise
+        nodes = listing.result()
+    check_profile_nodes(profile_sources, nodes, stored)
     waiting = [s for s in profile_sources if not _in_place(s.source, stored, target_root)]
     conflicts = [str(path) for path in (retarget(s.source, target_root) for s in waiting)
                  if path.exists() or path.is_symlink()]
@@ -180,8 +203,8 @@ def _plan(session: Session, engine: Engine, repo_name: str, request: RecoverRequ
                 conflicts.append(found)
     recorded = read_inventory_schedules(engine, final, chosen.base) if request.install == \
         "auto" and any(planned.schedule for planned in steps) else None
-    return _Plan(chosen, final.id, manifest, nodes, stored, waiting, main_file, profile,
-                 steps, conflicts, recorded)
+    return _Plan(chosen, final.id, manifest, nodes, set(listed), stored, waiting, main_file,
+                 profile, steps, conflicts, recorded)
 
 
 def _choose(session: Session, engine: Engine, repo_name: str, backup: str | None,
@@ -273,30 +296,87 @@ def _action(planned: PlannedStep, profile: Profile, engine: Engine, plan: _Plan,
     if planned.stream is not None:
         stream = streams[id(planned)]
         return lambda: restore_stream(engine, profile, stream)
-    if planned.schedule is not None:
-        key = planned.schedule
-        return lambda: planned.step.targets.extend(install_schedule(
-            profile, key, request.install, plan.schedules))
-    sources = planned.sources
+    assert planned.schedule is not None  # file steps run together, in _restore_file_steps
+    key = planned.schedule
+    return lambda: planned.step.targets.extend(install_schedule(
+        profile, key, request.install, plan.schedules))
 
-    def files() -> None:
-        planned.step.files, planned.step.bytes = restore_files(
-            engine, plan.snapshot_id, sources, plan.nodes, target_root, request.force)
-    return files
+
+def _run_all(plan: _Plan, action_of: Callable[[PlannedStep], Callable[[], object]],
+             restore_files_of: Callable[[list[PlannedStep]], None]) -> None:
+    """Every step after the profile's. The file steps share one restic restore; the
+    dumps into database servers run beside it, as the plan reached each server before
+    any file was written (none of them waits on a restored file); the rest (sqlite
+    files, containers, VM disks, schedules) follow in order."""
+    file_steps = [planned for planned in plan.steps if planned.sources]
+    beside = [planned for planned in plan.steps if planned.stream is not None
+              and planned.stream.hook in SERVER_HOOKS]
+    after = [planned for planned in plan.steps
+             if not planned.sources and not any(planned is other for other in beside)]
+    with _worker("recover-files") as pool:
+        files = pool.submit(restore_files_of, file_steps) if file_steps else None
+        for planned in beside:
+            _run_step(planned.step, action_of(planned))
+        if files is not None:
+            files.result()
+    for planned in after:
+        _run_step(planned.step, action_of(planned))
+
+
+def _restore_file_steps(engine: Engine, plan: _Plan, file_steps: list[PlannedStep],
+                        target_root: Path, force: bool) -> None:
+    """The file steps in one restic restore; a step whose target is refused fails alone,
+    and the steps restored together share the restore's duration and result."""
+    ready: list[PlannedStep] = []
+    for planned in file_steps:
+        _run_step(planned.step, partial(check_target, target_root, planned.sources))
+        if planned.step.result == "ok":
+            ready.append(planned)
+
+    def restore() -> None:
+        restore_files(engine, plan.snapshot_id, [item for planned in ready
+                                                 for item in planned.sources],
+                      plan.nodes, target_root, force)
+        for planned in ready:
+            planned.step.files, planned.step.bytes = counted(plan.nodes, planned.sources) \
+                if all(item.source in plan.listed for item in planned.sources) else \
+                counted_on_disk([retarget(item.source, target_root)
+                                 for item in planned.sources])
+    if ready:
+        _run_steps([planned.step for planned in ready], restore)
+
+
+@contextmanager
+def _worker(name: str) -> Iterator[ThreadPoolExecutor]:
+    """One thread for work beside the main thread's. Leaving does not wait for it: on an
+    interrupt the CLI ends every thread's children (run.end_children), which ends it."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _run_step(step: RecoveryStep, work: Callable[[], object]) -> None:
-    """Run one step's work; its failure (a hook's, restic's, the file system's) is the
-    step's result, not the end of the recovery."""
+    _run_steps([step], work)
+
+
+def _run_steps(steps: Sequence[RecoveryStep], work: Callable[[], object]) -> None:
+    """Run the work of these steps; its failure (a hook's, restic's, the file system's)
+    is their result, not the end of the recovery."""
     clock = time.monotonic()
+    error: str | None = None
     try:
         work()
-        step.result = "ok"
     except (StrongroomError, OSError) as exc:
-        step.result = "failed"
-        step.error = exc.message if isinstance(exc, StrongroomError) else str(exc)
-        log.warning("recover: %s failed: %s", step.name, step.error)
-    step.duration = round(time.monotonic() - clock, 3)
+        error = exc.message if isinstance(exc, StrongroomError) else str(exc)
+    duration = round(time.monotonic() - clock, 3)
+    for step in steps:
+        step.result = "ok" if error is None else "failed"
+        step.error = error
+        step.duration = duration
+        if error is not None:
+            log.warning("recover: %s failed: %s", step.name, error)
 
 
 def _repository_notes(profile: Profile, url: str) -> list[FollowUp]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 
 from hooks.base import HookError
 from orchestrator.engines.base import Engine, Node, Snapshot
@@ -51,29 +52,71 @@ def counted(nodes: Sequence[Node], sources: Sequence[SourcePath]) -> tuple[int, 
     return len(inside), sum(node.size for node in inside)
 
 
+def counted_on_disk(roots: Sequence[Path]) -> tuple[int, int]:
+    """(files, bytes) of the regular files under these restored roots: what a restore
+    into absent or empty roots wrote, without listing the set."""
+    files = size = 0
+    for root in roots:
+        if root.is_symlink():
+            continue  # a link, as restic's listing counts it: not a file
+        if root.is_file():
+            files, size = files + 1, size + root.stat().st_size
+            continue
+        for folder, _dirs, names in os.walk(root):
+            for name in names:
+                stat = os.lstat(os.path.join(folder, name))
+                if S_ISREG(stat.st_mode):
+                    files, size = files + 1, size + stat.st_size
+    return files, size
+
+
 def _within(path: str, root: str) -> bool:
     root = root.rstrip("/") or "/"
     return path == root or path.startswith(root + "/")
 
 
-def read_profile_files(engine: Engine, snapshot_id: str, sources: Sequence[SourcePath],
-                       nodes: Sequence[Node]) -> dict[str, bytes]:
+def read_profile_files(engine: Engine, snapshot_id: str, sources: Sequence[SourcePath]
+                       ) -> dict[str, bytes]:
     """The profile files a set carries, read into memory: each must be a plain absolute
-    path to a regular file of a profile's size (the manifest is the repository's word)."""
+    path (the manifest is the repository's word) holding no more than a profile's size;
+    check_profile_nodes checks them against the set's listing once it is there."""
     stored: dict[str, bytes] = {}
     for item in sources:
         path = PurePosixPath(item.source)
         if not path.is_absolute() or ".." in path.parts or str(path) != item.source:
             raise StrongroomError(f"the set names a profile file {item.source!r}, which is "
                                   "not a plain absolute path; refused")
-        node = next((n for n in nodes if n.path == item.source), None)
-        if node is None or node.type != "file":
-            raise StrongroomError(f"the set holds no profile file at {item.source}")
-        if node.size > MAX_PROFILE_BYTES:
-            raise StrongroomError(f"the set's profile file {item.source} holds {node.size} "
-                                  f"bytes, more than a profile ({MAX_PROFILE_BYTES}); refused")
-        stored[item.source] = engine.dump(snapshot_id, item.source)
+        with engine.open_dump(snapshot_id, item.source) as stream:
+            data = stream.read(MAX_PROFILE_BYTES + 1)
+            if len(data) > MAX_PROFILE_BYTES:  # leaving early stops the dump
+                raise StrongroomError(f"the set's profile file {item.source} holds more "
+                                      f"than a profile ({MAX_PROFILE_BYTES} bytes); refused")
+        stored[item.source] = data
     return stored
+
+
+def check_profile_nodes(sources: Sequence[SourcePath], nodes: Sequence[Node],
+                        stored: dict[str, bytes] | None = None) -> None:
+    """Each profile file is a regular file of the set (of the size read, once read)."""
+    for item in sources:
+        node = next((n for n in nodes if n.path == item.source), None)
+        if node is None or node.type != "file" or (
+                stored is not None and node.size != len(stored[item.source])):
+            raise StrongroomError(f"the set holds no profile file at {item.source}")
+
+
+def occupied(path: Path) -> bool:
+    """Whether anything is at a root a restore would write: not so for an absent path
+    or an empty directory."""
+    if not os.path.lexists(path):
+        return False
+    if path.is_symlink() or not path.is_dir():
+        return True
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is not None
+    except OSError:
+        return True
 
 
 def write_profile_files(stored: dict[str, bytes], nodes: Sequence[Node], target_root: Path

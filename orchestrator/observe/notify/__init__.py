@@ -18,12 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orchestrator.errors import StrongroomError
-from orchestrator.observe.notify.deliver import (
-    read_secret,
-    send_apprise,
-    send_email,
-    send_http,
-)
 from orchestrator.observe.notify.payloads import (
     HttpRequest,
     RunEvent,
@@ -56,6 +50,8 @@ def addressed(notifier: Notifier, event: RunEvent) -> RunEvent | None:
 
 
 def http_request(notifier: Notifier, index: int, event: RunEvent) -> HttpRequest:
+    from orchestrator.observe.notify.senders import read_secret
+
     where = f"[[notify]] #{index + 1} ({notifier.kind})"
     if isinstance(notifier, WebhookNotify):
         headers = {name: value if isinstance(value, str) else read_secret(value, where)
@@ -70,6 +66,14 @@ def http_request(notifier: Notifier, index: int, event: RunEvent) -> HttpRequest
 
 def deliver(notifier: Notifier, index: int, event: RunEvent, deadline: float) -> str | None:
     """Send one message; None when it arrived, else why not."""
+    # urllib, smtplib and ssl only when a message goes out, not at every command's start
+    from orchestrator.observe.notify.senders import (
+        read_secret,
+        send_apprise,
+        send_email,
+        send_http,
+    )
+
     try:
         if isinstance(notifier, AppriseNotify):
             where = f"[[notify]] #{index + 1} (apprise)"

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from orchestrator.profile.observe import EmailNotify, Event, HealthchecksNotify, NtfyNotify
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 SCHEMA_VERSION = 1
 LOG_TAIL_LINES = 40
@@ -104,6 +107,8 @@ def healthchecks_request(notifier: HealthchecksNotify, event: RunEvent) -> HttpR
 
 
 def email_message(notifier: EmailNotify, event: RunEvent) -> EmailMessage:
+    from email.message import EmailMessage
+
     message = EmailMessage()
     message["Subject"] = f"[strongroom] {title(event)}"
     message["From"] = notifier.sender
