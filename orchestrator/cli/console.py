@@ -224,10 +224,11 @@ def render_list(result: ListBackupsResult) -> str:
     if not result.backups:
         return f"no backups in {result.destination}"
     header: tuple[str, ...] = ("SET", "ID", "TYPE", "TIME (UTC)", "SERVICES", "PARTS", "SIZE",
-                               "STATUS", "DRILL")
+                               "STATUS", "DRILL", "KEYS")
     rows = [header] + [
         (b.set, b.id or "-", b.type, b.time.strftime("%Y-%m-%d %H:%M:%S"),
-         ",".join(b.services) or "-", str(b.parts), human_bytes(b.size), b.status, b.drill)
+         ",".join(b.services) or "-", str(b.parts), human_bytes(b.size), b.status, b.drill,
+         ",".join(b.repositories) or result.destination)
         for b in result.backups
     ]
     if result.all_profiles:
@@ -239,7 +240,7 @@ def render_list(result: ListBackupsResult) -> str:
              for row in rows]
     for b in result.backups:
         if b.problem:
-            lines.append(f"  {b.set}: incomplete: {b.problem}")
+            lines.append(f"  {b.set}: {b.status}: {b.problem}")
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ from orchestrator.sets.layout import SourcePath, select_for_restore
 from orchestrator.sets.manifest import Manifest, ManifestStream, read_manifest
 from orchestrator.sets.naming import BackupSet, parse_timestamp
 from orchestrator.sets.session import Session, choose, load_sets
+from orchestrator.sets.vaults import places_of, split_by_place
 
 SHOWN_CONFLICTS = 20
 
@@ -41,6 +42,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
     clock = time.monotonic()
     manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)
     check_services(manifest, request.services)
+    places, manifest = places_of(session, engine, chosen, manifest)
     sources = [] if request.databases else select_for_restore(
         manifest.sources(), request.mode, request.services, check_services=False)
     target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
@@ -53,35 +55,52 @@ def restore_backup(session: Session, request: RestoreBackupRequest) -> RestoreRe
                                  renames, request.force)
     if not sources and not stream_plans:
         raise UsageError(f"backup {chosen.name} holds nothing for --mode {request.mode}")
-    nodes = engine.ls(final.id, [item.source for item in sources]) if sources else []
-    plan = _plan(sources, nodes, target_root) + [
+    shares, unreadable = split_by_place(places, manifest, sources, stream_plans)
+    plan: list[RestorePlanEntry] = []
+    conflicts: list[str] = []
+    for share in shares:
+        share.nodes = share.place.engine.ls(share.place.snapshot_id, [
+            item.source for item in share.sources]) if share.sources and share.place.engine \
+            else []
+        plan += _plan(share.sources, share.nodes, target_root)
+        conflicts += find_conflicts(share.nodes, share.sources, target_root)
+    readable_streams = [item for share in shares for item in share.streams]
+    plan += [
         RestorePlanEntry(part=item.stream.logical, logical=item.stream.logical,
                          source=item.stream.database, target=item.plan.target, files=1,
                          bytes=item.stream.bytes, kind="database")
-        for item in stream_plans
+        for item in readable_streams
     ]
-    conflicts = find_conflicts(nodes, sources, target_root)
-    conflicts += conflicts_of(session.profile, stream_plans)
+    conflicts += conflicts_of(session.profile, readable_streams)
     result = RestoreResult(
         set=chosen.name, id=chosen.id, time=chosen.time, mode=request.mode,
         target=str(target_root), dry_run=request.dry_run, plan=plan, conflicts=conflicts,
         files=sum(entry.files for entry in plan if entry.kind == "files"),
         bytes=sum(entry.bytes for entry in plan), restored=False, verified=False, duration=0.0,
-        reason=selection.reason,
+        reason=selection.reason, unreadable=unreadable,
     )
     if request.dry_run:
         return result
     if conflicts and not request.force:
         raise ConflictError(conflict_message(chosen, conflicts))
-    if sources:
-        check_target(target_root, sources)
-        if conflicts:
-            clear_for_overwrite(nodes, sources, target_root)
-        engine.restore(
-            final.id, target_root, includes=[escape_pattern(item.source) for item in sources],
-            verify=request.verify,
-        )
-    restore_streams(engine, session.profile, stream_plans)
+    for share in shares:
+        if share.sources and share.place.engine is not None:
+            check_target(target_root, share.sources)
+            if conflicts:
+                clear_for_overwrite(share.nodes, share.sources, target_root)
+            share.place.engine.restore(
+                share.place.snapshot_id, target_root,
+                includes=[escape_pattern(item.source) for item in share.sources],
+                verify=request.verify,
+            )
+        if share.streams and share.place.engine is not None:
+            restore_streams(share.place.engine, session.profile, share.streams)
+    if unreadable:
+        raise StrongroomError(
+            f"restored {chosen.name} except what its vaults hold that could not be read:\n"
+            + "\n".join(f"  {line}" for line in unreadable),
+            hint="give the vault's password (its password_file, password_command or "
+                 "password_env in the profile) and restore again with --services")
     result.restored = True
     result.verified = request.verify
     result.duration = round(time.monotonic() - clock, 3)

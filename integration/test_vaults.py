@@ -1,0 +1,123 @@
+"""Per-service keys: a service whose parts go to a repository of its own (real restic)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from integration.conftest import Site, compare_trees
+
+VAULT = """
+[repositories.nc-vault]
+url = "{vault}"
+password_file = "{password}"
+
+[services.nextcloud]
+config = ["{host}/etc/nextcloud"]
+data = ["{host}/srv/nextcloud"]
+repository = "nc-vault"
+
+[[services.nextcloud.hooks]]
+type = "sqlite"
+path = "{db}"
+"""
+
+
+def vault_site(make_site: Callable[..., Site]) -> tuple[Site, Path, Path, Path]:
+    site = make_site(large_bytes=4096, init=False)
+    host = site.root / "host"
+    (host / "etc/nextcloud").mkdir(parents=True)
+    (host / "etc/nextcloud/config.php").write_text("<?php $CONFIG = [];\n")
+    (host / "srv/nextcloud/files").mkdir(parents=True)
+    (host / "srv/nextcloud/files/holiday-photo.jpg").write_bytes(os.urandom(3000))
+    db = site.root / "nextcloud.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        conn.executemany("INSERT INTO t (v) VALUES (?)", [(f"row {i}",) for i in range(50)])
+    conn.close()
+    vault, password = site.root / "vault", site.root / "vault.pass"
+    password.write_text("another horse entirely\n")
+    password.chmod(0o600)
+    site.profile.write_text(site.profile.read_text().replace("[infrastructure]", VAULT.format(
+        vault=vault, password=password, host=host, db=db) + "\n[infrastructure]"))
+    site.run("init")
+    return site, vault, password, db
+
+
+def restic_paths(repository: Path, password: Path) -> list[str]:
+    """Every path plain restic lists in every snapshot of a repository."""
+    env = {**os.environ, "RESTIC_REPOSITORY": str(repository),
+           "RESTIC_PASSWORD_FILE": str(password)}
+    snaps = json.loads(subprocess.run(["restic", "snapshots", "--json"], env=env, check=True,
+                                      capture_output=True, text=True).stdout)
+    paths: list[str] = []
+    for snap in snaps:
+        out = subprocess.run(["restic", "ls", "--json", snap["id"]], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        paths += [json.loads(line).get("path", "") for line in out.splitlines()[1:]]
+    return paths
+
+
+def test_a_service_vault_holds_its_parts_and_restores_with_both_keys(
+        make_site: Callable[..., Site]) -> None:
+    site, vault, vault_password, db = vault_site(make_site)
+    made = site.run("create-backup", "--type", "full", "--json").json()
+    name = made["set"]
+
+    in_main = restic_paths(site.repository, site.password_file)
+    in_vault = restic_paths(vault, vault_password)
+    assert not [p for p in in_main if "nextcloud" in p and not p.endswith("metadata.json")]
+    assert any(p.endswith("srv/nextcloud/files/holiday-photo.jpg") for p in in_vault)
+    assert any("services/nextcloud" in p for p in in_vault)  # the sqlite dump
+    assert any(p.endswith("srv/data/large.bin") for p in in_main)
+    assert not any(p.endswith("srv/data/large.bin") for p in in_vault)
+
+    listed = site.run("list-backups", "--json").json()["backups"]
+    assert [(b["set"], b["status"], b["repositories"]) for b in listed] == [
+        (name, "complete", ["local", "nc-vault"])]
+    assert "KEYS" in site.run("list-backups").stdout
+
+    target = site.root / "restored"
+    site.run("restore-backup", "--backup", name, "--target", str(target))
+    host = site.root / "host"
+    inside = target / str(host).lstrip("/")
+    compare_trees(host / "srv/nextcloud", inside / "srv/nextcloud")
+    compare_trees(host / "etc/nextcloud", inside / "etc/nextcloud")
+    compare_trees(host / "srv/data", inside / "srv/data")
+    restored_db = target / str(db).lstrip("/")
+    with sqlite3.connect(restored_db) as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (50,)
+    conn.close()
+
+    # Without the vault's password: everything else comes back, the rest is named.
+    vault_password.rename(site.root / "vault.pass.away")
+    listed = site.run("list-backups", "--json").json()["backups"]
+    assert listed[0]["status"] == "unchecked" and "nc-vault" in listed[0]["problem"]
+    partial = site.root / "partial"
+    failed = site.run("restore-backup", "--backup", name, "--target", str(partial), check=False)
+    assert failed.returncode == 1, failed.stderr
+    assert "nc-vault" in failed.stderr and "services/nextcloud/data" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    inside = partial / str(host).lstrip("/")
+    compare_trees(host / "srv/data", inside / "srv/data")
+    assert not (inside / "srv/nextcloud").exists()
+    refused = site.run("verify-backup", "--backup", name, check=False)
+    assert refused.returncode == 2 and "nc-vault" in refused.stderr, refused.stderr
+
+
+def test_a_missing_vault_part_makes_the_set_incomplete(make_site: Callable[..., Site]) -> None:
+    site, vault, vault_password, _ = vault_site(make_site)
+    name = site.run("create-backup", "--type", "config", "--json").json()["set"]
+    env = {**os.environ, "RESTIC_REPOSITORY": str(vault), "RESTIC_PASSWORD_FILE":
+           str(vault_password)}
+    subprocess.run(["restic", "forget", "--tag", f"set={name}"], env=env, check=True,
+                   capture_output=True)
+    listed = site.run("list-backups", "--all", "--json").json()["backups"]
+    assert listed[0]["status"] == "incomplete" and "nc-vault" in listed[0]["problem"]
+    refused = site.run("create-backup", "--type", "config", "--destination", "nc-vault",
+                       check=False)
+    assert refused.returncode == 2 and "vault" in refused.stderr
