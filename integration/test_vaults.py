@@ -93,6 +93,11 @@ def test_a_service_vault_holds_its_parts_and_restores_with_both_keys(
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (50,)
     conn.close()
 
+    verified = site.run("verify-backup", "--backup", name, "--deep-check", "--json").json()
+    assert verified["ok"], verified
+    assert {"vault nc-vault parts", "vault nc-vault digests", "vault nc-vault test restore"} <= {
+        check["check"] for check in verified["checks"]}
+
     # Without the vault's password: everything else comes back, the rest is named.
     vault_password.rename(site.root / "vault.pass.away")
     listed = site.run("list-backups", "--json").json()["backups"]
@@ -105,8 +110,10 @@ def test_a_service_vault_holds_its_parts_and_restores_with_both_keys(
     inside = partial / str(host).lstrip("/")
     compare_trees(host / "srv/data", inside / "srv/data")
     assert not (inside / "srv/nextcloud").exists()
-    refused = site.run("verify-backup", "--backup", name, check=False)
-    assert refused.returncode == 2 and "nc-vault" in refused.stderr, refused.stderr
+    unverified = site.run("verify-backup", "--backup", name, "--json", check=False)
+    assert unverified.returncode == 1
+    failed_checks = [c for c in unverified.json()["checks"] if not c["ok"]]
+    assert [c["check"] for c in failed_checks] == ["vault nc-vault"], failed_checks
 
 
 def test_a_missing_vault_part_makes_the_set_incomplete(make_site: Callable[..., Site]) -> None:
@@ -114,10 +121,33 @@ def test_a_missing_vault_part_makes_the_set_incomplete(make_site: Callable[..., 
     name = site.run("create-backup", "--type", "config", "--json").json()["set"]
     env = {**os.environ, "RESTIC_REPOSITORY": str(vault), "RESTIC_PASSWORD_FILE":
            str(vault_password)}
-    subprocess.run(["restic", "forget", "--tag", f"set={name}"], env=env, check=True,
+    held = json.loads(subprocess.run(["restic", "snapshots", "--json", "--tag", f"set={name}"],
+                                     env=env, check=True, capture_output=True).stdout)
+    assert held
+    subprocess.run(["restic", "forget", *[snap["id"] for snap in held]], env=env, check=True,
                    capture_output=True)
     listed = site.run("list-backups", "--all", "--json").json()["backups"]
     assert listed[0]["status"] == "incomplete" and "nc-vault" in listed[0]["problem"]
     refused = site.run("create-backup", "--type", "config", "--destination", "nc-vault",
                        check=False)
     assert refused.returncode == 2 and "vault" in refused.stderr
+
+
+def test_what_does_not_follow_a_vault_yet_refuses_naming_it(
+        make_site: Callable[..., Site]) -> None:
+    site, _, _, _ = vault_site(make_site)
+    spare = site.root / "spare"
+    site.profile.write_text(site.profile.read_text() + f"""
+[repositories.spare]
+url = "{spare}"
+password_file = "{site.password_file}"
+""")
+    site.run("init", "--destination", "spare")
+    name = site.run("create-backup", "--type", "config", "--json").json()["set"]
+    for args in (("backup-compare", name, name),
+                 ("download-backup", "--backup", name, "--output", str(site.root / "x.zip")),
+                 ("backup-sync", "--from", "local", "--to", "spare", "--backup", name)):
+        refused = site.run(*args, check=False)
+        assert refused.returncode == 2, (args, refused.stderr)
+        assert f"{name} has parts in nc-vault" in refused.stderr, (args, refused.stderr)
+    assert not (site.root / "x.zip").exists()

@@ -15,6 +15,7 @@ from orchestrator.export.writers import extension, open_writer
 from orchestrator.models import DownloadBackupRequest, DownloadBackupResult
 from orchestrator.sets.manifest import MANIFEST_FILE, VERIFICATION_LOG, Manifest, manifest_dir_in
 from orchestrator.sets.session import Session, choose_set, load_sets
+from orchestrator.sets.vaults import refuse_spanning
 
 
 def download_backup(session: Session, request: DownloadBackupRequest) -> DownloadBackupResult:
@@ -31,6 +32,7 @@ def download_backup(session: Session, request: DownloadBackupRequest) -> Downloa
     url = session.profile.repositories[repo_name].url
     chosen = choose_set(session, engine, repo_name, load_sets(session, engine, url),
                         request.backup)
+    refuse_spanning(chosen, "download-backup")
     final = chosen.final
     assert final is not None
     suffix = extension(request.format, request.encrypt)

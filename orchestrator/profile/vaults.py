@@ -4,10 +4,34 @@ vaults must pass; the set's manifest always stays in the main repository."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from orchestrator.profile.schema import Profile, Schedule, Service
+
+class _Repository(Protocol):
+    @property
+    def engine(self) -> str: ...
+
+
+class _Service(Protocol):
+    @property
+    def repository(self) -> str | None: ...
+
+
+class _Schedule(Protocol):
+    @property
+    def destination(self) -> str | None: ...
+    @property
+    def sync_to(self) -> list[str]: ...
+
+
+class Profile(Protocol):
+    """The parts of a profile these checks read (schema.py imports this module)."""
+
+    @property
+    def repositories(self) -> Mapping[str, _Repository]: ...
+    @property
+    def services(self) -> Mapping[str, _Service]: ...
 
 
 def vault_names(profile: Profile) -> set[str]:
@@ -16,7 +40,7 @@ def vault_names(profile: Profile) -> set[str]:
 
 
 def vault_problems(profile: Profile, svc_name: str,
-                    service: Service) -> list[tuple[tuple[str | int, ...], str]]:
+                    service: _Service) -> list[tuple[tuple[str | int, ...], str]]:
     """A service's own repository must exist, be restic, and not be the default destination
     (a vault holds one service's parts, never a set's manifest)."""
     name = service.repository
@@ -35,7 +59,7 @@ def vault_problems(profile: Profile, svc_name: str,
 
 
 def vault_used_as_main(profile: Profile, sched_name: str,
-                        sched: Schedule) -> list[tuple[tuple[str | int, ...], str]]:
+                        sched: _Schedule) -> list[tuple[tuple[str | int, ...], str]]:
     vaults = vault_names(profile)
     problems: list[tuple[tuple[str | int, ...], str]] = []
     if sched.destination in vaults:

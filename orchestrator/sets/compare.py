@@ -21,6 +21,7 @@ from orchestrator.models import (
 from orchestrator.sets.manifest import Manifest, ManifestPath, read_manifest
 from orchestrator.sets.naming import BackupSet, select_set
 from orchestrator.sets.session import Session, load_sets
+from orchestrator.sets.vaults import refuse_spanning
 
 CHANGE_NAMES: dict[str, ChangeKind] = {
     "+": "added", "-": "removed", "M": "modified", "T": "modified", "?": "modified"}
@@ -30,6 +31,8 @@ def backup_compare(session: Session, request: BackupCompareRequest) -> CompareRe
     repo_name, engine = session.engine(request.destination)
     sets = load_sets(session, engine, session.profile.repositories[repo_name].url)
     first, second = select_set(sets, request.a, None), select_set(sets, request.b, None)
+    refuse_spanning(first, "backup-compare")
+    refuse_spanning(second, "backup-compare")
     manifest_a, manifest_b = _manifest(engine, first), _manifest(engine, second)
     parts = _file_parts(engine, first, second, manifest_a, manifest_b)
     parts += _stream_parts(manifest_a, manifest_b)

@@ -26,6 +26,7 @@ from orchestrator.sets.manifest import Manifest, read_manifest
 from orchestrator.sets.naming import DRILL_PART, BackupSet, drill_tags
 from orchestrator.sets.restore import check_services
 from orchestrator.sets.session import Session, choose_set, load_sets
+from orchestrator.sets.vaults import refuse_spanning
 
 log = logging.getLogger("strongroom")
 
@@ -36,6 +37,7 @@ def drill_backup(session: Session, request: DrillRequest) -> DrillResult:
     url = session.profile.repositories[repo_name].url
     chosen = choose_set(session, engine, repo_name, load_sets(session, engine, url),
                         request.backup)
+    refuse_spanning(chosen, "drill")
     assert chosen.final is not None  # select_set returns complete sets only
     started = datetime.now(UTC)
     clock = time.monotonic()

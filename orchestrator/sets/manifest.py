@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -96,7 +96,14 @@ class Manifest(ManifestModel):
             "streams": [s for s in self.streams if s.repository == repository]})
 
     def to_bytes(self) -> bytes:
-        return (self.model_dump_json(indent=2) + "\n").encode()
+        # A set within one repository keeps the manifest it always had: no vault fields.
+        exclude: dict[str, Any] = {
+            "paths": {i: {"repository"} for i, p in enumerate(self.paths) if not p.repository},
+            "streams": {i: {"repository"} for i, s in enumerate(self.streams)
+                        if not s.repository}}
+        if not self.vaults:
+            exclude["vaults"] = True
+        return (self.model_dump_json(indent=2, exclude=exclude) + "\n").encode()
 
     def sources(self) -> list[SourcePath]:
         return [item.as_source() for item in self.paths]

@@ -45,19 +45,20 @@ def part_problem(repository: str, parts: dict[str, Snapshot] | None) -> str | No
 
 def check_vaults(profile: Profile, state_root: Path, sets: Sequence[BackupSet]) -> None:
     """Mark the sets whose vault parts are missing incomplete, and those whose vault cannot
-    be opened unchecked (their status says so; they are not called incomplete)."""
-    wanted = sorted({vault for entry in sets if entry.complete for vault in entry.vaults})
+    be opened unchecked (their status says so; they are not called incomplete). Every set
+    naming a vault gets what the vault holds of it, for restore and retention."""
+    wanted = sorted({vault for entry in sets for vault in entry.vaults})
     name = None if profile.profile_free else profile.profile_name
     for vault in wanted:
+        mine = [entry for entry in sets if vault in entry.vaults]
         try:
             held = vault_parts(profile, state_root, vault, name)
         except StrongroomError as exc:
             note = f"vault {vault} cannot be opened: {exc.message.splitlines()[0]}"[:300]
-            for entry in sets:
-                if entry.complete and vault in entry.vaults:
-                    entry.unchecked = note if entry.unchecked is None else entry.unchecked
+            for entry in mine:
+                entry.unchecked = entry.unchecked or note
             continue
-        for entry in sets:
-            if entry.complete and vault in entry.vaults:
+        for entry in mine:
+            entry.vault_parts[vault] = held.get(entry.name, {})
+            if entry.problem is None:
                 entry.problem = part_problem(vault, held.get(entry.name))
-                entry.vault_parts[vault] = held.get(entry.name, {})

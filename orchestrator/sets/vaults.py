@@ -27,7 +27,7 @@ from orchestrator.profile.vaults import vault_names
 from orchestrator.sets.dumps import StreamRestore, run_streams
 from orchestrator.sets.layout import SourcePath
 from orchestrator.sets.manifest import Manifest, ManifestStream, ManifestVault, paths_from
-from orchestrator.sets.naming import PRODUCT_TAG, VAULT_PART, BackupSet, set_tags
+from orchestrator.sets.naming import FILES_PART, PRODUCT_TAG, VAULT_PART, BackupSet, set_tags
 from orchestrator.sets.state import write_atomic
 
 if TYPE_CHECKING:
@@ -229,3 +229,22 @@ def split_by_place(places: Sequence[Place], manifest: Manifest, sources: Sequenc
             names = [s.logical for s in share.sources] + [i.stream.logical for i in share.streams]
             unreadable.append(f"{place.repository}: {', '.join(names)} ({place.problem})")
     return shares, unreadable
+
+
+def vault_snapshots(entry: BackupSet) -> dict[str, list[str]]:
+    """Each vault's snapshot ids of a set (as load_sets found them): what retention forgets
+    with the set's own parts."""
+    return {vault: [snap.id for snap in parts.values()]
+            for vault, parts in entry.vault_parts.items() if parts}
+
+
+def as_vault_set(entry: BackupSet, vault: str) -> BackupSet | None:
+    """A set's share of one vault, shaped as a set of its own (its `vault` part as the final
+    one), so the checks of a set's parts run on it unchanged; None when it was not found."""
+    parts = dict(entry.vault_parts.get(vault) or {})
+    final = parts.pop(VAULT_PART, None)
+    if final is None:
+        return None
+    return BackupSet(name=entry.name, base=entry.base, type=entry.type, profile=entry.profile,
+                     time=entry.time, host=entry.host, parts={**parts, FILES_PART: final},
+                     services=entry.services)
