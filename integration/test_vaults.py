@@ -133,9 +133,9 @@ def test_a_missing_vault_part_makes_the_set_incomplete(make_site: Callable[..., 
     assert refused.returncode == 2 and "vault" in refused.stderr
 
 
-def test_what_does_not_follow_a_vault_yet_refuses_naming_it(
+def test_retention_forgets_vault_parts_and_what_does_not_follow_a_vault_refuses(
         make_site: Callable[..., Site]) -> None:
-    site, _, _, _ = vault_site(make_site)
+    site, vault, vault_password, _ = vault_site(make_site)
     spare = site.root / "spare"
     site.profile.write_text(site.profile.read_text() + f"""
 [repositories.spare]
@@ -143,7 +143,16 @@ url = "{spare}"
 password_file = "{site.password_file}"
 """)
     site.run("init", "--destination", "spare")
-    name = site.run("create-backup", "--type", "config", "--json").json()["set"]
+    site.profile.write_text(site.profile.read_text().replace(
+        'type = "full"\n', 'type = "full"\nkeep_last = 1\n', 1))
+    first = site.run("create-backup", "--schedule", "nightly", "--json").json()["set"]
+    name = site.run("create-backup", "--schedule", "nightly", "--json").json()["set"]
+    env = {**os.environ, "RESTIC_REPOSITORY": str(vault),
+           "RESTIC_PASSWORD_FILE": str(vault_password)}
+    held = json.loads(subprocess.run(["restic", "snapshots", "--json"], env=env, check=True,
+                                     capture_output=True).stdout)
+    sets_in_vault = {tag for snap in held for tag in snap["tags"] if tag.startswith("set=")}
+    assert sets_in_vault == {f"set={name}"}, (first, sets_in_vault)
     for args in (("backup-compare", name, name),
                  ("download-backup", "--backup", name, "--output", str(site.root / "x.zip")),
                  ("backup-sync", "--from", "local", "--to", "spare", "--backup", name)):
