@@ -153,8 +153,14 @@ password_file = "{site.password_file}"
                                      capture_output=True).stdout)
     sets_in_vault = {tag for snap in held for tag in snap["tags"] if tag.startswith("set=")}
     assert sets_in_vault == {f"set={name}"}, (first, sets_in_vault)
-    for args in (("backup-compare", name, name),
-                 ("download-backup", "--backup", name, "--output", str(site.root / "x.zip")),
+    (site.root / "host/srv/nextcloud/files/holiday-photo.jpg").write_bytes(os.urandom(2000))
+    later = site.run("create-backup", "--type", "full", "--json").json()["set"]
+    compared = site.run("backup-compare", name, later, "--json").json()
+    status = {p["part"]: (p["status"], p.get("modified")) for p in compared["parts"]}
+    assert status["services/nextcloud/data"] == ("changed", 1), compared
+    assert status["services/nextcloud/config"][0] == "same"
+    assert status["services/web/data"][0] == "same"
+    for args in (("download-backup", "--backup", name, "--output", str(site.root / "x.zip")),
                  ("backup-sync", "--from", "local", "--to", "spare", "--backup", name)):
         refused = site.run(*args, check=False)
         assert refused.returncode == 2, (args, refused.stderr)
