@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,6 +99,17 @@ def test_a_service_vault_holds_its_parts_and_restores_with_both_keys(
     assert {"vault nc-vault parts", "vault nc-vault digests", "vault nc-vault test restore"} <= {
         check["check"] for check in verified["checks"]}
 
+    exported = site.root / "export.tar.gz"
+    site.run("download-backup", "--backup", name, "--format", "tar.gz", "-o", str(exported))
+    with tarfile.open(exported) as archive:
+        names = set(archive.getnames())
+        photo = archive.extractfile("services/nextcloud/data/files/holiday-photo.jpg")
+        assert photo is not None and photo.read() == (
+            host / "srv/nextcloud/files/holiday-photo.jpg").read_bytes()
+    assert "services/web/data/large.bin" in names and "metadata.json" in names
+    assert [n for n in names if n.startswith("services/nextcloud/") and n.split("/")[2] not in (
+        "config", "data")]  # the sqlite dump
+
     # Without the vault's password: everything else comes back, the rest is named.
     vault_password.rename(site.root / "vault.pass.away")
     listed = site.run("list-backups", "--json").json()["backups"]
@@ -110,6 +122,12 @@ def test_a_service_vault_holds_its_parts_and_restores_with_both_keys(
     inside = partial / str(host).lstrip("/")
     compare_trees(host / "srv/data", inside / "srv/data")
     assert not (inside / "srv/nextcloud").exists()
+    refused = site.run("download-backup", "--backup", name, "-o", str(site.root / "x.zip"),
+                       check=False)
+    assert refused.returncode == 1 and "vault nc-vault" in refused.stderr, refused.stderr
+    assert not (site.root / "x.zip").exists()
+    site.run("download-backup", "--backup", name, "--services", "web", "-o",
+             str(site.root / "web.zip"))
     unverified = site.run("verify-backup", "--backup", name, "--json", check=False)
     assert unverified.returncode == 1
     failed_checks = [c for c in unverified.json()["checks"] if not c["ok"]]
@@ -160,9 +178,8 @@ password_file = "{site.password_file}"
     assert status["services/nextcloud/data"] == ("changed", 1), compared
     assert status["services/nextcloud/config"][0] == "same"
     assert status["services/web/data"][0] == "same"
-    for args in (("download-backup", "--backup", name, "--output", str(site.root / "x.zip")),
-                 ("backup-sync", "--from", "local", "--to", "spare", "--backup", name)):
+    for args in (("backup-sync", "--from", "local", "--to", "spare", "--backup", name),
+                 ("drill", "--backup", name)):
         refused = site.run(*args, check=False)
         assert refused.returncode == 2, (args, refused.stderr)
         assert f"{name} has parts in nc-vault" in refused.stderr, (args, refused.stderr)
-    assert not (site.root / "x.zip").exists()

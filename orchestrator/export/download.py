@@ -15,7 +15,7 @@ from orchestrator.export.writers import extension, open_writer
 from orchestrator.models import DownloadBackupRequest, DownloadBackupResult
 from orchestrator.sets.manifest import MANIFEST_FILE, VERIFICATION_LOG, Manifest, manifest_dir_in
 from orchestrator.sets.session import Session, choose_set, load_sets
-from orchestrator.sets.vaults import refuse_spanning
+from orchestrator.sets.vaults import readable_vaults
 
 
 def download_backup(session: Session, request: DownloadBackupRequest) -> DownloadBackupResult:
@@ -32,7 +32,6 @@ def download_backup(session: Session, request: DownloadBackupRequest) -> Downloa
     url = session.profile.repositories[repo_name].url
     chosen = choose_set(session, engine, repo_name, load_sets(session, engine, url),
                         request.backup)
-    refuse_spanning(chosen, "download-backup")
     final = chosen.final
     assert final is not None
     suffix = extension(request.format, request.encrypt)
@@ -52,9 +51,10 @@ def download_backup(session: Session, request: DownloadBackupRequest) -> Downloa
         raw = _manifest_bytes(session, engine, final, chosen.base, chosen.name, wants_files)
         manifest = Manifest.model_validate(json.loads(raw)).located(chosen.parts)
         _check_services(manifest, request.services)
+        vaults, manifest = readable_vaults(session, engine, chosen, manifest, request.services)
         writer = open_writer(request.format, sink, pool, password)  # type: ignore[arg-type]
         for entry in set_entries(engine, final, manifest, raw, request.services, tar_stream,
-                                 chosen.parts.get(VERIFICATION_LOG)):
+                                 chosen.parts.get(VERIFICATION_LOG), vaults):
             writer.add(entry)
             entries += 1
         writer.close()

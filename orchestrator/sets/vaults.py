@@ -248,3 +248,24 @@ def as_vault_set(entry: BackupSet, vault: str) -> BackupSet | None:
     return BackupSet(name=entry.name, base=entry.base, type=entry.type, profile=entry.profile,
                      time=entry.time, host=entry.host, parts={**parts, FILES_PART: final},
                      services=entry.services)
+
+
+def readable_vaults(session: Session, engine: Engine, entry: BackupSet, manifest: Manifest,
+                    services: Sequence[str]) -> tuple[list[tuple[str, Engine, str]], Manifest]:
+    """(repository, engine, part snapshot id) of each vault an export reads, and the manifest
+    with the vault streams' ids there. A vault holding wanted parts that cannot be read
+    stops the export before anything is written: an archive never silently lacks a part."""
+    places, located = places_of(session, engine, entry, manifest)
+    readable = []
+    for place in places[1:]:
+        assert place.repository is not None
+        held = [name for name in unreadable_parts(located, place.repository)
+                if not services or any(name.startswith(f"services/{svc}/")
+                                       for svc in services)]
+        if place.engine is None and held:
+            raise StrongroomError(f"cannot export {entry.name}: {', '.join(held)} are in "
+                                  f"vault {place.repository}, which cannot be read "
+                                  f"({place.problem})")
+        if place.engine is not None:
+            readable.append((place.repository, place.engine, place.snapshot_id))
+    return readable, located
