@@ -186,7 +186,11 @@ password_file = "{site.password_file}"
     assert status["services/nextcloud/data"] == ("changed", 1), compared
     assert status["services/nextcloud/config"][0] == "same"
     assert status["services/web/data"][0] == "same"
-    for args in (("backup-sync", "--from", "local", "--to", "spare", "--backup", name),):
+    recovery = site.run("create-backup", "--type", "disaster-recovery", "--json").json()["set"]
+    for chosen, args in (
+            (name, ("backup-sync", "--from", "local", "--to", "spare", "--backup", name)),
+            (recovery, ("recover", "--backup", recovery, "--dry-run", "--target",
+                        str(site.root / "rebuilt")))):
         refused = site.run(*args, check=False)
         assert refused.returncode == 2, (args, refused.stderr)
-        assert f"{name} has parts in nc-vault" in refused.stderr, (args, refused.stderr)
+        assert f"{chosen} has parts in nc-vault" in refused.stderr, (args, refused.stderr)
