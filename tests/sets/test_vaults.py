@@ -101,3 +101,39 @@ def test_operations_that_do_not_follow_vaults_refuse_naming_the_vault() -> None:
         refuse_spanning(spanning_set(), "verify-backup")
     (plain,) = group_sets([snap(set_tags(NAME, "files", "full", "site"), "d")])
     refuse_spanning(plain, "verify-backup")
+
+
+def test_restore_reads_each_part_where_it_lives_and_names_an_unreadable_vault() -> None:
+    from orchestrator.sets.manifest import Manifest, ManifestStream, paths_from
+    from orchestrator.sets.vaults import Place, as_vault_set, split_by_place
+
+    web = SourcePath("/srv/web", "services/web/data", "service-data", "web")
+    nc = SourcePath("/srv/nc", "services/nextcloud/data", "service-data", "nextcloud")
+    stream = ManifestStream(part="services/nextcloud/nc.sqlite",
+                            logical="services/nextcloud/nc.sqlite", snapshot_id="c" * 64,
+                            bytes=10, hook="sqlite", service="nextcloud", database="/nc.db",
+                            format="sqlite", repository="nc-vault")
+    manifest = Manifest(set=NAME, name="nightly", type="full", profile="site", host="web1",
+                        started=T0, services=["nextcloud", "web"], include_data=True,
+                        compress=True, paths=paths_from([web]) + paths_from([nc], "nc-vault"),
+                        streams=[stream])
+
+    class Restore:
+        def __init__(self, item: ManifestStream) -> None:
+            self.stream = item
+
+    main, vault = Place(None, object(), "a" * 64), Place("nc-vault", None, "b" * 64,  # type: ignore[arg-type]
+                                                     "vault nc-vault cannot be opened: no key")
+    shares, unreadable = split_by_place([main, vault], manifest, [web, nc],
+                                        [Restore(stream)])  # type: ignore[list-item]
+    assert [(s.place.repository, [x.source for x in s.sources], s.streams) for s in shares] == [
+        (None, ["/srv/web"], [])]
+    assert unreadable == ["nc-vault: services/nextcloud/data, services/nextcloud/nc.sqlite "
+                          "(vault nc-vault cannot be opened: no key)"]
+
+    entry = spanning_set()
+    assert as_vault_set(entry, "nc-vault") is None  # not found (yet)
+    vault_final = snap(set_tags(NAME, "vault", "full", "site", streams=1), "b")
+    entry.vault_parts["nc-vault"] = {"vault": vault_final}
+    share = as_vault_set(entry, "nc-vault")
+    assert share is not None and share.final == vault_final and share.name == NAME
