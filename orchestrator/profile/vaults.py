@@ -4,8 +4,8 @@ vaults must pass; the set's manifest always stays in the main repository."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 
 class _Repository(Protocol):
@@ -16,6 +16,8 @@ class _Repository(Protocol):
 class _Service(Protocol):
     @property
     def repository(self) -> str | None: ...
+    @property
+    def hooks(self) -> Sequence[Any]: ...
 
 
 class _Schedule(Protocol):
@@ -52,6 +54,11 @@ def vault_problems(profile: Profile, svc_name: str,
     if profile.repositories[name].engine != "restic":
         return [(where, f"{name!r} is a borg repository: a service's own repository must be "
                  "restic in this version")]
+    if any(getattr(hook, "type", None) == "postgresql" and (hook.model_extra or {}).get(
+            "continuous") for hook in service.hooks):
+        return [(where, "continuous backup (a postgresql hook with continuous = true) does "
+                 "not follow a service's own repository in this version: its WAL would go "
+                 "to the main repository")]
     if name == next(iter(profile.repositories)):
         return [(where, f"{name!r} is the profile's first repository, the default destination "
                  "of sets: a service's own repository must be another one")]

@@ -27,7 +27,14 @@ from orchestrator.profile.vaults import vault_names
 from orchestrator.sets.dumps import StreamRestore, run_streams
 from orchestrator.sets.layout import SourcePath
 from orchestrator.sets.manifest import Manifest, ManifestStream, ManifestVault, paths_from
-from orchestrator.sets.naming import FILES_PART, PRODUCT_TAG, VAULT_PART, BackupSet, set_tags
+from orchestrator.sets.naming import (
+    FILES_PART,
+    PRODUCT_TAG,
+    VAULT_PART,
+    BackupSet,
+    set_tags,
+    split_set_name,
+)
 from orchestrator.sets.state import write_atomic
 
 if TYPE_CHECKING:
@@ -107,7 +114,9 @@ def store_share(
         lambda plan: set_tags(name, plan.logical, kind, profile, [plan.service]),
         time=started, host=session.host, compression=compression, set_name=name)
     streams = [s.model_copy(update={"repository": share.repository}) for s, _ in stored]
-    staging = session.state.root / "vaults" / share.repository / name
+    # one folder per set name's base, as the main staging folder: rewritten by each run
+    split = split_set_name(name)
+    staging = session.state.root / "vaults" / share.repository / (split[0] if split else name)
     staging.mkdir(parents=True, exist_ok=True, mode=0o700)
     paths = paths_from(share.sources, share.repository)
     held = {"set": name, "repository": share.repository,

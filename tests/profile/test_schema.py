@@ -360,3 +360,13 @@ def test_a_vault_is_no_schedule_destination_nor_sync_target(tmp_path: Path) -> N
     as_copy = text.replace('retention = "12w"', 'retention = "12w"\nsync_to = ["nc-vault"]')
     issue = only_issue(write(tmp_path, "sync.toml", as_copy))
     assert issue.key_path == "schedules.weekly-full.sync_to[0]"
+
+
+def test_a_continuous_service_cannot_have_its_own_repository_yet(tmp_path: Path) -> None:
+    text = VALID.replace('data = ["/srv/nextcloud/data"]',
+                         'data = ["/srv/nextcloud/data"]\nrepository = "nc-vault"').replace(
+        'databases = ["nextcloud"]',
+        'databases = ["nextcloud"]\ncontinuous = true\ndata_directory = "/var/lib/pg"') + VAULT
+    issue = only_issue(write(tmp_path, "pitr.toml", text))
+    assert issue.key_path == "services.nextcloud.repository"
+    assert "continuous backup" in issue.message
