@@ -300,6 +300,9 @@ def render_restore(result: RestoreResult) -> str:
         if len(result.conflicts) > CONFLICTS_SHOWN:
             lines.append(f"    … and {len(result.conflicts) - CONFLICTS_SHOWN} more "
                          "(--json lists them all)")
+    if result.unreadable:
+        lines.append("  cannot be read (a service's own repository):")
+        lines += [f"    {line}" for line in result.unreadable]
     if result.verified:
         lines.append("  verified: restored contents match the backup")
     return "\n".join(lines)
