@@ -224,11 +224,11 @@ def render_list(result: ListBackupsResult) -> str:
     if not result.backups:
         return f"no backups in {result.destination}"
     header: tuple[str, ...] = ("SET", "ID", "TYPE", "TIME (UTC)", "SERVICES", "PARTS", "SIZE",
-                               "STATUS", "DRILL", "KEYS")
+                               "KEYS", "STATUS", "DRILL")
     rows = [header] + [
         (b.set, b.id or "-", b.type, b.time.strftime("%Y-%m-%d %H:%M:%S"),
-         ",".join(b.services) or "-", str(b.parts), human_bytes(b.size), b.status, b.drill,
-         ",".join(b.repositories) or result.destination)
+         ",".join(b.services) or "-", str(b.parts), human_bytes(b.size),
+         ",".join(b.repositories) or result.destination, b.status, b.drill)
         for b in result.backups
     ]
     if result.all_profiles:

@@ -52,7 +52,7 @@ def test_the_list_shows_the_keys_each_set_needs() -> None:
              "vault nc-vault cannot be opened: no key"),
         info("full-20241221-000000", ["local"])]))
     header, first, second = text.splitlines()[:3]
-    assert header.split()[-1] == "KEYS"
-    assert first.split()[-1] == "local,nc-vault" and "unchecked" in first.split()
-    assert second.split()[-1] == "local"
+    assert header.split()[-3:] == ["KEYS", "STATUS", "DRILL"]
+    assert first.split()[-3:] == ["local,nc-vault", "unchecked", "never"]
+    assert second.split()[-3:] == ["local", "complete", "never"]
     assert "  full-20241220-000000: unchecked: vault nc-vault cannot be opened: no key" in text
