@@ -227,10 +227,11 @@ def render_list(result: ListBackupsResult) -> str:
     if not result.backups:
         return f"no backups in {result.destination}"
     header: tuple[str, ...] = ("SET", "ID", "TYPE", "TIME (UTC)", "SERVICES", "PARTS", "SIZE",
-                               "STATUS", "DRILL")
+                               "KEYS", "STATUS", "DRILL")
     rows = [header] + [
         (b.set, b.id or "-", b.type, b.time.strftime("%Y-%m-%d %H:%M:%S"),
-         ",".join(b.services) or "-", str(b.parts), human_bytes(b.size), b.status, b.drill)
+         ",".join(b.services) or "-", str(b.parts), human_bytes(b.size),
+         ",".join(b.repositories) or result.destination, b.status, b.drill)
         for b in result.backups
     ]
     if result.all_profiles:
@@ -242,7 +243,7 @@ def render_list(result: ListBackupsResult) -> str:
              for row in rows]
     for b in result.backups:
         if b.problem:
-            lines.append(f"  {b.set}: incomplete: {b.problem}")
+            lines.append(f"  {b.set}: {b.status}: {b.problem}")
     return "\n".join(lines)
 
 
@@ -302,6 +303,9 @@ def render_restore(result: RestoreResult) -> str:
         if len(result.conflicts) > CONFLICTS_SHOWN:
             lines.append(f"    … and {len(result.conflicts) - CONFLICTS_SHOWN} more "
                          "(--json lists them all)")
+    if result.unreadable:
+        lines.append("  cannot be read (a service's own repository):")
+        lines += [f"    {line}" for line in result.unreadable]
     if result.verified:
         lines.append("  verified: restored contents match the backup")
     return "\n".join(lines)

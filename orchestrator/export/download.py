@@ -25,6 +25,7 @@ from orchestrator.sets.manifest import (
 )
 from orchestrator.sets.progress import PartProgress
 from orchestrator.sets.session import Session, choose_set, load_sets
+from orchestrator.sets.vaults import readable_vaults
 
 
 def download_backup(session: Session, request: DownloadBackupRequest,
@@ -61,11 +62,12 @@ def download_backup(session: Session, request: DownloadBackupRequest,
         raw = _manifest_bytes(session, engine, final, chosen.base, chosen.name, wants_files)
         manifest = Manifest.model_validate(json.loads(raw)).located(chosen.parts)
         _check_services(manifest, request.services)
+        vaults, manifest = readable_vaults(session, engine, chosen, manifest, request.services)
         writer = open_writer(request.format, sink, pool, password)  # type: ignore[arg-type]
         progress = PartProgress(on_progress, str(output), "export")
         progress.started()
         for entry in set_entries(engine, final, manifest, raw, request.services, tar_stream,
-                                 chosen.parts.get(VERIFICATION_LOG)):
+                                 chosen.parts.get(VERIFICATION_LOG), vaults):
             writer.add(_reported(entry, progress, sink) if on_progress else entry)
             entries += 1
             progress.at(sink.count, entries)

@@ -24,6 +24,7 @@ from orchestrator.sets.manifest import (
     MANIFEST_FILE,
     VERIFICATION_LOG,
     Manifest,
+    ManifestPath,
     manifest_dir_in,
 )
 
@@ -65,18 +66,19 @@ def set_entries(
     services: Sequence[str] = (),
     tar_stream: IO[bytes] | None = None,
     verification: Snapshot | None = None,
+    vaults: Sequence[tuple[str, Engine, str]] = (),
 ) -> Iterator[Entry]:
     """The set's entries. `tar_stream` is the final snapshot's `restic dump --archive tar /`,
     opened by the caller (early, so that restic opens the repository meanwhile);
-    `verification` is the set's verification report part, when it has one."""
+    `verification` is the set's verification report part, when it has one; `vaults` the
+    (repository, engine, snapshot id) of each vault part the manifest's parts name."""
     started = manifest.started.timestamp()
     yield Entry(MANIFEST_FILE, "file", 0o644, started, len(manifest_bytes),
                 chunks=iter([manifest_bytes]))
     paths = [p for p in manifest.paths
              if not services or (p.kind.startswith("service") and p.owner in services)]
     staging = manifest_dir_in(final, manifest.name)
-    prefixes = sorted(((p.source.rstrip("/") or "/", p.logical) for p in paths),
-                      key=lambda pair: len(pair[0]), reverse=True)
+    prefixes = _prefixes([p for p in paths if p.repository is None])
     logs: list[Entry] = []
     if tar_stream is not None:
         archive = TarReader(tar_stream)
@@ -92,12 +94,18 @@ def set_entries(
             if name is None:
                 continue
             yield _entry(archive, member, name)
+    for repository, vault_engine, snapshot_id in vaults:
+        held = _prefixes([p for p in paths if p.repository == repository])
+        if held:
+            yield from _vault_files(vault_engine, snapshot_id, held)
+    engines: dict[str | None, Engine] = {None: engine}
+    engines.update({repository: e for repository, e, _ in vaults})
     for item in manifest.streams:
         if services and item.service not in services:
             continue
         yield Entry(item.logical, "file", 0o600, started, item.bytes,
-                    chunks=_stream_chunks(engine, item.snapshot_id, item.logical, item.digest,
-                                          item.bytes))
+                    chunks=_stream_chunks(engines[item.repository], item.snapshot_id,
+                                          item.logical, item.digest, item.bytes))
     if not logs and manifest.log:
         data = ("\n".join(manifest.log) + "\n").encode()
         logs.append(Entry(LOG_FILE, "file", 0o644, started, len(data), chunks=iter([data])))
@@ -106,6 +114,22 @@ def set_entries(
         report = engine.dump(verification.id, "/" + VERIFICATION_LOG)
         yield Entry(VERIFICATION_LOG, "file", 0o644, verification.time.timestamp(), len(report),
                     chunks=iter([report]))
+
+
+def _prefixes(paths: Sequence[ManifestPath]) -> list[tuple[str, str]]:
+    return sorted(((p.source.rstrip("/") or "/", p.logical) for p in paths),
+                  key=lambda pair: len(pair[0]), reverse=True)
+
+
+def _vault_files(engine: Engine, snapshot_id: str,
+                 prefixes: Sequence[tuple[str, str]]) -> Iterator[Entry]:
+    """The file parts a vault holds of the set, from one tar dump of its part there."""
+    with engine.open_dump(snapshot_id, "/", archive=True) as stream:
+        archive = TarReader(stream)
+        for member in archive:
+            name = logical_name("/" + member.name.strip("/"), prefixes)
+            if name is not None:
+                yield _entry(archive, member, name)
 
 
 def _entry(archive: TarReader, member: TarMember, name: str) -> Entry:

@@ -114,9 +114,12 @@ class BackupSetInfo(Model):
     services: list[str]
     parts: int
     size: int | None
-    status: Literal["complete", "incomplete"]
+    # unchecked: a service's own repository (vault) of the set could not be opened
+    status: Literal["complete", "incomplete", "unchecked"]
     problem: str | None = None
     drill: DrillOutcome = "never"  # the set's last restore rehearsal
+    # The repositories (keys) the set's parts need: the listed one, then its vaults.
+    repositories: list[str] = []
     drilled: datetime | None = None
 
 

@@ -66,3 +66,5 @@ class RestoreResult(Model):
     verified: bool
     duration: float
     reason: str = ""  # why this set: named, the latest, the widest type at a time
+    # Parts in a service's own repository (vault) that could not be read: "vault: part (why)"
+    unreadable: list[str] = []

@@ -163,6 +163,10 @@ class Service(Strict):
     exclude: list[str] = Field(default_factory=list)
     missing: MissingPolicy = Field(default="fail", description=MISSING_HELP)
     hooks: list[HookEntry] = Field(default_factory=list)
+    repository: str | None = Field(
+        default=None, description="a repository of [repositories] (its own password, so its "
+        "own master key) that takes this service's files and dumps; the set's manifest stays "
+        "in the main repository")
 
 
 class Infrastructure(Strict):
@@ -361,11 +365,13 @@ def reference_problems(profile: Profile) -> list[tuple[tuple[str | int, ...], st
                     ((table_name, key), "a name may hold only letters, digits, '.', '_' and '-'")
                 )
     from hooks import config_problems
+    from orchestrator.profile.vaults import vault_problems, vault_used_as_main
 
     for svc_name, service in profile.services.items():
         for index, hook in enumerate(service.hooks):
             for loc, message in config_problems(hook.model_dump()):
                 problems.append((("services", svc_name, "hooks", index, *loc), message))
+        problems += vault_problems(profile, svc_name, service)
     for sched_name, sched in profile.schedules.items():
         if sched.destination is not None and sched.destination not in profile.repositories:
             problems.append(
@@ -377,6 +383,7 @@ def reference_problems(profile: Profile) -> list[tuple[tuple[str | int, ...], st
                     ),
                 )
             )
+        problems += vault_used_as_main(profile, sched_name, sched)
         for index, target in enumerate(sched.sync_to):
             if target not in profile.repositories:
                 problems.append((("schedules", sched_name, "sync_to", index),
@@ -391,3 +398,4 @@ def reference_problems(profile: Profile) -> list[tuple[tuple[str | int, ...], st
                     (("schedules", sched_name, "services", index), f"no service named {svc!r}")
                 )
     return problems
+

@@ -15,6 +15,7 @@ from orchestrator.models import ApplyRetentionRequest, ApplyRetentionResult, Ret
 from orchestrator.schedule.retention import Policy, add_date, decide, parse_retention
 from orchestrator.sets.naming import BackupSet
 from orchestrator.sets.session import Session, load_sets
+from orchestrator.sets.vaults import vault_snapshots
 
 log = logging.getLogger("strongroom")
 INCOMPLETE_GRACE = timedelta(days=1)
@@ -42,6 +43,7 @@ def apply_retention(session: Session, request: ApplyRetentionRequest) -> ApplyRe
         repo_name, engine = session.engine(destination)
         sets = load_sets(session, engine, profile.repositories[repo_name].url)
         doomed: list[str] = []
+        vault_doomed: dict[str, list[str]] = {}
         for key in with_policy:
             if destination_of[key] != repo_name:
                 continue
@@ -49,12 +51,26 @@ def apply_retention(session: Session, request: ApplyRetentionRequest) -> ApplyRe
             base = schedule.name or key
             mine = [entry for entry in sets if entry.base == base]
             for entry, keep, reasons in _judge(mine, policies[key], now):
+                if not keep and entry.unchecked:
+                    keep, reasons = True, [f"{entry.unchecked}: kept until its parts there "
+                                           "can be forgotten with it"]
                 decisions.append(RetentionDecision(
                     set=entry.name, schedule=key, destination=repo_name, time=entry.time,
                     status="complete" if entry.complete else "incomplete", keep=keep,
                     reasons=reasons))
                 if not keep:
                     doomed += [snap.id for snap in entry.parts.values()]
+                    for vault, ids in vault_snapshots(entry).items():
+                        vault_doomed.setdefault(vault, []).extend(ids)
+        if vault_doomed and not request.dry_run:
+            # the vaults first: a set whose main parts remain is still listed, and retried
+            for vault, ids in sorted(vault_doomed.items()):
+                forgotten += len(ids)
+                session.engine(vault)[1].forget(ids)
+                if _prune_due(session, vault, True, now):
+                    session.engine(vault)[1].prune()
+                    session.state.mark_pruned(vault, profile.repositories[vault].url, now)
+                    pruned.append(vault)
         if doomed and not request.dry_run:
             engine.forget(doomed)
             forgotten += len(doomed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from orchestrator.engines.base import Change, Engine
+from orchestrator.errors import StrongroomError
 from orchestrator.models import (
     BackupCompareRequest,
     ChangeKind,
@@ -21,6 +22,7 @@ from orchestrator.models import (
 from orchestrator.sets.manifest import Manifest, ManifestPath
 from orchestrator.sets.naming import BackupSet, select_set
 from orchestrator.sets.session import Session, load_sets, set_manifest
+from orchestrator.sets.vaults import as_vault_set
 
 CHANGE_NAMES: dict[str, ChangeKind] = {
     "+": "added", "-": "removed", "M": "modified", "T": "modified", "?": "modified"}
@@ -32,12 +34,31 @@ def backup_compare(session: Session, request: BackupCompareRequest) -> CompareRe
     first, second = select_set(sets, request.a, None), select_set(sets, request.b, None)
     manifest_a = set_manifest(session, engine, first)
     manifest_b = set_manifest(session, engine, second)
-    parts = _file_parts(engine, first, second, manifest_a, manifest_b)
+    parts = _file_parts(engine, first, second, manifest_a.in_vault(None),
+                        manifest_b.in_vault(None))
+    for vault in sorted(set(first.vaults) | set(second.vaults)):
+        parts += _vault_file_parts(session, vault, (first, manifest_a), (second, manifest_b))
     parts += _stream_parts(manifest_a, manifest_b)
     return CompareResult(a=first.name, b=second.name, parts=parts, summary=_summary(parts))
 
 
-
+def _vault_file_parts(session: Session, vault: str, a: tuple[BackupSet, Manifest],
+                      b: tuple[BackupSet, Manifest]) -> list[PartComparison]:
+    """The file parts two sets keep in one vault, compared there (the streams are compared
+    from the manifests, wherever they are)."""
+    shares = [as_vault_set(entry, vault) if vault in entry.vaults else None for entry, _ in (
+        a, b)]
+    for (entry, _), share in zip((a, b), shares, strict=True):
+        if vault in entry.vaults and share is None:
+            why = entry.unchecked or f"its parts in {vault} were not found"
+            raise StrongroomError(f"cannot compare {entry.name}'s parts in vault {vault}: {why}")
+    share_a, share_b = shares[0] or shares[1], shares[1] or shares[0]
+    assert share_a is not None and share_b is not None  # the vault is one of the sets'
+    empty = a[1].model_copy(update={"paths": [], "streams": []})
+    held_a = a[1].in_vault(vault) if shares[0] else empty
+    held_b = b[1].in_vault(vault) if shares[1] else empty
+    _, engine = session.engine(vault)
+    return _file_parts(engine, share_a, share_b, held_a, held_b)
 
 
 def part_of(path: str, parts: Sequence[ManifestPath]) -> ManifestPath | None:

@@ -210,8 +210,10 @@ def list_backups(session: Session, request: ListBackupsRequest) -> ListBackupsRe
                 profile=entry.profile, host=entry.host, time=entry.time,
                 services=list(entry.services), parts=len(entry.parts) - (DRILL_PART in entry.parts),
                 size=entry.size,
-                status="complete" if entry.complete else "incomplete", problem=entry.problem,
+                status=("incomplete" if not entry.complete else "unchecked" if entry.unchecked
+                        else "complete"), problem=entry.problem or entry.unchecked,
                 drill=entry.drill, drilled=entry.drilled,
+                repositories=[repo_name, *entry.vaults],
             )
         )
         here = drilled_here.get(entry.name)

@@ -26,6 +26,7 @@ from orchestrator.sets.manifest import Manifest
 from orchestrator.sets.naming import DRILL_PART, BackupSet, drill_tags
 from orchestrator.sets.restore import check_services
 from orchestrator.sets.session import Session, choose_set, load_sets, set_manifest
+from orchestrator.sets.vaults import places_of
 
 log = logging.getLogger("strongroom")
 
@@ -104,14 +105,27 @@ def rehearse(session: Session, engine: Engine, chosen: BackupSet, manifest: Mani
     assert chosen.final is not None
     sources = select_for_restore(manifest.sources(), "full-rebuild", services,
                                  check_services=False)
-    if sources:
-        log.info("drill %s: %d file path(s) into %s", chosen.name, len(sources), sandbox.folder)
-        check_files(engine, chosen.final.id, sources, sandbox, checks)
-    for stream in manifest.streams:
-        if services and stream.service not in services:
+    places, manifest = places_of(session, engine, chosen, manifest)
+    home = {(p.source, p.logical): p.repository for p in manifest.paths}
+    for place in places:  # the set's own repository, then each vault of it
+        here = [s for s in sources if home.get((s.source, s.logical)) == place.repository]
+        streams = [s for s in manifest.streams if s.repository == place.repository
+                   and (not services or s.service in services)]
+        if place.engine is None:
+            if here or streams:
+                names = [s.logical for s in here] + [s.logical for s in streams]
+                checks.append(DrillCheck(
+                    part=f"vault {place.repository}", kind="files", ok=False,
+                    detail=f"{place.problem}; not rehearsed: {', '.join(names)}"))
             continue
-        log.info("drill %s: %s (%s)", chosen.name, stream.logical, stream.hook)
-        check_stream(engine, session.profile, stream, sandbox, checks)
+        if here:
+            log.info("drill %s: %d file path(s) into %s", chosen.name, len(here),
+                     sandbox.folder)
+            check_files(place.engine, place.snapshot_id, here, sandbox, checks,
+                        "files" if place.repository is None else f"files in {place.repository}")
+        for stream in streams:
+            log.info("drill %s: %s (%s)", chosen.name, stream.logical, stream.hook)
+            check_stream(place.engine, session.profile, stream, sandbox, checks)
     if not checks:
         raise UsageError(f"backup {chosen.name} holds nothing to rehearse"
                          + (f" for {', '.join(services)}" if services else ""))

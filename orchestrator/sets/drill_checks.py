@@ -107,10 +107,10 @@ def tree_problems(nodes: Sequence[Node], root: Path) -> list[str]:
 
 
 def check_files(engine: Engine, snapshot_id: str, sources: Sequence[SourcePath],
-                sandbox: Sandbox, checks: list[DrillCheck]) -> None:
+                sandbox: Sandbox, checks: list[DrillCheck], part: str = "files") -> None:
     """The file parts restored under the sandbox; restic re-reads every restored file
     against the repository's content hashes, and the tree is compared with the listing."""
-    with checking("files", "files", checks) as check:
+    with checking(part, "files", checks) as check:
         target = sandbox.folder / "files"
         check.sandbox = str(target)
         nodes = engine.ls(snapshot_id, [item.source for item in sources])

@@ -21,6 +21,8 @@ from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, Manifest, Manife
 from orchestrator.sets.naming import (
     FILES_PART,
     PRODUCT_TAG,
+    VAULT_PART,
+    VAULT_TAG,
     anchor_tag,
     manifest_tag,
     set_name,
@@ -29,6 +31,14 @@ from orchestrator.sets.naming import (
 from orchestrator.sets.progress import PartProgress
 from orchestrator.sets.runbook import render_runbook
 from orchestrator.sets.state import RunRecord, write_atomic
+from orchestrator.sets.vaults import (
+    StoredShare,
+    check_stored,
+    forget_quietly,
+    refuse_vault_destination,
+    split_for_vaults,
+    store_share,
+)
 
 if TYPE_CHECKING:
     from orchestrator.sets.session import Session
@@ -62,6 +72,7 @@ def make_set(
     manifest. `plan_dumps` checks the hooks' servers before anything is written."""
     profile = session.profile
     repo_name, repository = profile.repository(request.destination)
+    refuse_vault_destination(profile, repo_name)
     if not request.encrypt:
         raise UsageError(
             f"{repository.engine} repositories are always encrypted (restic: AES-256, borg: "
@@ -71,6 +82,7 @@ def make_set(
     if not sources and not plans:
         raise UsageError(f"nothing to back up: the profile names no paths or databases for a "
                          f"{request.type} set")
+    sources, plans, shares = split_for_vaults(profile, sources, plans)
     _, engine = session.engine(repo_name)
     started, name = _claim_set_name(session, base)
     kind = set_type or request.type
@@ -84,6 +96,7 @@ def make_set(
         log.setLevel(logging.INFO)  # the set's own log wants INFO even when stderr does not
     log.addHandler(run_log)
     phase = "starting"
+    vaulted: list[StoredShare] = []
     try:
         session.state.save_run(record)
         log.info("set %s: %d path(s), %d dump(s) into %s (%s)", name, len(sources), len(plans),
@@ -92,9 +105,14 @@ def make_set(
             log.info("  %s -> %s", item.source, item.logical)
         compression = "auto" if request.compress else "off"
         staging = session.state.staging(base)
+        for share in shares:
+            phase = f"storing the parts of vault {share.repository}"
+            vaulted.append(store_share(session, share, name=name, kind=kind, started=started,
+                                       compression=compression, on_progress=on_progress))
         anchor = session.audit_head() if session.audit_head else None
         final_tags = set_tags(name, FILES_PART, kind, profile.profile_name, services,
-                              streams=len(plans)) + ([anchor_tag(*anchor)] if anchor else [])
+                              streams=len(plans)) + ([anchor_tag(*anchor)] if anchor else []) + [
+            f"{VAULT_TAG}={done.vault.repository}" for done in vaulted]
         # A set of dumps alone keeps its manifest in a stdin snapshot whose restic process
         # opens the repository (key derivation, index) while the dumps run.
         pending = None if sources else engine.start_stream_backup(
@@ -114,11 +132,15 @@ def make_set(
             if pending is not None:
                 pending.cancel()
             raise
+        stored += [pair for done in vaulted for pair in done.streams]
         streams = [stream for stream, _ in stored]
         manifest = Manifest(
             set=name, name=base, type=kind, profile=profile.profile_name, host=session.host,
             started=started, services=services, include_data=request.include_data,
-            compress=request.compress, paths=paths_from(sources), streams=streams,
+            compress=request.compress, streams=streams,
+            paths=paths_from(sources) + [path for share in shares for path in paths_from(
+                share.sources, share.repository)],
+            vaults=[done.vault for done in vaulted],
             tools={"strongroom": __version__, "engine": str(engine.version())},
             log=run_log.lines if pending is not None else [],
             audit=ManifestAudit(seq=anchor[0], sha256=anchor[1]) if anchor else None,
@@ -152,11 +174,15 @@ def make_set(
         if request.verify:
             phase = "verifying the set"
             _verify(engine, name, summary.snapshot_id, staging, manifest, staged)
+            check_stored(vaulted, name)
             verified = True
         record.status, record.snapshot_id = "complete", summary.snapshot_id
-        record.bytes = summary.total_bytes + sum(stream.bytes for stream in streams)
+        record.bytes = summary.total_bytes + sum(stream.bytes for stream in streams) + sum(
+            done.vault.bytes for done in vaulted)
         session.state.save_run(record)
     except BaseException as exc:
+        for done in vaulted:
+            forget_quietly(done.engine, done.snapshot_ids)
         record.status = "failed"
         record.error = exc.message if isinstance(exc, StrongroomError) else (
             _interrupted(exc, phase) if isinstance(exc, KeyboardInterrupt)
@@ -172,9 +198,16 @@ def make_set(
                           bytes=stream.bytes, bytes_added=added) for stream, added in stored]
         + [PartResult(part=FILES_PART, snapshot_id=summary.snapshot_id,
                       files=summary.total_files, bytes=summary.total_bytes,
-                      bytes_added=summary.data_added)],
-        files=summary.total_files, bytes=summary.total_bytes + sum(s.bytes for s in streams),
-        bytes_added=summary.data_added + sum(added for _, added in stored),
+                      bytes_added=summary.data_added)]
+        + [PartResult(part=f"{VAULT_PART}:{done.vault.repository}",
+                      snapshot_id=done.vault.snapshot_id, files=done.vault.files,
+                      bytes=done.vault.bytes, bytes_added=done.bytes_added)
+           for done in vaulted],
+        files=summary.total_files + sum(done.vault.files for done in vaulted),
+        bytes=summary.total_bytes + sum(s.bytes for s in streams) + sum(
+            done.vault.bytes for done in vaulted),
+        bytes_added=summary.data_added + sum(added for _, added in stored) + sum(
+            done.bytes_added for done in vaulted),
         duration=round(time.monotonic() - clock, 3), encrypted=True,
         compressed=request.compress, verified=verified,
     )
@@ -235,7 +268,8 @@ def _verify(
     stored. Anything else is read back from the repository."""
     if manifest.streams:
         present = [snap.id for snap in engine.snapshots([PRODUCT_TAG, f"set={name}"])]
-        missing = [stream.logical for stream in manifest.missing_streams(present)]
+        missing = [stream.logical for stream in manifest.missing_streams(present)
+                   if stream.repository is None]
         if missing:
             raise StrongroomError(f"verification failed: part(s) missing: {', '.join(missing)}")
     if staged is None:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,6 +31,7 @@ class ManifestPath(ManifestModel):
     kind: Kind
     owner: str
     excludes: list[str] = []
+    repository: str | None = None  # a service's own repository (vault); None: the set's own
 
     def as_source(self) -> SourcePath:
         return SourcePath(self.source, self.logical, self.kind, self.owner, tuple(self.excludes))
@@ -51,6 +52,7 @@ class ManifestStream(ManifestModel):
     format: str
     # What a hook records beyond the stream itself, e.g. a disk's format and virtual size.
     details: dict[str, str | int] = {}
+    repository: str | None = None  # a service's own repository (vault); None: the set's own
 
 
 class ManifestAudit(ManifestModel):
@@ -58,6 +60,18 @@ class ManifestAudit(ManifestModel):
 
     seq: int = Field(ge=0)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ManifestVault(ManifestModel):
+    """A service's own repository and the part that holds the set's files there (its
+    streams are listed among the manifest's streams, each naming the repository)."""
+
+    repository: str
+    url: str
+    services: list[str]
+    snapshot_id: str
+    files: int
+    bytes: int
 
 
 class Manifest(ManifestModel):
@@ -76,9 +90,23 @@ class Manifest(ManifestModel):
     tools: dict[str, str] = {}
     log: list[str] = []  # the run's log, for sets of dumps alone (no logs/backup.log file)
     audit: ManifestAudit | None = None  # absent in sets made before anchors existed
+    vaults: list[ManifestVault] = []  # the services' own repositories the set spans
+
+    def in_vault(self, repository: str | None) -> Manifest:
+        """The manifest narrowed to the parts in one repository (None: the set's own)."""
+        return self.model_copy(update={
+            "paths": [p for p in self.paths if p.repository == repository],
+            "streams": [s for s in self.streams if s.repository == repository]})
 
     def to_bytes(self) -> bytes:
-        return (self.model_dump_json(indent=2) + "\n").encode()
+        # A set within one repository keeps the manifest it always had: no vault fields.
+        exclude: dict[str, Any] = {
+            "paths": {i: {"repository"} for i, p in enumerate(self.paths) if not p.repository},
+            "streams": {i: {"repository"} for i, s in enumerate(self.streams)
+                        if not s.repository}}
+        if not self.vaults:
+            exclude["vaults"] = True
+        return (self.model_dump_json(indent=2, exclude=exclude) + "\n").encode()
 
     def sources(self) -> list[SourcePath]:
         return [item.as_source() for item in self.paths]
@@ -88,7 +116,7 @@ class Manifest(ManifestModel):
         copied by backup-sync keeps its manifest, but its parts get new snapshot ids."""
         streams = []
         for stream in self.streams:
-            here = parts.get(stream.part)
+            here = parts.get(stream.part) if stream.repository is None else None
             if here is not None and not here.id.startswith(stream.snapshot_id):
                 stream = stream.model_copy(update={"snapshot_id": here.id})
             streams.append(stream)
@@ -101,11 +129,11 @@ class Manifest(ManifestModel):
                 and not any(full.startswith(s.snapshot_id) for full in present)]
 
 
-def paths_from(sources: list[SourcePath]) -> list[ManifestPath]:
+def paths_from(sources: list[SourcePath], repository: str | None = None) -> list[ManifestPath]:
     return [
         ManifestPath(
             source=item.source, logical=item.logical, kind=item.kind, owner=item.owner,
-            excludes=list(item.excludes),
+            excludes=list(item.excludes), repository=repository,
         )
         for item in sources
     ]

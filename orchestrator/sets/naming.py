@@ -27,6 +27,10 @@ DAY_FORMAT = "%Y%m%d"
 DAY_PATTERN = re.compile(r"^(?P<base>.+)-(?P<day>\d{8})$")
 FILES_PART = "files"
 PRODUCT_TAG = "strongroom"
+# A set spanning repositories: its final snapshot carries `vault=<repository>` for each
+# service's own repository it has parts in; there, the final-like part is `part=vault`.
+VAULT_TAG = "vault"
+VAULT_PART = "vault"
 
 
 def set_name(base: str, moment: datetime) -> str:
@@ -108,6 +112,15 @@ class BackupSet:
     services: tuple[str, ...] = ()
     problem: str | None = None
     size: int | None = None
+    # A vault of the set that could not be opened: its parts are neither found nor missing.
+    unchecked: str | None = None
+    # What each vault holds of the set (repository → part → snapshot), once checked.
+    vault_parts: dict[str, dict[str, Snapshot]] = field(default_factory=dict)
+
+    @property
+    def vaults(self) -> list[str]:
+        """The services' own repositories this set has parts in (sets/vaults.py)."""
+        return self.final.tag_values(VAULT_TAG) if self.final else []
 
     @property
     def drill(self) -> DrillOutcome:

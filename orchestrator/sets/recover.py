@@ -67,6 +67,7 @@ from orchestrator.sets.recover_run import (
 from orchestrator.sets.restore import check_target, conflict_message, find_conflicts, retarget
 from orchestrator.sets.runbook import secret_places
 from orchestrator.sets.session import Session, choose_set, load_sets
+from orchestrator.sets.vaults import refuse_spanning
 
 log = logging.getLogger("strongroom")
 DISASTER_RECOVERY = "disaster-recovery"
@@ -161,6 +162,7 @@ def _plan(session: Session, engine: Engine, repo_name: str, request: RecoverRequ
     """The set, its profile and every step with its conflicts; nothing written."""
     moment = parse_timestamp(request.timestamp) if request.timestamp else None
     chosen = _choose(session, engine, repo_name, request.backup, moment)
+    refuse_spanning(chosen, "recover")
     final = chosen.final
     assert final is not None  # select_set returns complete sets only
     manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)

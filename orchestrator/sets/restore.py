@@ -22,6 +22,7 @@ from orchestrator.sets.manifest import Manifest, ManifestStream
 from orchestrator.sets.naming import BackupSet, parse_timestamp
 from orchestrator.sets.progress import PartProgress
 from orchestrator.sets.session import Session, choose, load_sets, set_manifest
+from orchestrator.sets.vaults import PlaceShare, places_of, split_by_place
 
 SHOWN_CONFLICTS = 20
 
@@ -44,6 +45,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
     clock = time.monotonic()
     manifest = set_manifest(session, engine, chosen)
     check_services(manifest, request.services)
+    places, manifest = places_of(session, engine, chosen, manifest)
     sources = [] if request.databases else select_for_restore(
         manifest.sources(), request.mode, request.services, check_services=False)
     target_root = Path(request.target).expanduser().absolute() if request.target else Path("/")
@@ -56,55 +58,78 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
                                  renames, request.force)
     if not sources and not stream_plans:
         raise UsageError(f"backup {chosen.name} holds nothing for --mode {request.mode}")
-    # Only a dry run, or a target that holds something, needs the stored tree: a part
-    # restored into nothing conflicts with nothing, and is counted once restored.
-    listed = [item for item in sources
-              if request.dry_run or not vacant(retarget(item.source, target_root))]
-    found = survey(engine.walk(final.id, [item.source for item in listed]) if listed else (),
-                   sources, target_root)
-    plan = _plan(sources, found, target_root) + [
+    shares, unreadable = split_by_place(places, manifest, sources, stream_plans)
+    plan: list[RestorePlanEntry] = []
+    conflicts: list[str] = []
+    surveyed: list[tuple[PlaceShare, list[SourcePath], Survey]] = []
+    for share in shares:
+        here = share.place.engine
+        assert here is not None  # split_by_place keeps the readable places only
+        # Only a dry run, or a target that holds something, needs the stored tree: a part
+        # restored into nothing conflicts with nothing, and is counted once restored.
+        listed = [item for item in share.sources
+                  if request.dry_run or not vacant(retarget(item.source, target_root))]
+        found = survey(here.walk(share.place.snapshot_id, [item.source for item in listed])
+                       if listed else (), share.sources, target_root)
+        plan += _plan(share.sources, found, target_root)
+        conflicts += [str(target) for _node, target, _is_dir in found.clashes]
+        surveyed.append((share, listed, found))
+    readable_streams = [item for share in shares for item in share.streams]
+    plan += [
         RestorePlanEntry(part=item.stream.logical, logical=item.stream.logical,
                          source=item.stream.database, target=item.plan.target, files=1,
                          bytes=item.stream.bytes, kind="database")
-        for item in stream_plans
+        for item in readable_streams
     ]
-    conflicts = [str(target) for _node, target, _is_dir in found.clashes]
-    conflicts += conflicts_of(session.profile, stream_plans)
+    conflicts += conflicts_of(session.profile, readable_streams)
     result = RestoreResult(
         set=chosen.name, id=chosen.id, time=chosen.time, mode=request.mode,
         target=str(target_root), dry_run=request.dry_run, plan=plan, conflicts=conflicts,
         files=sum(entry.files for entry in plan if entry.kind == "files"),
         bytes=sum(entry.bytes for entry in plan), restored=False, verified=False, duration=0.0,
-        reason=selection.reason,
+        reason=selection.reason, unreadable=unreadable,
     )
     if request.dry_run:
         return result
     if conflicts and not request.force:
         raise ConflictError(conflict_message(chosen, conflicts))
-    if sources:
-        check_target(target_root, sources)
-        if conflicts:
-            _clear(found.clashes)
-        # A target that held nothing was not listed: its size is known once restored.
-        whole = len(listed) == len(sources)
-        files_progress = PartProgress(on_progress, "files", "restore")
+    restored = [item for share in shares for item in share.sources]
+    # A target that held nothing was not listed: its size is known once restored.
+    whole = all(len(listed) == len(share.sources) for share, listed, _ in surveyed)
+    files_progress = PartProgress(on_progress, "files", "restore")
+    if restored:
         files_progress.started(
-            result.bytes - sum(item.stream.bytes for item in stream_plans) if whole else 0,
+            sum(entry.bytes for entry in plan if entry.kind == "files") if whole else 0,
             result.files if whole else 0)
-        engine.restore(
-            final.id, target_root, includes=[escape_pattern(item.source) for item in sources],
-            verify=request.verify,
-        )
-    unlisted = {item.source for item in sources if item not in listed}
+    for share, _listed, found in surveyed:
+        if share.sources and share.place.engine is not None:
+            check_target(target_root, share.sources)
+            if conflicts:
+                _clear(found.clashes)
+            share.place.engine.restore(
+                share.place.snapshot_id, target_root,
+                includes=[escape_pattern(item.source) for item in share.sources],
+                verify=request.verify,
+            )
+    unlisted = {item.source for share, listed, _ in surveyed
+                for item in share.sources if item not in listed}
     for entry in result.plan:
         if entry.kind == "files" and entry.source in unlisted:
             entry.files, entry.bytes = count_tree(Path(entry.target))
     result.files = sum(entry.files for entry in result.plan if entry.kind == "files")
-    if sources:
+    if restored:
         files_progress.finished(
             sum(entry.bytes for entry in result.plan if entry.kind == "files"), result.files)
-    restore_streams(engine, session.profile, stream_plans, on_progress)
+    for share in shares:
+        if share.streams and share.place.engine is not None:
+            restore_streams(share.place.engine, session.profile, share.streams, on_progress)
     result.bytes = sum(entry.bytes for entry in result.plan)
+    if unreadable:
+        raise StrongroomError(
+            f"restored {chosen.name} except what its vaults hold that could not be read:\n"
+            + "\n".join(f"  {line}" for line in unreadable),
+            hint="give the vault's password (its password_file, password_command or "
+                 "password_env in the profile) and restore again with --services")
     result.restored = True
     result.verified = request.verify
     result.duration = round(time.monotonic() - clock, 3)

@@ -49,12 +49,16 @@ def render_runbook(profile: Profile, manifest: Manifest, repo_name: str, staging
 def _holds(manifest: Manifest) -> list[str]:
     lines = ["## What the set holds", ""]
     for item in manifest.paths:
-        lines.append(f"- `{item.logical}` ({item.kind}, {item.owner}): `{item.source}`")
+        lines.append(f"- `{item.logical}` ({item.kind}, {item.owner}): `{item.source}`" + (
+            f" in repository `{item.repository}` (its own password)" if item.repository
+            else ""))
     for stream in manifest.streams:
         details = "".join(f", {k}={v}" for k, v in sorted(stream.details.items()))
         lines.append(f"- `{stream.logical}` ({stream.hook} dump of `{stream.database}`, service "
                      f"{stream.service}, format {stream.format}{details}): part snapshot "
-                     f"`{stream.snapshot_id[:8]}`")
+                     f"`{stream.snapshot_id[:8]}`" + (
+                         f" in repository `{stream.repository}` (its own password)"
+                         if stream.repository else ""))
     lines += [f"- `{RECOVERY_FILE}` (this file) and `{INVENTORY_FILE}` (hostname, OS, tools, "
               "schedules, mounts, database servers)", ""]
     return lines

@@ -18,6 +18,7 @@ from orchestrator.profile.schema import Profile
 from orchestrator.sets.manifest import MANIFEST_FILE, Manifest, read_manifest
 from orchestrator.sets.naming import PRODUCT_TAG, BackupSet, Selection, group_sets, select
 from orchestrator.sets.state import StateDir, state_dir
+from orchestrator.sets.vault_check import check_vaults
 
 
 class Session:
@@ -49,7 +50,9 @@ def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:
 
     Profile-free (`--repo`): the sets of every profile, and no runs of this host."""
     if session.profile.profile_free:
-        return group_sets(engine.snapshots([PRODUCT_TAG]))
+        sets = group_sets(engine.snapshots([PRODUCT_TAG]))
+        check_vaults(session.profile, session.state.root, sets)
+        return sets
     profile = session.profile.profile_name
     # The listing of every profile's sets serves other_profiles too, in the same run.
     sets = group_sets([snap for snap in engine.snapshots([PRODUCT_TAG])
@@ -69,6 +72,7 @@ def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:
                     STOPPED) else f"the run {what}{detail}")[:300],
             )
         )
+    check_vaults(session.profile, session.state.root, sets)
     sized = {record.set: record.bytes for record in session.state.runs(url, profile)}
     for entry in sets:
         if entry.size is None:

@@ -21,6 +21,7 @@ from orchestrator.models import BackupSyncRequest, BackupSyncResult
 from orchestrator.sets.migrate import copy_set, two_processes
 from orchestrator.sets.naming import FILES_PART, BackupSet, parse_timestamp, select_set
 from orchestrator.sets.session import Session, load_sets
+from orchestrator.sets.vaults import refuse_spanning
 
 log = logging.getLogger("strongroom")
 
@@ -76,9 +77,12 @@ def _chosen(session: Session, engine: Engine, name: str,
             request: BackupSyncRequest) -> list[BackupSet]:
     sets = load_sets(session, engine, session.profile.repositories[name].url)
     if request.backup:
-        return [select_set(sets, request.backup)]
-    complete = [entry for entry in sets if entry.complete]
+        chosen = [select_set(sets, request.backup)]
+    else:
+        chosen = [entry for entry in sets if entry.complete]
     if request.since:
         since = parse_timestamp(request.since)
-        complete = [entry for entry in complete if entry.time >= since]
-    return complete
+        chosen = [entry for entry in chosen if entry.time >= since]
+    for entry in chosen:
+        refuse_spanning(entry, "backup-sync")
+    return chosen

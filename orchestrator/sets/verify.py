@@ -14,6 +14,7 @@ import logging
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from orchestrator.engines.base import Engine
@@ -27,6 +28,7 @@ from orchestrator.sets.layout import plan_sources
 from orchestrator.sets.manifest import VERIFICATION_LOG, Manifest, ManifestStream, read_manifest
 from orchestrator.sets.naming import BackupSet, set_tags
 from orchestrator.sets.session import Session, choose_set, load_sets
+from orchestrator.sets.vaults import as_vault_set, places_of
 
 log = logging.getLogger("strongroom")
 DATA_TYPES = ("full", "disaster-recovery")
@@ -48,17 +50,45 @@ def verify_backup(session: Session, request: VerifyBackupRequest) -> VerifyResul
 
     manifest: list[Manifest] = []
     record("manifest", lambda: _manifest(engine, chosen, manifest))
-    if manifest:
+    whole = manifest[0] if manifest else None
+    if manifest:  # the set's own parts here; each vault's below
+        manifest[0] = manifest[0].in_vault(None)
         record("parts", lambda: _parts(engine, chosen, manifest[0]))
-        record("dependencies", lambda: _dependencies(session, manifest[0]))
+        record("dependencies", lambda: _dependencies(session, whole or manifest[0]))
     record("repository", lambda: _repository(engine, request.read_data_subset))
     if request.deep_check and manifest:
         record("stream digests", lambda: _digests(engine, manifest[0]))
         record("test restore", lambda: _test_restore(engine, chosen, manifest[0]))
+    if whole is not None and whole.vaults:
+        _vault_checks(session, engine, chosen, whole, request, record)
     result = VerifyResult(set=chosen.name, ok=all(c.ok for c in checks), checks=checks)
     if chosen.final is not None:
         result.log_part = _store_log(session, engine, chosen, result)
     return result
+
+
+def _vault_checks(session: Session, engine: Engine, chosen: BackupSet, whole: Manifest,
+                  request: VerifyBackupRequest,
+                  record: Callable[[str, Callable[[], str]], None]) -> None:
+    """The checks of the set's own parts, run in each vault on what it holds of the set."""
+    _, located = places_of(session, engine, chosen, whole)
+    for vault in whole.vaults:
+        name, share = vault.repository, as_vault_set(chosen, vault.repository)
+        if share is None:
+            why = chosen.unchecked or f"its parts in {name} were not found"
+            record(f"vault {name}", partial(_fail, why))
+            continue
+        held, (_, vengine) = located.in_vault(name), session.engine(name)
+        record(f"vault {name} parts", partial(_parts, vengine, share, held))
+        record(f"vault {name} repository",
+               partial(_repository, vengine, request.read_data_subset))
+        if request.deep_check:
+            record(f"vault {name} digests", partial(_digests, vengine, held))
+            record(f"vault {name} test restore", partial(_test_restore, vengine, share, held))
+
+
+def _fail(why: str) -> str:
+    raise StrongroomError(why)
 
 
 def _manifest(engine: Engine, chosen: BackupSet, found: list[Manifest]) -> str:

@@ -26,3 +26,33 @@ def test_conflicts_beyond_twenty_are_counted() -> None:
 def test_twenty_conflicts_are_all_shown() -> None:
     text = render_restore(restore_result(20))
     assert "/srv/file19" in text and "more" not in text
+
+
+def test_a_restore_plan_names_what_a_vault_it_cannot_read_holds() -> None:
+    result = restore_result(0)
+    result.unreadable = ["nc-vault: services/nextcloud/data (vault nc-vault cannot be opened)"]
+    assert "    nc-vault: services/nextcloud/data (vault nc-vault cannot be opened)" in \
+        render_restore(result)
+
+
+def test_the_list_shows_the_keys_each_set_needs() -> None:
+    from orchestrator.cli.console import render_list
+    from orchestrator.models import BackupSetInfo, ListBackupsResult
+
+    def info(name: str, repositories: list[str], status: str = "complete",
+             problem: str | None = None) -> BackupSetInfo:
+        return BackupSetInfo.model_validate({
+            "set": name, "id": "abcd1234", "name": "full", "type": "full", "profile": "site",
+            "host": "web1", "time": datetime(2024, 12, 20, tzinfo=UTC), "services": [],
+            "parts": 1, "size": 10, "status": status, "problem": problem,
+            "repositories": repositories})
+
+    text = render_list(ListBackupsResult(destination="local", backups=[
+        info("full-20241220-000000", ["local", "nc-vault"], "unchecked",
+             "vault nc-vault cannot be opened: no key"),
+        info("full-20241221-000000", ["local"])]))
+    header, first, second = text.splitlines()[:3]
+    assert header.split()[-3:] == ["KEYS", "STATUS", "DRILL"]
+    assert first.split()[-3:] == ["local,nc-vault", "unchecked", "never"]
+    assert second.split()[-3:] == ["local", "complete", "never"]
+    assert "  full-20241220-000000: unchecked: vault nc-vault cannot be opened: no key" in text

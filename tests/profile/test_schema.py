@@ -325,3 +325,48 @@ def test_a_destination_may_be_given_by_its_url() -> None:
     for unknown in ("s3://backup-bucket", "/srv/repo", "nosuch"):
         with pytest.raises(UnknownName, match="have: local, offsite"):
             profile.repository(unknown)
+
+
+VAULT = """
+[repositories.nc-vault]
+url = "/var/backups/nc-vault"
+password_file = "/etc/strongroom/nc-vault.pass"
+"""
+
+
+def test_a_service_repository_must_be_a_known_restic_vault(tmp_path: Path) -> None:
+    text = VALID.replace('data = ["/srv/nextcloud/data"]',
+                         'data = ["/srv/nextcloud/data"]\nrepository = "nc-vault"')
+    assert load_profile(write(tmp_path, "ok.toml", text + VAULT), environ={}).services[
+        "nextcloud"].repository == "nc-vault"
+    issue = only_issue(write(tmp_path, "unknown.toml", text))
+    line = text.splitlines().index('repository = "nc-vault"') + 1
+    assert (issue.file.endswith("unknown.toml"), issue.line, issue.key_path) == (
+        True, line, "services.nextcloud.repository")
+    assert "no repository named 'nc-vault' (have: local, offsite)" in issue.message
+    borg = VAULT.replace('url =', 'engine = "borg"\nurl =')
+    assert "must be restic" in only_issue(write(tmp_path, "borg.toml", text + borg)).message
+    first = text.replace('repository = "nc-vault"', 'repository = "local"')
+    assert "default destination" in only_issue(write(tmp_path, "first.toml", first)).message
+
+
+def test_a_vault_is_no_schedule_destination_nor_sync_target(tmp_path: Path) -> None:
+    text = VALID.replace('data = ["/srv/nextcloud/data"]',
+                         'data = ["/srv/nextcloud/data"]\nrepository = "nc-vault"') + VAULT
+    as_destination = text.replace('destination = "offsite"', 'destination = "nc-vault"')
+    issue = only_issue(write(tmp_path, "dest.toml", as_destination))
+    assert issue.key_path == "schedules.weekly-full.destination"
+    assert "a service's own repository" in issue.message
+    as_copy = text.replace('retention = "12w"', 'retention = "12w"\nsync_to = ["nc-vault"]')
+    issue = only_issue(write(tmp_path, "sync.toml", as_copy))
+    assert issue.key_path == "schedules.weekly-full.sync_to[0]"
+
+
+def test_a_continuous_service_cannot_have_its_own_repository_yet(tmp_path: Path) -> None:
+    text = VALID.replace('data = ["/srv/nextcloud/data"]',
+                         'data = ["/srv/nextcloud/data"]\nrepository = "nc-vault"').replace(
+        'databases = ["nextcloud"]',
+        'databases = ["nextcloud"]\ncontinuous = true\ndata_directory = "/var/lib/pg"') + VAULT
+    issue = only_issue(write(tmp_path, "pitr.toml", text))
+    assert issue.key_path == "services.nextcloud.repository"
+    assert "continuous backup" in issue.message

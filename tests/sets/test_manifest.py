@@ -158,3 +158,25 @@ def test_a_staged_copy_is_read_only_when_the_final_snapshot_records_its_digest(
     staged.write_bytes(data.replace(b"web1", b"web2"))  # another set's copy: not trusted
     assert read_manifest(engine, tagged, "weekly-full", staged) == manifest()  # type: ignore[arg-type]
     assert len(engine.calls) == 3
+
+
+def test_a_spanning_manifest_names_each_parts_repository_and_narrows_to_one() -> None:
+    from orchestrator.sets.manifest import ManifestVault
+
+    plain = manifest()
+    assert b'"repository"' not in plain.to_bytes() and b'"vaults"' not in plain.to_bytes()
+    vault_paths = paths_from(SOURCES[1:3], "nc-vault")
+    spanning = plain.model_copy(update={
+        "paths": paths_from([SOURCES[0], SOURCES[3]]) + vault_paths,
+        "streams": [plain.streams[0].model_copy(update={"repository": "nc-vault"})],
+        "vaults": [ManifestVault(repository="nc-vault", url="/v", services=["nextcloud"],
+                                 snapshot_id="9" * 64, files=3, bytes=300)]})
+    data = json.loads(spanning.to_bytes())
+    assert [p.get("repository") for p in data["paths"]] == [None, None, "nc-vault", "nc-vault"]
+    assert data["streams"][0]["repository"] == "nc-vault"
+    assert Manifest.model_validate(data) == spanning
+    assert [p.logical for p in spanning.in_vault(None).paths] == ["config/terraform",
+                                                                  "strongroom/profiles"]
+    assert spanning.in_vault(None).streams == []
+    assert [p.logical for p in spanning.in_vault("nc-vault").paths] == [
+        "services/nextcloud/config", "services/nextcloud/data"]
