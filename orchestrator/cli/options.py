@@ -196,6 +196,30 @@ def _format_globals(ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_dl(records)
 
 
+class SuggestingChoice(click.Choice):  # type: ignore[type-arg]
+    """A choice whose refusal names the nearest accepted value, as click does for options
+    and commands."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            from difflib import get_close_matches
+
+            close = get_close_matches(str(value).lower(), [str(c) for c in self.choices], n=1)
+            if not close:
+                raise
+            raise click.BadParameter(f"{exc.message} Did you mean {close[0]!r}?", ctx,
+                                     param) from None
+
+
+def _suggesting(param: click.Parameter) -> None:
+    if type(param.type) is click.Choice:
+        choice = param.type
+        param.type = SuggestingChoice(list(choice.choices), case_sensitive=choice.case_sensitive)
+
+
 class StrongroomCommand(click.Command):
     """A command that takes the global options anywhere and `--flag=BOOL` for its flags."""
 
@@ -203,6 +227,7 @@ class StrongroomCommand(click.Command):
         super().__init__(*args, **kwargs)
         own = [p for p in self.params if p.name not in GLOBAL_NAMES]
         for param in own:
+            _suggesting(param)
             if param._custom_shell_complete is not None or not isinstance(param, click.Option):
                 continue
             if param.metavar == "REPO":

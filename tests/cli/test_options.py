@@ -137,3 +137,19 @@ def test_both_positions_behave_the_same(path: tuple[str, ...], tmp_path: Path,
     assert before.exit_code != 0 or path == ("profile", "schema")
     if before.exit_code == 2 and "Usage:" not in before.output:
         assert "no profile file at ./nosuch.toml" in before.output
+
+
+@pytest.mark.parametrize(("args", "hint"), [
+    (["restore-backup", "--mode", "confg-only"], "Did you mean 'config-only'?"),
+    (["download-backup", "--format", "tar.zx"], "Did you mean 'tar.xz'?"),
+])
+def test_a_near_miss_value_gets_the_nearest_choice(args: list[str], hint: str) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert hint in result.output
+
+
+def test_a_value_near_nothing_gets_no_guess() -> None:
+    result = CliRunner().invoke(main, ["download-backup", "--format", "qqqqqq"])
+    assert result.exit_code == 2
+    assert "is not one of" in result.output and "Did you mean" not in result.output
