@@ -186,11 +186,51 @@ password_file = "{site.password_file}"
     assert status["services/nextcloud/data"] == ("changed", 1), compared
     assert status["services/nextcloud/config"][0] == "same"
     assert status["services/web/data"][0] == "same"
-    recovery = site.run("create-backup", "--type", "disaster-recovery", "--json").json()["set"]
-    for chosen, args in (
-            (name, ("backup-sync", "--from", "local", "--to", "spare", "--backup", name)),
-            (recovery, ("recover", "--backup", recovery, "--dry-run", "--target",
-                        str(site.root / "rebuilt")))):
-        refused = site.run(*args, check=False)
-        assert refused.returncode == 2, (args, refused.stderr)
-        assert f"{chosen} has parts in nc-vault" in refused.stderr, (args, refused.stderr)
+    refused = site.run("backup-sync", "--from", "local", "--to", "spare", "--backup", name,
+                       check=False)
+    assert refused.returncode == 2, refused.stderr
+    assert f"{name} has parts in nc-vault" in refused.stderr, refused.stderr
+
+
+def test_recover_reads_a_vault_with_its_password_and_fails_only_its_steps_without(
+        make_site: Callable[..., Site]) -> None:
+    site, _vault, vault_password, db = vault_site(make_site)
+    name = site.run("create-backup", "--type", "disaster-recovery", "--json").json()["set"]
+    host = site.root / "host"
+    in_vault = {"service nextcloud: config and data from vault nc-vault",
+                f"sqlite {db} (service nextcloud) from vault nc-vault"}
+    planned = site.run("recover", "--backup", name, "--dry-run", "--target",
+                       str(site.root / "unused"), "--json").json()
+    assert in_vault <= {step["name"] for step in planned["steps"]}, planned["steps"]
+
+    rebuilt = site.root / "rebuilt"
+    done = site.run("recover", "--backup", name, "--target", str(rebuilt), "--yes",
+                    "--json").json()
+    assert done["ok"], done["steps"]
+    inside = rebuilt / str(host).lstrip("/")
+    for tree in ("srv/nextcloud", "etc/nextcloud", "srv/data"):
+        compare_trees(host / tree, inside / tree)
+    with sqlite3.connect(rebuilt / str(db).lstrip("/")) as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (50,)
+    conn.close()
+
+    # Without the vault's password: everything else comes back, the vault's steps fail.
+    vault_password.rename(site.root / "vault.pass.away")
+    partial = site.root / "partial"
+    failed = site.run("recover", "--backup", name, "--target", str(partial), "--yes",
+                      "--json", check=False)
+    assert failed.returncode == 1, failed.stderr
+    assert "Traceback" not in failed.stderr
+    report = failed.json()
+    steps = {step["name"]: step for step in report["steps"]}
+    assert {n for n, step in steps.items() if step["result"] == "failed"} == in_vault, steps
+    assert all(step["result"] == "ok" for n, step in steps.items() if n not in in_vault)
+    for step_name in in_vault:
+        error = steps[step_name]["error"]
+        assert "nc-vault" in error and "services/nextcloud/data" in error, error
+    inside = partial / str(host).lstrip("/")
+    compare_trees(host / "srv/data", inside / "srv/data")
+    assert not (inside / "srv/nextcloud").exists()
+    assert not (partial / str(db).lstrip("/")).exists()
+    assert any(f"restore-backup --backup {name} --services nextcloud" in item["text"]
+               for item in report["follow_up"]), report["follow_up"]

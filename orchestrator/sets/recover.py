@@ -11,6 +11,10 @@ Before anything is written, every step's conflicts are gathered (the profile loa
 a temporary copy when its files are not in place): existing files or non-empty databases
 refuse the whole recovery without --force, as restore-backup does. Once writing starts, a
 failing step is marked and the independent steps after it still run.
+
+A set's parts in services' own repositories (vaults) are read from there, each vault
+opened through the recovered profile once the main repository's files are back
+(recover_vaults.py): one more restore per vault.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,19 +58,23 @@ from orchestrator.sets.recover_run import (
     counted,
     counted_on_disk,
     database_conflict,
+    fail_with,
     occupied,
     read_inventory_schedules,
     read_profile_files,
     restore_files,
     restore_stream,
+    run_step,
+    run_steps,
     store_report,
     wait_for_server,
+    worker,
     write_profile_files,
 )
+from orchestrator.sets.recover_vaults import OpenedVaults, open_vaults
 from orchestrator.sets.restore import check_target, conflict_message, find_conflicts, retarget
 from orchestrator.sets.runbook import secret_places
 from orchestrator.sets.session import Session, choose_set, load_sets
-from orchestrator.sets.vaults import refuse_spanning
 
 log = logging.getLogger("strongroom")
 DISASTER_RECOVERY = "disaster-recovery"
@@ -133,7 +140,7 @@ def recover(session: Session, request: RecoverRequest,
         raise ConflictError(conflict_message(plan.chosen, plan.conflicts))
 
     if plan.waiting:
-        _run_step(profile_step, lambda: write_profile_files(
+        run_step(profile_step, lambda: write_profile_files(
             {s.source: plan.stored[s.source] for s in plan.waiting}, plan.nodes, target_root))
     else:
         profile_step.result = "in-place"
@@ -142,14 +149,23 @@ def recover(session: Session, request: RecoverRequest,
                               f"so nothing else was: {profile_step.error}")
     profile = _load(plan.main_file)  # the recovered profile, from its restored file
     streams = _stream_plans(profile, plan.steps, target_root, request.force)
-    _run_all(plan, lambda planned: _action(planned, profile, engine, plan, streams,
-                                           target_root, request, install_schedule),
-             lambda ready: _restore_file_steps(engine, plan, ready, target_root, request.force))
+    vault_engines: dict[str, Engine] = {}
+
+    def read_vaults() -> None:
+        opened = open_vaults(profile, engine, plan.chosen, plan.manifest)
+        _restore_vault_steps(opened, plan, target_root, request.force, vault_engines)
+        streams.update(_stream_plans(profile, [p for p in plan.steps if p.repository],
+                                     target_root, request.force))
+    _run_all(plan, lambda planned: _action(planned, profile, vault_engines.get(
+                 planned.repository or "", engine), plan, streams, target_root, request,
+                 install_schedule),
+             lambda ready: _restore_file_steps(engine, plan, ready, target_root, request.force),
+             read_vaults if any(planned.repository for planned in plan.steps) else None)
     result.profile = profile.profile_name
     result.bytes = profile_step.bytes + sum(planned.step.bytes for planned in plan.steps)
     result.ok = all(step.result != "failed" for step in result.steps)
-    result.follow_up = follow_ups(profile, result.steps, secret_places(profile)) + \
-        result.follow_up
+    result.follow_up = follow_ups(profile, result.steps, secret_places(profile), plan.steps,
+                                  plan.chosen.name) + result.follow_up
     if session.profile.profile_free:
         result.follow_up += _repository_notes(profile, url)
     result.rto = round(time.monotonic() - clock, 3)
@@ -162,7 +178,6 @@ def _plan(session: Session, engine: Engine, repo_name: str, request: RecoverRequ
     """The set, its profile and every step with its conflicts; nothing written."""
     moment = parse_timestamp(request.timestamp) if request.timestamp else None
     chosen = _choose(session, engine, repo_name, request.backup, moment)
-    refuse_spanning(chosen, "recover")
     final = chosen.final
     assert final is not None  # select_set returns complete sets only
     manifest = read_manifest(engine, final, chosen.base).located(chosen.parts)
@@ -170,9 +185,11 @@ def _plan(session: Session, engine: Engine, repo_name: str, request: RecoverRequ
     if not profile_sources:
         raise UsageError(f"set {chosen.name} holds no profile files: recover needs a "
                          "disaster-recovery set (create-backup --type disaster-recovery)")
-    listed = [item.source for item in manifest.sources() if request.dry_run
-              or item.kind == "profile" or occupied(retarget(item.source, target_root))]
-    with _worker("recover-ls") as pool:
+    homes = {path.logical: path.repository for path in manifest.paths if path.repository}
+    listed = [item.source for item in manifest.sources() if item.logical not in homes and (
+        request.dry_run or item.kind == "profile"
+        or occupied(retarget(item.source, target_root)))]
+    with worker("recover-ls") as pool:
         listing = pool.submit(engine.ls, final.id, listed)  # beside the profile's dumps
         try:
             stored = read_profile_files(engine, final.id, profile_sources)
@@ -188,11 +205,14 @@ def _plan(session: Session, engine: Engine, repo_name: str, request: RecoverRequ
     with _staged(stored, target_root, main_file, bool(waiting)) as planning_file:
         profile = _load(planning_file)
     steps = plan_steps(manifest.sources(), manifest.streams, profile, parts,
-                       with_schedules=request.target is None)
+                       with_schedules=request.target is None, homes=homes)
     for planned in steps:
         if planned.sources:
             planned.step.files, planned.step.bytes = counted(nodes, planned.sources)
     conflicts += find_conflicts(nodes, [s for p in steps for s in p.sources], target_root)
+    # A vault cannot be listed before its password is back: anything at its roots counts.
+    conflicts += [str(path) for p in steps if p.repository for path in (
+        retarget(s.source, target_root) for s in p.sources) if occupied(path)]
     streams = _stream_plans(profile, steps, target_root, request.force)
     if not request.dry_run:
         _wait_for_servers(profile, streams, request.wait)
@@ -290,11 +310,7 @@ def _action(planned: PlannedStep, profile: Profile, engine: Engine, plan: _Plan,
             streams: dict[int, StreamRestore], target_root: Path, request: RecoverRequest,
             install_schedule: ScheduleInstaller) -> Callable[[], object]:
     if planned.step.error:  # the server could not be reached when the plan was made
-        error = planned.step.error
-
-        def fail() -> None:
-            raise StrongroomError(error)
-        return fail
+        return partial(fail_with, planned.step.error)
     if planned.stream is not None:
         stream = streams[id(planned)]
         return lambda: restore_stream(engine, profile, stream)
@@ -305,39 +321,68 @@ def _action(planned: PlannedStep, profile: Profile, engine: Engine, plan: _Plan,
 
 
 def _run_all(plan: _Plan, action_of: Callable[[PlannedStep], Callable[[], object]],
-             restore_files_of: Callable[[list[PlannedStep]], None]) -> None:
-    """Every step after the profile's. The file steps share one restic restore; the
-    dumps into database servers run beside it, as the plan reached each server before
-    any file was written (none of them waits on a restored file); the rest (sqlite
-    files, containers, VM disks, schedules) follow in order."""
-    file_steps = [planned for planned in plan.steps if planned.sources]
+             restore_files_of: Callable[[list[PlannedStep]], None],
+             read_vaults: Callable[[], None] | None = None) -> None:
+    """Every step after the profile's. The main repository's file steps share one restic
+    restore; its dumps into database servers run beside it, as the plan reached each
+    server before any file was written (none of them waits on a restored file); then the
+    vaults' files (their passwords may be among the files), and the rest (sqlite files,
+    containers, VM disks, the vaults' dumps, schedules) in order."""
+    file_steps = [planned for planned in plan.steps
+                  if planned.sources and planned.repository is None]
     beside = [planned for planned in plan.steps if planned.stream is not None
-              and planned.stream.hook in SERVER_HOOKS]
+              and planned.stream.hook in SERVER_HOOKS and planned.repository is None]
     after = [planned for planned in plan.steps
              if not planned.sources and not any(planned is other for other in beside)]
-    with _worker("recover-files") as pool:
+    with worker("recover-files") as pool:
         files = pool.submit(restore_files_of, file_steps) if file_steps else None
         for planned in beside:
-            _run_step(planned.step, action_of(planned))
+            run_step(planned.step, action_of(planned))
         if files is not None:
             files.result()
+    if read_vaults is not None:
+        read_vaults()
     for planned in after:
-        _run_step(planned.step, action_of(planned))
+        run_step(planned.step, action_of(planned))
+
+
+def _restore_vault_steps(opened: OpenedVaults, plan: _Plan, target_root: Path, force: bool,
+                         vault_engines: dict[str, Engine]) -> None:
+    """Each vault's file steps in one restore; a vault that cannot be read fails all its
+    steps with the same message (its dumps fail when their turn comes)."""
+    for vault in sorted({planned.repository for planned in plan.steps if planned.repository}):
+        mine = [planned for planned in plan.steps if planned.repository == vault]
+        problem = opened.problem(vault)
+        vault_engine = opened.engine(vault)
+        if problem is not None or vault_engine is None:
+            for planned in mine:
+                planned.step.error = problem or f"vault {vault} cannot be read"
+                if planned.sources:
+                    run_step(planned.step, partial(fail_with, planned.step.error))
+            continue
+        vault_engines[vault] = vault_engine
+        for planned in mine:
+            if planned.stream is not None:
+                planned.stream = opened.located(planned.stream)
+        _restore_file_steps(vault_engine, plan, [p for p in mine if p.sources], target_root,
+                            force, snapshot_id=opened.snapshot_id(vault))
 
 
 def _restore_file_steps(engine: Engine, plan: _Plan, file_steps: list[PlannedStep],
-                        target_root: Path, force: bool) -> None:
-    """The file steps in one restic restore; a step whose target is refused fails alone,
-    and the steps restored together share the restore's duration and result."""
+                        target_root: Path, force: bool, snapshot_id: str | None = None
+                        ) -> None:
+    """The file steps in one restic restore (of the set's final snapshot, or of a vault's
+    part); a step whose target is refused fails alone, and the steps restored together
+    share the restore's duration and result."""
     ready: list[PlannedStep] = []
     for planned in file_steps:
-        _run_step(planned.step, partial(check_target, target_root, planned.sources))
+        run_step(planned.step, partial(check_target, target_root, planned.sources))
         if planned.step.result == "ok":
             ready.append(planned)
 
     def restore() -> None:
-        restore_files(engine, plan.snapshot_id, [item for planned in ready
-                                                 for item in planned.sources],
+        restore_files(engine, snapshot_id or plan.snapshot_id,
+                      [item for planned in ready for item in planned.sources],
                       plan.nodes, target_root, force)
         for planned in ready:
             planned.step.files, planned.step.bytes = counted(plan.nodes, planned.sources) \
@@ -345,40 +390,7 @@ def _restore_file_steps(engine: Engine, plan: _Plan, file_steps: list[PlannedSte
                 counted_on_disk([retarget(item.source, target_root)
                                  for item in planned.sources])
     if ready:
-        _run_steps([planned.step for planned in ready], restore)
-
-
-@contextmanager
-def _worker(name: str) -> Iterator[ThreadPoolExecutor]:
-    """One thread for work beside the main thread's. Leaving does not wait for it: on an
-    interrupt the CLI ends every thread's children (run.end_children), which ends it."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=False)
-
-
-def _run_step(step: RecoveryStep, work: Callable[[], object]) -> None:
-    _run_steps([step], work)
-
-
-def _run_steps(steps: Sequence[RecoveryStep], work: Callable[[], object]) -> None:
-    """Run the work of these steps; its failure (a hook's, restic's, the file system's)
-    is their result, not the end of the recovery."""
-    clock = time.monotonic()
-    error: str | None = None
-    try:
-        work()
-    except (StrongroomError, OSError) as exc:
-        error = exc.message if isinstance(exc, StrongroomError) else str(exc)
-    duration = round(time.monotonic() - clock, 3)
-    for step in steps:
-        step.result = "ok" if error is None else "failed"
-        step.error = error
-        step.duration = duration
-        if error is not None:
-            log.warning("recover: %s failed: %s", step.name, error)
+        run_steps([planned.step for planned in ready], restore)
 
 
 def _repository_notes(profile: Profile, url: str) -> list[FollowUp]:

@@ -9,7 +9,7 @@ last the schedules, so that no scheduled backup runs over a half-rebuilt host.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.errors import UsageError
@@ -26,12 +26,19 @@ SERVER_HOOKS = frozenset({"postgresql", "mysql", "mariadb", "mongodb"})
 
 @dataclass
 class PlannedStep:
-    """One step and what it restores: source paths, one dump, or one schedule."""
+    """One step and what it restores: source paths, one dump, or one schedule; from the
+    set's own repository, or from a service's own repository (a vault)."""
 
     step: RecoveryStep
     sources: list[SourcePath] = field(default_factory=list)
     stream: ManifestStream | None = None
     schedule: str | None = None
+    repository: str | None = None
+
+    @property
+    def services(self) -> list[str]:
+        found = {item.service for item in self.sources if item.service}
+        return sorted(found | ({self.stream.service} if self.stream else set()))
 
 
 def chosen_parts(only: Sequence[str], skip: Sequence[str]) -> list[RecoverPart]:
@@ -50,11 +57,13 @@ def chosen_parts(only: Sequence[str], skip: Sequence[str]) -> list[RecoverPart]:
 
 def plan_steps(sources: Sequence[SourcePath], streams: Sequence[ManifestStream],
                profile: Profile, parts: Sequence[RecoverPart],
-               with_schedules: bool = True) -> list[PlannedStep]:
-    """Every step after the profile's, in recovery order, for the chosen parts."""
+               with_schedules: bool = True, homes: Mapping[str, str] | None = None
+               ) -> list[PlannedStep]:
+    """Every step after the profile's, in recovery order, for the chosen parts; `homes`
+    names the vault of each source path (by logical name) kept in one."""
     steps: list[PlannedStep] = []
     if "files" in parts:
-        steps += _file_steps(sources)
+        steps += _file_steps(sources, homes or {})
     ordered = [s for s in streams if s.format == "globals"] + [
         s for s in streams if s.format != "globals"]
     for wanted in ("databases", "containers", "vms"):
@@ -66,8 +75,10 @@ def plan_steps(sources: Sequence[SourcePath], streams: Sequence[ManifestStream],
             kind = {"databases": "database", "containers": "containers", "vms": "vm"}[wanted]
             steps.append(PlannedStep(RecoveryStep(
                 kind=kind, part=wanted,  # type: ignore[arg-type]
-                name=f"{stream.hook} {stream.database} (service {stream.service})",
-                targets=[stream.database], bytes=stream.bytes), stream=stream))
+                name=f"{stream.hook} {stream.database} (service {stream.service})"
+                     + _from(stream.repository),
+                targets=[stream.database], bytes=stream.bytes), stream=stream,
+                repository=stream.repository))
     if "schedules" in parts and with_schedules:
         for key in profile.schedules:
             steps.append(PlannedStep(RecoveryStep(kind="schedule", part="schedules",
@@ -75,34 +86,53 @@ def plan_steps(sources: Sequence[SourcePath], streams: Sequence[ManifestStream],
     return steps
 
 
-def _file_steps(sources: Sequence[SourcePath]) -> list[PlannedStep]:
-    groups: dict[tuple[str, str], list[SourcePath]] = {}
+def _from(repository: str | None) -> str:
+    return f" from vault {repository}" if repository else ""
+
+
+def _file_steps(sources: Sequence[SourcePath], homes: Mapping[str, str]
+                ) -> list[PlannedStep]:
+    groups: dict[tuple[str, str, str | None], list[SourcePath]] = {}
     for item in sources:
+        home = homes.get(item.logical)
         if item.kind == "config":
-            key = ("config", f"config group {item.owner}")
+            key = ("config", f"config group {item.owner}", home)
         elif item.kind == "network":
-            key = ("network", "network configuration")
+            key = ("network", "network configuration", home)
         elif item.kind in ("service-config", "service-data"):
-            key = ("service", f"service {item.owner}: config and data")
+            key = ("service", f"service {item.owner}: config and data{_from(home)}", home)
         else:
             continue  # the profile files have their own first step
         groups.setdefault(key, []).append(item)
     rank = {"config": 0, "network": 1, "service": 2}
     ordered = sorted(groups.items(), key=lambda entry: rank[entry[0][0]])  # stable per kind
     return [PlannedStep(RecoveryStep(kind=kind, part="files", name=name,  # type: ignore[arg-type]
-                                     targets=[item.source for item in items]), sources=items)
-            for (kind, name), items in ordered]
+                                     targets=[item.source for item in items]), sources=items,
+                        repository=home)
+            for (kind, name, home), items in ordered]
 
 
 def follow_ups(profile: Profile, steps: Sequence[RecoveryStep],
-               secrets: Sequence[str]) -> list[FollowUp]:
+               secrets: Sequence[str], planned: Sequence[PlannedStep] = (),
+               set_name: str = "latest") -> list[FollowUp]:
     """What a person still has to do: secrets (where they lived, never their values),
-    services to start, steps to redo."""
+    services to start, steps to redo (those of a vault that could not be read: once per
+    vault, with the restore that brings its services back)."""
     found = [FollowUp(kind="secret", text=f"put back the {place}") for place in secrets]
     found += [FollowUp(kind="service", text=f"start service {name}")
               for name in profile.services]
+    unread: dict[str, set[str]] = {}
+    for entry in planned:
+        if entry.repository and entry.step.result == "failed":
+            unread.setdefault(entry.repository, set()).update(entry.services)
+    in_vaults = {id(entry.step) for entry in planned if entry.repository in unread}
+    for vault, services in sorted(unread.items()):
+        found.append(FollowUp(kind="note", text=(
+            f"vault {vault} could not be read: put its password back (as the profile names "
+            f"it) and run restore-backup --backup {set_name} "
+            f"--services {','.join(sorted(services))}")))
     for step in steps:
-        if step.result == "failed":
+        if step.result == "failed" and id(step) not in in_vaults:
             found.append(FollowUp(kind="note", text=f"{step.name} failed: redo it with "
                                   "restore-backup once its cause is fixed"))
     return found

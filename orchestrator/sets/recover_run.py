@@ -7,7 +7,9 @@ import logging
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from stat import S_ISREG
@@ -16,7 +18,7 @@ from hooks.base import HookError
 from orchestrator.engines.base import Engine, Node, Snapshot
 from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import StrongroomError
-from orchestrator.models import RecoveryResult
+from orchestrator.models import RecoveryResult, RecoveryStep
 from orchestrator.profile.schema import Profile
 from orchestrator.sets.dumps import StreamRestore, conflicts_of, context_for, restore_streams
 from orchestrator.sets.inventory import Schedules
@@ -204,3 +206,40 @@ def store_report(state_root: Path, result: RecoveryResult) -> Path:
     result.report = str(path)
     write_atomic(path, (result.model_dump_json(indent=2) + "\n").encode())
     return path
+
+
+def fail_with(message: str) -> None:
+    raise StrongroomError(message)
+
+
+@contextmanager
+def worker(name: str) -> Iterator[ThreadPoolExecutor]:
+    """One thread for work beside the main thread's. Leaving does not wait for it: on an
+    interrupt the CLI ends every thread's children (run.end_children), which ends it."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=False)
+
+
+def run_step(step: RecoveryStep, work: Callable[[], object]) -> None:
+    run_steps([step], work)
+
+
+def run_steps(steps: Sequence[RecoveryStep], work: Callable[[], object]) -> None:
+    """Run the work of these steps; its failure (a hook's, restic's, the file system's)
+    is their result, not the end of the recovery."""
+    clock = time.monotonic()
+    error: str | None = None
+    try:
+        work()
+    except (StrongroomError, OSError) as exc:
+        error = exc.message if isinstance(exc, StrongroomError) else str(exc)
+    duration = round(time.monotonic() - clock, 3)
+    for step in steps:
+        step.result = "ok" if error is None else "failed"
+        step.error = error
+        step.duration = duration
+        if error is not None:
+            log.warning("recover: %s failed: %s", step.name, error)

@@ -219,3 +219,35 @@ def test_recover_waits_for_a_database_server_up_to_the_timeout(
     files = FlakyServer(refusals=1000)
     recover_run.wait_for_server(profile, waiting_plan(files, "sqlite"), wait=5)
     assert files.checks == 0  # a file, not a server: nothing to wait for
+
+
+def test_a_vaults_steps_read_from_it_and_are_named_so(tmp_path: Path) -> None:
+    profile = make_profile(tmp_path)
+    held = stream("sqlite", "/srv/git.db", "sql", service="git").model_copy(
+        update={"repository": "git-vault"})
+    steps = plan_steps(SOURCES, [*STREAMS, held], profile, chosen_parts([], []),
+                       homes={"services/git/data": "git-vault"})
+    by_name = {p.step.name: p for p in steps}
+    git = by_name["service git: config and data from vault git-vault"]
+    assert git.repository == "git-vault" and git.services == ["git"]
+    assert [item.source for item in git.sources] == ["/srv/git"]
+    dump = by_name["sqlite /srv/git.db (service git) from vault git-vault"]
+    assert dump.repository == "git-vault" and dump.stream is held
+    assert {p.step.name for p in steps if p.repository is None} == {
+        p.step.name for p in plan_steps(SOURCES, STREAMS, profile, chosen_parts([], []))
+    } - {"service git: config and data"}
+
+
+def test_an_unread_vault_is_one_follow_up_naming_its_restore(tmp_path: Path) -> None:
+    profile = make_profile(tmp_path)
+    held = stream("sqlite", "/srv/git.db", "sql", service="git").model_copy(
+        update={"repository": "git-vault"})
+    steps = plan_steps(SOURCES, [held], profile, ["files", "databases"],
+                       homes={"services/git/data": "git-vault"})
+    for planned in steps:
+        planned.step.result = "failed" if planned.repository else "ok"
+    notes = [item.text for item in follow_ups(profile, [p.step for p in steps], [], steps,
+                                              "site-dr-1") if item.kind == "note"]
+    assert notes == ["vault git-vault could not be read: put its password back (as the "
+                     "profile names it) and run restore-backup --backup site-dr-1 "
+                     "--services git"]

@@ -107,7 +107,7 @@ def test_server_dumps_run_beside_the_files_and_the_rest_after_both() -> None:
             if not server_started.wait(WAIT):
                 raise StrongroomError("the database steps did not run beside the files")
             events.append("files")
-        recover._run_steps([p.step for p in ready], work)
+        recover_run.run_steps([p.step for p in ready], work)
 
     def action_of(planned: PlannedStep) -> Callable[[], object]:
         def work() -> None:
@@ -182,3 +182,62 @@ def test_profile_files_are_read_up_to_a_profile_size_and_checked_against_the_lis
                   [Node("/etc/s.toml", "file", 12, 0o600, "2026-01-01T00:00:00Z")]):
         with pytest.raises(StrongroomError, match="holds no profile file at /etc/s.toml"):
             recover_run.check_profile_nodes(sources, wrong, stored)
+
+
+def test_the_vaults_are_read_after_the_main_files_and_before_the_rest() -> None:
+    in_vault = stream_step("postgresql", "shop")
+    in_vault.repository = "shop-vault"
+    steps = [file_step("a", "/srv/a"), stream_step("postgresql", "web"), in_vault]
+    events: list[str] = []
+
+    def restore_files(ready: list[PlannedStep]) -> None:
+        assert ready == steps[:1]
+        events.append("files")
+
+    def action_of(planned: PlannedStep) -> Callable[[], object]:
+        assert planned.stream is not None
+        return lambda: events.append(planned.stream.database if planned.stream else "")
+
+    recover._run_all(plan_of(steps), action_of, restore_files,
+                     lambda: events.append("vaults"))
+    assert events.index("files") < events.index("vaults") < events.index("shop")
+    assert events.index("web") < events.index("vaults")  # beside the main files
+
+
+class Vaults:
+    """OpenedVaults as the tests need it: one readable vault, one that is not."""
+
+    def __init__(self, engine: RecordingEngine) -> None:
+        self.readable = engine
+
+    def problem(self, repository: str) -> str | None:
+        return None if repository == "good" else (
+            f"vault {repository} cannot be opened: no password; it holds services/b/data")
+
+    def engine(self, repository: str) -> Any:
+        return self.readable if repository == "good" else None
+
+    def snapshot_id(self, repository: str) -> str:
+        return "ef" * 32
+
+    def located(self, stream: ManifestStream) -> ManifestStream:
+        return stream.model_copy(update={"snapshot_id": "01" * 32})
+
+
+def test_a_vault_restores_its_files_alone_and_an_unreadable_one_fails_its_steps(
+        tmp_path: Path) -> None:
+    good, bad, bad_dump = file_step("a", "/srv/a"), file_step("b", "/srv/b"), \
+        stream_step("sqlite", "/srv/b/b.db")
+    good.repository, bad.repository, bad_dump.repository = "good", "bad", "bad"
+    main = file_step("c", "/srv/c")
+    engine = RecordingEngine()
+    engines: dict[str, Any] = {}
+    recover._restore_vault_steps(cast(Any, Vaults(engine)), plan_of([main, good, bad, bad_dump]),
+                                 tmp_path, False, engines)
+    assert engine.restores == [("ef" * 32, tmp_path, ["/srv/a"])]
+    assert engines == {"good": engine}
+    assert good.step.result == "ok" and main.step.result == "planned"
+    assert bad.step.result == "failed" and bad.step.error is not None
+    assert "vault bad cannot be opened" in bad.step.error
+    assert "services/b/data" in bad.step.error
+    assert bad_dump.step.error == bad.step.error  # it fails when its turn comes
