@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator.engines.base import Engine
+from orchestrator.errors import StrongroomError
 from orchestrator.profile.schema import Profile
 from orchestrator.sets.manifest import Manifest, ManifestStream
 from orchestrator.sets.naming import BackupSet
@@ -54,7 +55,12 @@ def open_vaults(profile: Profile, engine: Engine, chosen: BackupSet, manifest: M
     chosen.unchecked, chosen.vault_parts = None, {}
     session = Session(profile)
     check_vaults(profile, session.state.root, [chosen])
-    places, located = places_of(session, engine, chosen, manifest)
+    try:
+        places, located = places_of(session, engine, chosen, manifest)
+    except StrongroomError as exc:  # an entry the engine cannot be made from, say
+        places, located = [Place(vault.repository, None, vault.snapshot_id,
+                                 f"vault {vault.repository} cannot be opened: {exc.message}")
+                           for vault in manifest.vaults], manifest
     return OpenedVaults({place.repository: place for place in places
                          if place.repository is not None}, located)
 

@@ -241,3 +241,32 @@ def test_a_vault_restores_its_files_alone_and_an_unreadable_one_fails_its_steps(
     assert "vault bad cannot be opened" in bad.step.error
     assert "services/b/data" in bad.step.error
     assert bad_dump.step.error == bad.step.error  # it fails when its turn comes
+
+
+def test_a_vault_the_recovered_profile_cannot_open_is_a_problem_naming_it(
+        tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from orchestrator.profile.load import load_profile
+    from orchestrator.sets.manifest import Manifest, ManifestPath, ManifestVault
+    from orchestrator.sets.naming import BackupSet
+    from orchestrator.sets.recover_vaults import open_vaults
+
+    path = tmp_path / "site.toml"
+    path.write_text(f'name = "site"\nstate_dir = "{tmp_path}/state"\n[repositories.local]\n'
+                    f'url = "{tmp_path}/repo"\npassword_file = "{tmp_path}/local.pass"\n')
+    profile = load_profile(path, {})
+    manifest = Manifest(
+        set="site-dr-1", name="site-dr", type="disaster-recovery", profile="site", host="h",
+        started=datetime.now(UTC), services=["b"], include_data=True, compress=False,
+        paths=[ManifestPath(source="/srv/b", logical="services/b/data", kind="service-data",
+                            owner="b", repository="b-vault")],
+        vaults=[ManifestVault(repository="b-vault", url="/x", services=["b"],
+                              snapshot_id="ef" * 32, files=1, bytes=1)])
+    chosen = BackupSet(name="site-dr-1", base="site-dr", type="disaster-recovery",
+                       profile="site", time=datetime.now(UTC))
+    opened = open_vaults(profile, cast(Any, None), chosen, manifest)
+    assert opened.engine("b-vault") is None
+    problem = opened.problem("b-vault")
+    assert problem is not None and "vault b-vault" in problem
+    assert problem.endswith("it holds services/b/data"), problem
