@@ -122,10 +122,12 @@ def follow_ups(profile: Profile, steps: Sequence[RecoveryStep],
     found += [FollowUp(kind="service", text=f"start service {name}")
               for name in profile.services]
     unread: dict[str, set[str]] = {}
+    in_vaults: set[int] = set()  # steps failed because their vault could not be read
     for entry in planned:
-        if entry.repository and entry.step.result == "failed":
+        if entry.repository and entry.step.result == "failed" and \
+                (entry.step.error or "").startswith(f"vault {entry.repository}"):
             unread.setdefault(entry.repository, set()).update(entry.services)
-    in_vaults = {id(entry.step) for entry in planned if entry.repository in unread}
+            in_vaults.add(id(entry.step))
     for vault, services in sorted(unread.items()):
         found.append(FollowUp(kind="note", text=(
             f"vault {vault} could not be read: put its password back (as the profile names "

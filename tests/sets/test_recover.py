@@ -246,8 +246,14 @@ def test_an_unread_vault_is_one_follow_up_naming_its_restore(tmp_path: Path) -> 
                        homes={"services/git/data": "git-vault"})
     for planned in steps:
         planned.step.result = "failed" if planned.repository else "ok"
+        planned.step.error = "vault git-vault cannot be opened: no password file"
     notes = [item.text for item in follow_ups(profile, [p.step for p in steps], [], steps,
                                               "site-dr-1") if item.kind == "note"]
     assert notes == ["vault git-vault could not be read: put its password back (as the "
                      "profile names it) and run restore-backup --backup site-dr-1 "
                      "--services git"]
+    files = next(p for p in steps if p.repository and p.sources)
+    files.step.error = "restic restore failed: no space left on device"  # read, then failed
+    notes = [item.text for item in follow_ups(profile, [p.step for p in steps], [], steps,
+                                              "site-dr-1") if item.kind == "note"]
+    assert len(notes) == 2 and notes[1].startswith(f"{files.step.name} failed: redo it")
