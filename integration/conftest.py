@@ -26,6 +26,7 @@ STRONGROOM = [sys.executable, "-m", "orchestrator"]
 # Site.run forks its commands from one process that has imported orchestrator already
 # (integration/forkserver.py); STRONGROOM_TEST_COLD_START=1 starts each one afresh.
 _fork_server: list[ForkServer] = []
+_fork_server_home: list[Path] = []  # in the session's pytest folder: no stray /tmp entry
 _fork_server_lock = threading.Lock()
 
 
@@ -34,17 +35,19 @@ def fork_server() -> ForkServer | None:
         return None
     with _fork_server_lock:
         if not _fork_server:
-            _fork_server.append(ForkServer(Path(tempfile.mkdtemp(prefix="strongroom-fork-"))))
+            home = (_fork_server_home[0]
+                    if _fork_server_home and len(str(_fork_server_home[0])) < 80  # AF_UNIX
+                    else Path(tempfile.mkdtemp(prefix="strongroom-fork-")))
+            _fork_server.append(ForkServer(home))
         return _fork_server[0]
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_fork_server() -> Iterator[None]:
+def _fork_server_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    _fork_server_home.append(tmp_path_factory.mktemp("fork-server"))
     yield
     while _fork_server:
-        server = _fork_server.pop()
-        server.stop()
-        shutil.rmtree(server.path.parent, ignore_errors=True)
+        _fork_server.pop().stop()
 
 
 def require_binary(name: str) -> str:
