@@ -42,6 +42,17 @@ def fork_server() -> ForkServer | None:
         return _fork_server[0]
 
 
+def run_strongroom(args: list[str], env: dict[str, str], cwd: Path, timeout: float
+                   ) -> subprocess.CompletedProcess[str]:
+    """As subprocess.run([*STRONGROOM, *args], capture_output=True, text=True, ...),
+    forked from the fork server when it can start the command as a new interpreter would."""
+    server = fork_server()
+    if server is not None and server.can_run(env):
+        return server.run(args, env, cwd, timeout=timeout)
+    return subprocess.run([*STRONGROOM, *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=timeout, check=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _fork_server_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     _fork_server_home.append(tmp_path_factory.mktemp("fork-server"))
@@ -85,15 +96,7 @@ class Site:
     def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> Result:
         full_env = {**os.environ, "STRONGROOM_STATE_DIR": str(self.state), **(env or {})}
         full_env.pop("STRONGROOM_PROFILE_DIR", None)
-        server = fork_server()
-        if server is not None and server.can_run(full_env):
-            proc = server.run([*args, "-p", str(self.profile)], full_env, self.root, timeout=600)
-        else:
-            proc = subprocess.run(
-                [*STRONGROOM, *args, "-p", str(self.profile)],
-                capture_output=True, text=True, env=full_env, cwd=self.root, timeout=600,
-                check=False,
-            )
+        proc = run_strongroom([*args, "-p", str(self.profile)], full_env, self.root, 600)
         result = Result(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
             raise AssertionError(f"strongroom {' '.join(args)} failed: {proc.stderr}")
