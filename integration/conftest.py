@@ -9,14 +9,56 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from integration.forkserver import ForkServer
+from integration.restic_template import ResticTemplate, make_template
+
 STRONGROOM = [sys.executable, "-m", "orchestrator"]
+
+# Site.run forks its commands from one process that has imported orchestrator already
+# (integration/forkserver.py); STRONGROOM_TEST_COLD_START=1 starts each one afresh.
+_fork_server: list[ForkServer] = []
+_fork_server_home: list[Path] = []  # in the session's pytest folder: no stray /tmp entry
+_fork_server_lock = threading.Lock()
+
+
+def fork_server() -> ForkServer | None:
+    if os.environ.get("STRONGROOM_TEST_COLD_START") == "1":
+        return None
+    with _fork_server_lock:
+        if not _fork_server:
+            home = (_fork_server_home[0]
+                    if _fork_server_home and len(str(_fork_server_home[0])) < 80  # AF_UNIX
+                    else Path(tempfile.mkdtemp(prefix="strongroom-fork-")))
+            _fork_server.append(ForkServer(home))
+        return _fork_server[0]
+
+
+def run_strongroom(args: list[str], env: dict[str, str], cwd: Path, timeout: float
+                   ) -> subprocess.CompletedProcess[str]:
+    """As subprocess.run([*STRONGROOM, *args], capture_output=True, text=True, ...),
+    forked from the fork server when it can start the command as a new interpreter would."""
+    server = fork_server()
+    if server is not None and server.can_run(env):
+        return server.run(args, env, cwd, timeout=timeout)
+    return subprocess.run([*STRONGROOM, *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fork_server_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    _fork_server_home.append(tmp_path_factory.mktemp("fork-server"))
+    yield
+    while _fork_server:
+        _fork_server.pop().stop()
 
 
 def require_binary(name: str) -> str:
@@ -54,10 +96,7 @@ class Site:
     def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> Result:
         full_env = {**os.environ, "STRONGROOM_STATE_DIR": str(self.state), **(env or {})}
         full_env.pop("STRONGROOM_PROFILE_DIR", None)
-        proc = subprocess.run(
-            [*STRONGROOM, *args, "-p", str(self.profile)],
-            capture_output=True, text=True, env=full_env, cwd=self.root, timeout=600, check=False,
-        )
+        proc = run_strongroom([*args, "-p", str(self.profile)], full_env, self.root, 600)
         result = Result(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
             raise AssertionError(f"strongroom {' '.join(args)} failed: {proc.stderr}")
@@ -201,8 +240,19 @@ def engine_name() -> str:
     return "restic"
 
 
+SITE_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def restic_template(tmp_path_factory: pytest.TempPathFactory) -> ResticTemplate:
+    """An empty restic repository of SITE_PASSWORD that sites copy instead of `init`."""
+    require_binary("restic")
+    return make_template(tmp_path_factory.mktemp("restic-template"), SITE_PASSWORD)
+
+
 @pytest.fixture
-def make_site(tmp_path: Path, engine_name: str) -> Callable[..., Site]:
+def make_site(tmp_path: Path, engine_name: str, request: pytest.FixtureRequest
+              ) -> Callable[..., Site]:
     require_binary(engine_name)
 
     def build(large_bytes: int = 1 << 20, init: bool = True) -> Site:
@@ -211,7 +261,7 @@ def make_site(tmp_path: Path, engine_name: str) -> Callable[..., Site]:
         host.mkdir(parents=True)
         write_tree(host, large_bytes)
         password = root / "repo.pass"
-        password.write_text("correct horse battery staple\n")
+        password.write_text(SITE_PASSWORD + "\n")
         password.chmod(0o600)
         profile = root / "site.toml"
         repository = root / "repository"
@@ -221,7 +271,9 @@ def make_site(tmp_path: Path, engine_name: str) -> Callable[..., Site]:
                                 f'[repositories.local]\nengine = "{engine_name}"\n', 1)
         profile.write_text(text)
         site = Site(root, profile, repository, password, root / "state", engine_name)
-        if init:
+        if init and engine_name == "restic":
+            request.getfixturevalue("restic_template").copy_to(repository)
+        elif init:
             site.run("init")
         return site
 

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from integration.conftest import require_binary
+from integration.conftest import SITE_PASSWORD, require_binary
+from integration.restic_template import ResticTemplate
 from orchestrator.schedule.retention import Policy, Within, decide
 
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
@@ -25,13 +26,14 @@ COUNTER = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def repository(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def repository(tmp_path_factory: pytest.TempPathFactory,
+               restic_template: ResticTemplate) -> dict[str, str]:
     require_binary("restic")
     root = tmp_path_factory.mktemp("oracle")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")},
-           "RESTIC_REPOSITORY": str(root / "repo"), "RESTIC_PASSWORD": "oracle",
+           "RESTIC_REPOSITORY": str(root / "repo"), "RESTIC_PASSWORD": SITE_PASSWORD,
            "RESTIC_CACHE_DIR": str(root / "cache"), "TZ": "UTC"}
-    subprocess.run(["restic", "init"], env=env, capture_output=True, check=True)
+    restic_template.copy_to(root / "repo")
     return env
 
 

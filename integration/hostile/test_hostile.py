@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import STRONGROOM
+from integration.conftest import run_strongroom
 from integration.databases import require_mariadb, require_postgres
 from integration.hostile.corpus import (
     CASES,
@@ -90,10 +90,9 @@ def restore(site: Path, archive: Path, fmt: str, *args: str) -> subprocess.Compl
            "ARCHIVE_PW": PASSWORD.decode()}
     env.pop("STRONGROOM_PROFILE_DIR", None)
     secret = ["--password-env", "ARCHIVE_PW"] if fmt in ("aes.zip", "tar.gz.enc") else []
-    return subprocess.run(
-        [*STRONGROOM, "restore-backup", "--from-archive", str(archive), *secret, *args,
-         "-p", str(site / "profile.toml")],
-        capture_output=True, text=True, env=env, timeout=300, check=False)
+    return run_strongroom(
+        ["restore-backup", "--from-archive", str(archive), *secret, *args,
+         "-p", str(site / "profile.toml")], env, Path.cwd(), timeout=300)
 
 
 def check_outcome(result: subprocess.CompletedProcess[str], exit_code: int, message: str,
