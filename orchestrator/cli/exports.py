@@ -16,6 +16,7 @@ from orchestrator.cli.repo import repo_options
 @main.command("download-backup")
 @click.option("--backup", default="latest", show_default=True, metavar="NAME|ID|latest")
 @click.option("--format", "fmt", type=click.Choice(["zip", "tar.gz", "tar.xz"]), default="zip",
+              help="The archive format.",
               show_default=True)
 @click.option("--encrypt", is_flag=True, help="zip: AES-256 (WinZip AE-2; opens in 7-Zip, not "
               "in plain unzip). tar: an AES-256-GCM envelope, opened by `strongroom decrypt`.")

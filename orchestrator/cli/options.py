@@ -214,6 +214,27 @@ class SuggestingChoice(click.Choice):  # type: ignore[type-arg]
                                      param) from None
 
 
+# The help of options many commands share, where a command gives none of its own.
+STANDARD_HELP = {
+    "destination": "The repository to use (a name from the profile; default: the first).",
+    "verify": "Check the set after storing it: every part present, the manifest as written.",
+    "backup": "The set: its name (latest of that name), NAME-YYYYMMDD[-HHMMSS], an id "
+              "prefix, or latest.",
+    "force": "Replace what exists at the output or target.",
+    "output": "Where the archive goes: a file, - for stdout, or s3://BUCKET/KEY.",
+    "password_file": "Read the password from this file.",
+    "password_env": "Read the password from this environment variable.",
+    "service": "The service (a [services.NAME] of the profile).",
+    "compress": "Let restic compress (repository format 2; borg: lz4).",
+    "keep_last": "Retention: keep the last N sets.",
+    "keep_hourly": "Retention: keep one set for each of the last N hours.",
+    "keep_daily": "Retention: keep one set for each of the last N days.",
+    "keep_weekly": "Retention: keep one set for each of the last N weeks.",
+    "keep_monthly": "Retention: keep one set for each of the last N months.",
+    "keep_yearly": "Retention: keep one set for each of the last N years.",
+}
+
+
 def _suggesting(param: click.Parameter) -> None:
     if type(param.type) is click.Choice:
         choice = param.type
@@ -228,6 +249,8 @@ class StrongroomCommand(click.Command):
         own = [p for p in self.params if p.name not in GLOBAL_NAMES]
         for param in own:
             _suggesting(param)
+            if isinstance(param, click.Option) and not param.help and param.name:
+                param.help = STANDARD_HELP.get(param.name)
             if param._custom_shell_complete is not None or not isinstance(param, click.Option):
                 continue
             if param.metavar == "REPO":

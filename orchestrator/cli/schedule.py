@@ -14,8 +14,8 @@ from orchestrator.cli.main import TYPES, common, guarded, main, split_list
 @click.option("--schedule", "cron", metavar="CRON",
               help="Cron expression ('0 3 * * *') or @hourly, @daily, @weekly, @monthly.")
 @click.option("--type", "backup_type", type=click.Choice([*TYPES, "drill"]), default="config",
-              show_default=True)
-@click.option("--services", multiple=True, metavar="A,B")
+              show_default=True, help="What each run makes (drill: a restore rehearsal).")
+@click.option("--services", multiple=True, metavar="A,B", help="With --type service: which.")
 @click.option("--include-data", is_flag=True, help="With --type service: data paths too.")
 @click.option("--destination", "-d", metavar="REPO", help="Repository (default: the first).")
 @click.option("--retention", metavar="SPAN", help="Keep sets newer than 30d, 12w, 12m, 1y.")
@@ -25,7 +25,9 @@ from orchestrator.cli.main import TYPES, common, guarded, main, split_list
 @click.option("--keep-weekly", type=int, metavar="N")
 @click.option("--keep-monthly", type=int, metavar="N")
 @click.option("--keep-yearly", type=int, metavar="N")
-@click.option("--encrypt/--no-encrypt", default=True, show_default=True)
+@click.option("--encrypt/--no-encrypt", default=True, show_default=True,
+              help="Repositories are always encrypted; a schedule saying no is refused when "
+              "it runs, as create-backup --no-encrypt is.")
 @click.option("--randomized-delay", metavar="SPAN",
               help="Start up to this much later (systemd RandomizedDelaySec): 15min.")
 @click.option("--sync-to", multiple=True, metavar="REPO",

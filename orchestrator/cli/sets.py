@@ -202,7 +202,7 @@ def verify_backup(backup: str, deep_check: bool, read_data_subset: str | None,
 @click.option("--destination", "-d", metavar="REPO")
 @click.option("--name", help="Only sets of this name.")
 @click.option("--type", "backup_type",
-              type=click.Choice(SET_TYPES))
+              type=click.Choice(SET_TYPES), help="Only sets of this type.")
 @click.option("--service", help="Only sets holding this service.")
 @click.option("--since", metavar="TIME", help="ISO 8601; a time without zone is local.")
 @click.option("--until", metavar="TIME", help="ISO 8601; a time without zone is local.")
@@ -249,7 +249,9 @@ def list_backups(
 @click.option("--type", "set_type", type=click.Choice([*SET_TYPES, *MODES]),
               help="With --timestamp or latest: only sets of this type. "
               "config-only, full-rebuild and selective are the --mode.")
-@click.option("--mode", type=click.Choice(MODES), default="full-rebuild", show_default=True)
+@click.option("--mode", type=click.Choice(MODES), default="full-rebuild", show_default=True,
+              help="full-rebuild: everything; config-only: configuration files, no data or "
+              "databases; selective: what --services names.")
 @click.option("--services", "--service", multiple=True, metavar="A,B",
               help="Only these services.")
 @click.option("--target", metavar="DIR", help="Restore under DIR (DIR/original/path).")

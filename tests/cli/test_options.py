@@ -153,3 +153,21 @@ def test_a_value_near_nothing_gets_no_guess() -> None:
     result = CliRunner().invoke(main, ["download-backup", "--format", "qqqqqq"])
     assert result.exit_code == 2
     assert "is not one of" in result.output and "Did you mean" not in result.output
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    ctx = click.Context(main)
+    bare: list[str] = []
+
+    def walk(group: click.Group, path: str) -> None:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None
+            if isinstance(command, click.Group):
+                walk(command, f"{path}{name} ")
+                continue
+            bare.extend(f"{path}{name} {param.opts[0]}" for param in command.params
+                        if isinstance(param, click.Option) and not param.help)
+
+    walk(main, "")
+    assert bare == []
