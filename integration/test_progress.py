@@ -11,6 +11,7 @@ import re
 import select
 import struct
 import subprocess
+import sys
 import termios
 import time
 from collections.abc import Callable
@@ -78,14 +79,28 @@ def assert_tells_the_truth(values: list[float], total: float) -> None:
     assert values[-1] == total, (values[-1], total)
 
 
-def add_stream(site: Site, restore_to: Path | None = None, size: int = SIZE) -> None:
-    """A command hook streaming `size` zero bytes (`head -c`), restored by a copy to a file."""
+# A producer that writes `size` zero bytes in ten steps over about two seconds: the interval
+# lines are about time, and an unpaced stream of zeros can finish within one interval.
+PACED = ("import sys, time\n"
+         "size = int(sys.argv[1])\n"
+         "for step in range(10):\n"
+         "    sys.stdout.buffer.write(bytes(size // 10 + (size % 10 if step == 9 else 0)))\n"
+         "    sys.stdout.buffer.flush()\n"
+         "    time.sleep(0.2)\n")
+
+
+def add_stream(site: Site, restore_to: Path | None = None, size: int = SIZE,
+               paced: bool = False) -> None:
+    """A command hook streaming `size` zero bytes (`head -c`, or PACED), restored by a copy
+    to a file."""
     copy = ["cp", "/dev/stdin", str(restore_to)] if restore_to else ["true"]
+    dump = [sys.executable, "-c", PACED, str(size)] if paced else [
+        "head", "-c", str(size), "/dev/zero"]
     site.profile.write_text(site.profile.read_text() + f"""
 [[services.web.hooks]]
 type = "command"
 name = "big.bin"
-dump = ["head", "-c", "{size}", "/dev/zero"]
+dump = {json.dumps(dump)}
 restore = {json.dumps(copy)}
 """)
 
@@ -112,7 +127,7 @@ def test_stream_on_a_terminal(site: Site) -> None:
 
 
 def test_lines_at_the_interval_through_a_pipe(site: Site) -> None:
-    add_stream(site)
+    add_stream(site, paced=True)
     result = site.run("backup-database", "--service", "web",
                       env={"STRONGROOM_PROGRESS_INTERVAL": "0.3"})
     part = "services/web/big.bin"
