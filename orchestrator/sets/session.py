@@ -30,6 +30,8 @@ class Session:
         # The audit chain's head (seq, sha256) a new set records as its anchor. The access
         # layer owns the audit log and sets this; without it a set records no anchor.
         self.audit_head: Callable[[], tuple[int, str]] | None = None
+        # Asks for a vault's password at a terminal (the CLI sets it when it may prompt).
+        self.ask_vault_password: Callable[[str], str] | None = None
 
     def engine(self, destination: str | None) -> tuple[str, Engine]:
         name, repository = self.profile.repository(destination)
