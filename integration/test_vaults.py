@@ -205,7 +205,8 @@ password_file = "{site.password_file}"
     refused = site.run("backup-sync", "--from", "local", "--to", "spare", "--backup", name,
                        check=False)
     assert refused.returncode == 2, refused.stderr
-    assert f"{name} has parts in nc-vault" in refused.stderr, refused.stderr
+    assert f"{name} has parts in vault nc-vault" in refused.stderr, refused.stderr
+    assert "[repositories.spare] vaults = { nc-vault = " in refused.stderr, refused.stderr
 
 
 def test_recover_reads_a_vault_with_its_password_and_fails_only_its_steps_without(

@@ -88,12 +88,13 @@ def ask_for_vaults(session: Session, chosen: BackupSet, ask: AskPassword | None)
     profile = session.profile
     asked = False
     for vault in chosen.vaults:
-        if vault in chosen.vault_parts or vault not in profile.repositories:
+        home = chosen.home(vault)
+        if vault in chosen.vault_parts or home not in profile.repositories:
             continue
-        if password_missing(profile, vault):
-            profile, asked = with_secret(profile, vault, ask(vault)), True
+        if password_missing(profile, home):
+            profile, asked = with_secret(profile, home, ask(home)), True
     if not asked:
         return session
     chosen.unchecked, chosen.vault_parts = None, {}
-    check_vaults(profile, session.state.root, [chosen])
+    check_vaults(profile, session.state.root, [chosen], chosen.vault_homes)
     return session_with(session, profile)
