@@ -93,3 +93,56 @@ def test_a_vault_that_cannot_be_read_stops_the_sync(tmp_path: Path) -> None:
     with pytest.raises(StrongroomError, match="cannot be read: vault nc-vault cannot be "
                        "opened: no password"):
         vault_routes(Session(profile(tmp_path, {"nc-vault": "nc-offsite"})), "offsite", entry)
+
+
+class FakeEngine:
+    def __init__(self, name: str, clash: bool = False) -> None:
+        self.repository_name, self.clash = name, clash
+        self.calls: list[Any] = []
+
+    def copy_clash(self, source: Any) -> str | None:
+        return "AWS_ACCESS_KEY_ID" if self.clash else None
+
+    def init(self) -> bool:
+        self.calls.append("init")
+        return True
+
+    def init_like(self, source: Any) -> bool:
+        self.calls.append(("init_like", source.repository_name))
+        return True
+
+    def copy_from(self, source: Any, ids: list[str]) -> None:
+        self.calls.append(("copy_from", source.repository_name, ids))
+
+
+@pytest.mark.parametrize("clash", [False, True])
+def test_a_vaults_streams_go_first_its_vault_part_last_and_present_ones_are_kept(
+        tmp_path: Path, monkeypatch: Any, clash: bool) -> None:
+    from orchestrator.sets import sync_vaults
+    from orchestrator.sets.sync_vaults import copy_vault_parts
+
+    session = Session(profile(tmp_path, {"nc-vault": "nc-offsite"}))
+    engines = {"nc-vault": FakeEngine("nc-vault"), "nc-offsite": FakeEngine("nc-offsite", clash)}
+    monkeypatch.setattr(session, "engine", lambda name: (name, engines[name]))
+    streamed: list[tuple[str, str]] = []
+    monkeypatch.setattr(sync_vaults, "copy_stream", lambda source, target, part, snap, digest:
+                        streamed.append((part, snap.id)))
+    monkeypatch.setattr(sync_vaults, "copy_files", lambda session, source, target, snap:
+                        streamed.append(("vault", snap.id)))
+    dump_a = snap(set_tags(NAME, "services/nextcloud/a.sqlite", "full", "site"), "c")
+    dump_b = snap(set_tags(NAME, "services/nextcloud/b.sqlite", "full", "site"), "d")
+    entry = spanning_set()
+    entry.vault_parts = {"nc-vault": {"vault": VAULT_FINAL, dump_a.tag("part") or "": dump_a,
+                                      dump_b.tag("part") or "": dump_b}}
+    present = spanning_set()
+    present.vault_parts = {"nc-vault": {dump_a.tag("part") or "": dump_a}}
+    route = VaultRoute("nc-vault", "nc-vault", "nc-offsite")
+    assert copy_vault_parts(session, entry, route, present, None) == 2
+    target = engines["nc-offsite"]
+    if clash:
+        assert target.calls == ["init"]
+        assert streamed == [("services/nextcloud/b.sqlite", dump_b.id), ("vault", VAULT_FINAL.id)]
+    else:
+        assert streamed == []
+        assert target.calls == [("init_like", "nc-vault"), ("copy_from", "nc-vault", [dump_b.id]),
+                                ("copy_from", "nc-vault", [VAULT_FINAL.id])]
