@@ -141,6 +141,22 @@ def test_a_service_vault_holds_its_parts_and_restores_with_both_keys(
     failed_checks = [c for c in unverified.json()["checks"] if not c["ok"]]
     assert [c["check"] for c in failed_checks] == ["vault nc-vault"], failed_checks
 
+    # The vault's password given for this restore alone: everything comes back.
+    given = site.root / "given"
+    site.run("restore-backup", "--backup", name, "--target", str(given),
+             "--vault-password-file", f"nc-vault={site.root / 'vault.pass.away'}")
+    inside = given / str(host).lstrip("/")
+    compare_trees(host / "srv/nextcloud", inside / "srv/nextcloud")
+    compare_trees(host / "etc/nextcloud", inside / "etc/nextcloud")
+    compare_trees(host / "srv/data", inside / "srv/data")
+    with sqlite3.connect(given / str(db).lstrip("/")) as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (50,)
+    conn.close()
+    wrong = site.run("restore-backup", "--backup", name, "--target", str(site.root / "w"),
+                     "--vault-password-file", f"web-vault={site.root / 'vault.pass.away'}",
+                     check=False)
+    assert wrong.returncode == 2 and "not a service's own repository" in wrong.stderr
+
 
 def test_a_missing_vault_part_makes_the_set_incomplete(make_site: Callable[..., Site]) -> None:
     site, vault, vault_password, _ = vault_site(make_site)
@@ -189,7 +205,8 @@ password_file = "{site.password_file}"
     refused = site.run("backup-sync", "--from", "local", "--to", "spare", "--backup", name,
                        check=False)
     assert refused.returncode == 2, refused.stderr
-    assert f"{name} has parts in nc-vault" in refused.stderr, refused.stderr
+    assert f"{name} has parts in vault nc-vault" in refused.stderr, refused.stderr
+    assert "[repositories.spare] vaults = { nc-vault = " in refused.stderr, refused.stderr
 
 
 def test_recover_reads_a_vault_with_its_password_and_fails_only_its_steps_without(

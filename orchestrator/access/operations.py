@@ -36,6 +36,9 @@ def restore(session: Session, request: Any, progress: ProgressCallback | None) -
                 is not None or request.type is not None:
             raise UsageError("--from-archive restores the archive's set: drop "
                              "--backup/--timestamp/--name/--type")
+        if request.vault_password_files:
+            raise UsageError("--vault-password-file opens a repository's vault; an archive "
+                             "has none: drop it with --from-archive")
         from orchestrator.export.from_archive import restore_from_archive
 
         return restore_from_archive(session, request)

@@ -169,6 +169,11 @@ def confine(profile: Profile, state_root: Path, role: str | None, origin: str,
         if request.from_archive is not None:
             update["from_archive"] = str(inside(request.from_archive, [allowed.import_dir],
                                                 "fromArchive", "import_dir"))
+        if request.vault_password_files:
+            update["vault_password_files"] = {
+                vault: str(inside(path, [allowed.import_dir], "vaultPasswordFiles",
+                                  "import_dir"))
+                for vault, path in request.vault_password_files.items()}
     elif isinstance(request, models.DrillRequest) and request.workdir is not None:
         update["workdir"] = str(inside(request.workdir, allowed.restore_targets, "workdir",
                                        "restore_targets"))

@@ -142,8 +142,22 @@ def human_bytes(count: int | None) -> str:
     return "-" if count is None else size(count)
 
 
+def vault_password_prompt() -> Callable[[str], str] | None:
+    """Asks for a vault's password at the terminal; None when stdin is not one."""
+    if not sys.stdin.isatty():
+        return None
+
+    def ask(vault: str) -> str:
+        secret = read_password(True, None, None, confirm=False,
+                               prompt=f"password for vault {vault}")
+        assert secret is not None  # wanted: a password or a usage error
+        return secret
+
+    return ask
+
+
 def read_password(wanted: bool, password_file: str | None, password_env: str | None,
-                  confirm: bool) -> str | None:
+                  confirm: bool, prompt: str = "Password") -> str | None:
     """An archive password from a file, a variable or the terminal; never from argv."""
     import os
     from pathlib import Path
@@ -168,7 +182,7 @@ def read_password(wanted: bool, password_file: str | None, password_env: str | N
     else:
         if not sys.stdin.isatty():
             raise UsageError("no password: give --password-file or --password-env")
-        secret = click.prompt("Password", hide_input=True, confirmation_prompt=confirm,
+        secret = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm,
                               err=True)
     if not secret:
         raise UsageError("the password is empty")

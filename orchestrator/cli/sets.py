@@ -266,6 +266,10 @@ def list_backups(
               help="Restore a database under another name.")
 @click.option("--with-globals", is_flag=True,
               help="Restore PostgreSQL roles and tablespaces (pg_dumpall --globals-only) first.")
+@click.option("--vault-password-file", "vault_password_files", multiple=True,
+              metavar="VAULT=FILE", help="The password of a service's own repository (vault) "
+              "for this restore (repeatable). At a terminal without it, a vault whose "
+              "password is missing is asked for.")
 @click.option("--from-archive", metavar="FILE",
               help="Restore from an export made by download-backup instead of a repository.")
 @click.option("--password-file", metavar="FILE", help="With --from-archive: its password.")
@@ -291,7 +295,8 @@ def restore_backup(
     mode: str, services: tuple[str, ...], target: str | None, destination: str | None,
     dry_run: bool, verify: bool, force: bool,
     databases: tuple[str, ...], as_database: tuple[str, ...], with_globals: bool,
-    from_archive: str | None, password_file: str | None, password_env: str | None,
+    vault_password_files: tuple[str, ...], from_archive: str | None,
+    password_file: str | None, password_env: str | None,
     trust_archive: bool, max_bytes: str | None, repo: str | None,
     password_command: str | None, repo_env: tuple[str, ...], pgdata: str | None, start: bool,
     pg_port: int | None, show_progress: bool, profile_ref: str | None, as_json: bool,
@@ -312,6 +317,7 @@ def restore_backup(
     from orchestrator.errors import UsageError
     from orchestrator.models import RestoreBackupRequest
     from orchestrator.profile.sizes import parse_size
+    from orchestrator.sets.vault_passwords import parse_vault_password_files
 
     if set_type in MODES:  # `--type config-only`, as people write it: the mode
         given = click.get_current_context().get_parameter_source("mode")
@@ -329,12 +335,16 @@ def restore_backup(
         password_env if repo else None, repo_env)
     if repo:  # the password options were the repository's
         password_file = password_env = None
+    vault_files = parse_vault_password_files(vault_password_files)
+    if not vault_files:
+        session.ask_vault_password = console.vault_password_prompt()
     request = console.build(
         RestoreBackupRequest, backup=backup, timestamp=timestamp, name=name, type=set_type,
         mode=mode,
         services=split_list(services), target=target, destination=destination,
         dry_run=dry_run, verify=verify, force=force, databases=list(databases), confirm=True,
         as_database=list(as_database), with_globals=with_globals, from_archive=from_archive,
+        vault_password_files=vault_files,
         archive_password=console.read_password(
             bool(password_file or password_env), password_file, password_env, confirm=False),
         trust_archive=trust_archive,

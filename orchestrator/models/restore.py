@@ -31,6 +31,10 @@ class RestoreBackupRequest(Model):
     with_globals: bool = Field(default=False, alias="withGlobals")
     confirm: bool = Field(default=False, description="required unless the role allows "
                           "unattended restores; the CLI confirms by being run")
+    vault_password_files: dict[str, str] = Field(
+        default_factory=dict, alias="vaultPasswordFiles",
+        description="a service's own repository (vault) -> a file holding its password, "
+        "for this restore instead of the profile's password source for it")
     from_archive: str | None = Field(default=None, alias="fromArchive")
     archive_password: SecretStr | None = Field(default=None, alias="archivePassword")
     trust_archive: bool = Field(default=False, alias="trustArchive", description=(

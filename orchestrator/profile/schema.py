@@ -88,6 +88,9 @@ class Repository(RetentionRules):
     prune_every: Annotated[str, Field(pattern=RETENTION_PATTERN)] | None = Field(
         default=None, description="prune at most this often (7d); default: whenever sets "
         "were forgotten")
+    vaults: dict[str, str] = Field(default_factory=dict, description="for the sets this "
+                                   "repository holds: a service's own repository (vault) -> "
+                                   "the repository holding those parts on this side")
 
     @model_validator(mode="after")
     def known_url(self) -> Repository:
@@ -365,7 +368,9 @@ def reference_problems(profile: Profile) -> list[tuple[tuple[str | int, ...], st
                     ((table_name, key), "a name may hold only letters, digits, '.', '_' and '-'")
                 )
     from hooks import config_problems
-    from orchestrator.profile.vaults import vault_problems, vault_used_as_main
+    from orchestrator.profile.vaults import vault_map_problems, vault_problems, vault_used_as_main
+
+    problems += vault_map_problems(profile)
 
     for svc_name, service in profile.services.items():
         for index, hook in enumerate(service.hooks):

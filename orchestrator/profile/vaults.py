@@ -11,6 +11,8 @@ from typing import Any, Protocol
 class _Repository(Protocol):
     @property
     def engine(self) -> str: ...
+    @property
+    def vaults(self) -> Mapping[str, str]: ...
 
 
 class _Service(Protocol):
@@ -37,8 +39,11 @@ class Profile(Protocol):
 
 
 def vault_names(profile: Profile) -> set[str]:
-    """The repositories some service keeps its parts in (per-service keys)."""
-    return {svc.repository for svc in profile.services.values() if svc.repository}
+    """The repositories some service keeps its parts in (per-service keys), and those a
+    repository's `vaults` map sends them to."""
+    return {svc.repository for svc in profile.services.values() if svc.repository} | {
+        home for repository in profile.repositories.values()
+        for home in repository.vaults.values()}
 
 
 def vault_problems(profile: Profile, svc_name: str,
@@ -63,6 +68,25 @@ def vault_problems(profile: Profile, svc_name: str,
         return [(where, f"{name!r} is the profile's first repository, the default destination "
                  "of sets: a service's own repository must be another one")]
     return []
+
+
+def vault_map_problems(profile: Profile) -> list[tuple[tuple[str | int, ...], str]]:
+    """A repository's `vaults` map names, for each vault, another restic repository of the
+    profile that holds those parts of its sets (backup-sync copies them there)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for repo_name, repository in profile.repositories.items():
+        for vault, home in repository.vaults.items():
+            where: tuple[str | int, ...] = ("repositories", repo_name, "vaults", vault)
+            if home not in profile.repositories:
+                problems.append((where, f"no repository named {home!r} (have: "
+                                 f"{', '.join(profile.repositories)})"))
+            elif home == repo_name:
+                problems.append((where, f"{home!r} is this repository: a vault's parts go "
+                                 "to another one"))
+            elif profile.repositories[home].engine != "restic":
+                problems.append((where, f"{home!r} is a borg repository: a vault's parts "
+                                 "go to a restic one in this version"))
+    return problems
 
 
 def vault_used_as_main(profile: Profile, sched_name: str,

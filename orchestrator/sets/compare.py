@@ -57,7 +57,7 @@ def _vault_file_parts(session: Session, vault: str, a: tuple[BackupSet, Manifest
     empty = a[1].model_copy(update={"paths": [], "streams": []})
     held_a = a[1].in_vault(vault) if shares[0] else empty
     held_b = b[1].in_vault(vault) if shares[1] else empty
-    _, engine = session.engine(vault)
+    _, engine = session.engine((a[0] if vault in a[0].vaults else b[0]).home(vault))
     return _file_parts(engine, share_a, share_b, held_a, held_b)
 
 

@@ -213,7 +213,7 @@ def list_backups(session: Session, request: ListBackupsRequest) -> ListBackupsRe
                 status=("incomplete" if not entry.complete else "unchecked" if entry.unchecked
                         else "complete"), problem=entry.problem or entry.unchecked,
                 drill=entry.drill, drilled=entry.drilled,
-                repositories=[repo_name, *entry.vaults],
+                repositories=[repo_name, *map(entry.home, entry.vaults)],
             )
         )
         here = drilled_here.get(entry.name)

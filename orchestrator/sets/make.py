@@ -31,6 +31,7 @@ from orchestrator.sets.naming import (
 from orchestrator.sets.progress import PartProgress
 from orchestrator.sets.runbook import render_runbook
 from orchestrator.sets.state import RunRecord, write_atomic
+from orchestrator.sets.vault_check import homes_of
 from orchestrator.sets.vaults import (
     StoredShare,
     check_stored,
@@ -82,7 +83,8 @@ def make_set(
     if not sources and not plans:
         raise UsageError(f"nothing to back up: the profile names no paths or databases for a "
                          f"{request.type} set")
-    sources, plans, shares = split_for_vaults(profile, sources, plans)
+    sources, plans, shares = split_for_vaults(profile, sources, plans,
+                                              homes_of(profile, repo_name))
     _, engine = session.engine(repo_name)
     started, name = _claim_set_name(session, base)
     kind = set_type or request.type

@@ -86,7 +86,7 @@ def copy_set(session: Session, source: Engine, target: Engine, entry: BackupSet,
             if not manifest.paths:  # a set of dumps alone: its manifest is a stream
                 written.append(copy_stream(source, target, FILES_PART, final, None))
             else:
-                copied, staged = _copy_files(session, source, target, final)
+                copied, staged = copy_files(session, source, target, final)
                 written.append(copied)
         _check_copy(target, entry, manifest)
     except BaseException:
@@ -132,7 +132,7 @@ def copy_stream(source: Engine, target: Engine, part: str, snap: Snapshot,
                         digest=tap.label if digest else None)
 
 
-def _copy_files(session: Session, source: Engine, target: Engine,
+def copy_files(session: Session, source: Engine, target: Engine,
                 final: Snapshot) -> tuple[MigratedPart, bool]:
     tags, paths = carried(final.tags), list(final.paths)
     if target.imports_tar:

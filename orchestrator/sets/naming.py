@@ -116,6 +116,13 @@ class BackupSet:
     unchecked: str | None = None
     # What each vault holds of the set (repository → part → snapshot), once checked.
     vault_parts: dict[str, dict[str, Snapshot]] = field(default_factory=dict)
+    # Where each vault's parts are read from, for the repository the set was listed in
+    # (its `vaults` map); a vault not mapped is read from itself.
+    vault_homes: dict[str, str] = field(default_factory=dict)
+
+    def home(self, vault: str) -> str:
+        """The repository that holds a vault's parts of this set, where it was listed."""
+        return self.vault_homes.get(vault, vault)
 
     @property
     def vaults(self) -> list[str]:

@@ -54,7 +54,7 @@ def open_vaults(profile: Profile, engine: Engine, chosen: BackupSet, manifest: M
     profile, before the vault's password could be back, so it is made anew."""
     chosen.unchecked, chosen.vault_parts = None, {}
     session = Session(profile)
-    check_vaults(profile, session.state.root, [chosen])
+    check_vaults(profile, session.state.root, [chosen], chosen.vault_homes)
     try:
         places, located = places_of(session, engine, chosen, manifest)
     except StrongroomError as exc:  # an entry the engine cannot be made from, say

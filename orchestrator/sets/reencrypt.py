@@ -52,7 +52,7 @@ def backup_encrypt_to(session: Session, request: BackupEncryptRequest) -> Backup
     clock = time.monotonic()
     synced = backup_sync(session, BackupSyncRequest.model_validate({
         "from": source_name, "to": target_name, "backup": request.backup,
-        "all": request.all, "since": request.since}))
+        "all": request.all, "since": request.since}), follow_vaults=False)
     names = [*synced.copied, *synced.skipped]
     verified: list[str] = []
     problems: list[str] = []

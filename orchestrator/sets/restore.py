@@ -22,6 +22,7 @@ from orchestrator.sets.manifest import Manifest, ManifestStream
 from orchestrator.sets.naming import BackupSet, parse_timestamp
 from orchestrator.sets.progress import PartProgress
 from orchestrator.sets.session import Session, choose, load_sets, set_manifest
+from orchestrator.sets.vault_passwords import ask_for_vaults, session_with, with_password_files
 from orchestrator.sets.vaults import PlaceShare, places_of, split_by_place
 
 SHOWN_CONFLICTS = 20
@@ -35,6 +36,9 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
     if request.name and request.backup:
         raise UsageError("--name narrows --timestamp; with --backup, name the set there")
     moment = parse_timestamp(request.timestamp) if request.timestamp else None
+    if request.vault_password_files:
+        session = session_with(session, with_password_files(session.profile,
+                                                            request.vault_password_files))
     repo_name, engine = session.engine(request.destination)
     url = session.profile.repositories[repo_name].url
     selection = choose(session, engine, repo_name, load_sets(session, engine, url),
@@ -42,6 +46,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
     chosen = selection.chosen
     final = chosen.final
     assert final is not None  # select_set returns complete sets only
+    session = ask_for_vaults(session, chosen, session.ask_vault_password)
     clock = time.monotonic()
     manifest = set_manifest(session, engine, chosen)
     check_services(manifest, request.services)
@@ -128,8 +133,9 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
         raise StrongroomError(
             f"restored {chosen.name} except what its vaults hold that could not be read:\n"
             + "\n".join(f"  {line}" for line in unreadable),
-            hint="give the vault's password (its password_file, password_command or "
-                 "password_env in the profile) and restore again with --services")
+            hint="give the vault's password (--vault-password-file VAULT=FILE, or its "
+                 "password_file, password_command or password_env in the profile) and "
+                 "restore again with --services")
     result.restored = True
     result.verified = request.verify
     result.duration = round(time.monotonic() - clock, 3)

@@ -18,7 +18,7 @@ from orchestrator.profile.schema import Profile
 from orchestrator.sets.manifest import MANIFEST_FILE, Manifest, read_manifest
 from orchestrator.sets.naming import PRODUCT_TAG, BackupSet, Selection, group_sets, select
 from orchestrator.sets.state import StateDir, state_dir
-from orchestrator.sets.vault_check import check_vaults
+from orchestrator.sets.vault_check import check_vaults, homes_of
 
 
 class Session:
@@ -30,6 +30,8 @@ class Session:
         # The audit chain's head (seq, sha256) a new set records as its anchor. The access
         # layer owns the audit log and sets this; without it a set records no anchor.
         self.audit_head: Callable[[], tuple[int, str]] | None = None
+        # Asks for a vault's password at a terminal (the CLI sets it when it may prompt).
+        self.ask_vault_password: Callable[[str], str] | None = None
 
     def engine(self, destination: str | None) -> tuple[str, Engine]:
         name, repository = self.profile.repository(destination)
@@ -51,7 +53,8 @@ def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:
     Profile-free (`--repo`): the sets of every profile, and no runs of this host."""
     if session.profile.profile_free:
         sets = group_sets(engine.snapshots([PRODUCT_TAG]))
-        check_vaults(session.profile, session.state.root, sets)
+        check_vaults(session.profile, session.state.root, sets,
+                     homes_of(session.profile, engine.repository_name))
         return sets
     profile = session.profile.profile_name
     # The listing of every profile's sets serves other_profiles too, in the same run.
@@ -72,7 +75,8 @@ def load_sets(session: Session, engine: Engine, url: str) -> list[BackupSet]:
                     STOPPED) else f"the run {what}{detail}")[:300],
             )
         )
-    check_vaults(session.profile, session.state.root, sets)
+    check_vaults(session.profile, session.state.root, sets,
+                 homes_of(session.profile, engine.repository_name))
     sized = {record.set: record.bytes for record in session.state.runs(url, profile)}
     for entry in sets:
         if entry.size is None:

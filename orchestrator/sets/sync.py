@@ -8,7 +8,9 @@ its final part (files and manifest) last, so a sync that is killed midway leaves
 set the target lists as incomplete, and the next sync completes it (restic copy
 skips the snapshots that are already there). Sets complete at the target are not
 copied again. A new target is created with the source's chunker parameters, so the
-copied data deduplicates with what is backed up there directly.
+copied data deduplicates with what is backed up there directly. A set's parts in
+services' own repositories go, first, to those the target's `vaults` map names
+(sets.sync_vaults).
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ from orchestrator.errors import UsageError
 from orchestrator.models import BackupSyncRequest, BackupSyncResult
 from orchestrator.sets.migrate import copy_set, two_processes
 from orchestrator.sets.naming import FILES_PART, BackupSet, parse_timestamp, select_set
-from orchestrator.sets.session import Session, load_sets
+from orchestrator.sets.session import Session, load_sets, set_manifest
+from orchestrator.sets.sync_vaults import check_routes, copy_vault_parts
 from orchestrator.sets.vaults import refuse_spanning
 
 log = logging.getLogger("strongroom")
 
 
-def backup_sync(session: Session, request: BackupSyncRequest) -> BackupSyncResult:
+def backup_sync(session: Session, request: BackupSyncRequest, *,
+                follow_vaults: bool = True) -> BackupSyncResult:
+    """`follow_vaults`: copy a set's vault parts to the target's repositories for them
+    (sets.sync_vaults); without it such a set is refused."""
     given = [name for name, value in (("--backup", request.backup), ("--all", request.all),
                                       ("--since", request.since)) if value]
     if len(given) > 1:
@@ -37,6 +43,10 @@ def backup_sync(session: Session, request: BackupSyncRequest) -> BackupSyncResul
         raise UsageError(f"--from and --to are both {source_name!r}")
     streamed = two_processes(source, target)
     chosen = _chosen(session, source, source_name, request)
+    if not follow_vaults:
+        for entry in chosen:
+            refuse_spanning(entry, "backup-encrypt --to")
+    routes = check_routes(session, target_name, chosen)
     if streamed:
         # Two processes per part, each with its own environment (sets.migrate).
         created = target.init()
@@ -55,6 +65,10 @@ def backup_sync(session: Session, request: BackupSyncRequest) -> BackupSyncResul
             skipped.append(entry.name)
             continue
         assert entry.final is not None
+        if routes[entry.name]:
+            manifest = set_manifest(session, source, entry)
+            for route in routes[entry.name]:
+                snapshots += copy_vault_parts(session, entry, route, present, manifest)
         if streamed:
             log.info("copying %s to %s", entry.name, target_name)
             written, _ = copy_set(session, source, target, entry,
@@ -83,6 +97,4 @@ def _chosen(session: Session, engine: Engine, name: str,
     if request.since:
         since = parse_timestamp(request.since)
         chosen = [entry for entry in chosen if entry.time >= since]
-    for entry in chosen:
-        refuse_spanning(entry, "backup-sync")
     return chosen

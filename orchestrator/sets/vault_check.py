@@ -5,7 +5,7 @@ say) leaves its sets unchecked, never silently incomplete."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from orchestrator.engines import open_engine
@@ -43,22 +43,34 @@ def part_problem(repository: str, parts: dict[str, Snapshot] | None) -> str | No
     return None
 
 
-def check_vaults(profile: Profile, state_root: Path, sets: Sequence[BackupSet]) -> None:
+def homes_of(profile: Profile, repository: str) -> dict[str, str]:
+    """The `vaults` map of the repository sets are read from: vault -> its repository there."""
+    found = profile.repositories.get(repository)
+    return dict(found.vaults) if found is not None else {}
+
+
+def check_vaults(profile: Profile, state_root: Path, sets: Sequence[BackupSet],
+                 homes: Mapping[str, str] | None = None) -> None:
     """Mark the sets whose vault parts are missing incomplete, and those whose vault cannot
     be opened unchecked (their status says so; they are not called incomplete). Every set
-    naming a vault gets what the vault holds of it, for restore and retention."""
+    naming a vault gets what the vault holds of it, for restore and retention. `homes` is
+    the `vaults` map of the repository the sets were listed in."""
     wanted = sorted({vault for entry in sets for vault in entry.vaults})
     name = None if profile.profile_free else profile.profile_name
     for vault in wanted:
+        home = (homes or {}).get(vault, vault)
+        shown = vault if home == vault else f"{vault} (here {home})"
         mine = [entry for entry in sets if vault in entry.vaults]
+        for entry in mine:
+            entry.vault_homes[vault] = home
         try:
-            held = vault_parts(profile, state_root, vault, name)
+            held = vault_parts(profile, state_root, home, name)
         except StrongroomError as exc:
-            note = f"vault {vault} cannot be opened: {exc.message.splitlines()[0]}"[:300]
+            note = f"vault {shown} cannot be opened: {exc.message.splitlines()[0]}"[:300]
             for entry in mine:
                 entry.unchecked = entry.unchecked or note
             continue
         for entry in mine:
             entry.vault_parts[vault] = held.get(entry.name, {})
             if entry.problem is None:
-                entry.problem = part_problem(vault, held.get(entry.name))
+                entry.problem = part_problem(shown, held.get(entry.name))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -65,16 +65,19 @@ def refuse_vault_destination(profile: Profile, repo_name: str) -> None:
 
 
 def split_for_vaults(
-    profile: Profile, sources: Sequence[SourcePath], plans: Sequence[DumpPlan]
+    profile: Profile, sources: Sequence[SourcePath], plans: Sequence[DumpPlan],
+    homes: Mapping[str, str] | None = None,
 ) -> tuple[list[SourcePath], list[DumpPlan], list[VaultShare]]:
-    """The sources and dumps that stay in the main repository, and each vault's share."""
+    """The sources and dumps that stay in the main repository, and each vault's share;
+    `homes` (the destination's `vaults` map) sends a vault's share to another repository."""
     shares: dict[str, VaultShare] = {}
 
     def vault_of(service: str | None) -> VaultShare | None:
         svc = profile.services.get(service) if service else None
         if svc is None or svc.repository is None:
             return None
-        return shares.setdefault(svc.repository, VaultShare(svc.repository))
+        home = (homes or {}).get(svc.repository, svc.repository)
+        return shares.setdefault(home, VaultShare(home))
 
     main_sources: list[SourcePath] = []
     main_plans: list[DumpPlan] = []
@@ -204,7 +207,7 @@ def places_of(session: Session, engine: Engine, entry: BackupSet, manifest: Mani
             why = entry.unchecked or f"vault {vault.repository}: its parts were not found"
             places.append(Place(vault.repository, None, vault.snapshot_id, why))
             continue
-        _, vault_engine = session.engine(vault.repository)
+        _, vault_engine = session.engine(entry.home(vault.repository))
         places.append(Place(vault.repository, vault_engine, parts[VAULT_PART].id))
         streams = [s.model_copy(update={"snapshot_id": parts[s.part].id})
                    if s.repository == vault.repository and s.part in parts else s
@@ -241,9 +244,9 @@ def split_by_place(places: Sequence[Place], manifest: Manifest, sources: Sequenc
 
 
 def vault_snapshots(entry: BackupSet) -> dict[str, list[str]]:
-    """Each vault's snapshot ids of a set (as load_sets found them): what retention forgets
-    with the set's own parts."""
-    return {vault: [snap.id for snap in parts.values()]
+    """Each vault's snapshot ids of a set (as load_sets found them), by the repository that
+    holds them where the set was listed: what retention forgets with the set's own parts."""
+    return {entry.home(vault): [snap.id for snap in parts.values()]
             for vault, parts in entry.vault_parts.items() if parts}
 
 

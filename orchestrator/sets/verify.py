@@ -78,7 +78,7 @@ def _vault_checks(session: Session, engine: Engine, chosen: BackupSet, whole: Ma
             why = chosen.unchecked or f"its parts in {name} were not found"
             record(f"vault {name}", partial(_fail, why))
             continue
-        held, (_, vengine) = located.in_vault(name), session.engine(name)
+        held, (_, vengine) = located.in_vault(name), session.engine(chosen.home(name))
         record(f"vault {name} parts", partial(_parts, vengine, share, held))
         record(f"vault {name} repository",
                partial(_repository, vengine, request.read_data_subset))

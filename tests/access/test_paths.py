@@ -160,6 +160,10 @@ def test_restore_targets_and_archives(tmp_path: Path, state: Path) -> None:
     assert isinstance(inside, models.RestoreBackupRequest)
     assert inside.target == str(state / "restores" / "here")
     assert inside.from_archive == str(state / "exports" / "a.zip")
+    given = confine(profile, state, None, "mcp", models.RestoreBackupRequest.model_validate(
+        {"vaultPasswordFiles": {"nc-vault": "nc.pass"}}))
+    assert isinstance(given, models.RestoreBackupRequest)
+    assert given.vault_password_files == {"nc-vault": str(state / "exports" / "nc.pass")}
     in_place = models.RestoreBackupRequest(confirm=True)
     assert confine(profile, state, None, "mcp", in_place) == in_place
     for request, message in [
@@ -168,6 +172,9 @@ def test_restore_targets_and_archives(tmp_path: Path, state: Path) -> None:
         (models.RestoreBackupRequest(from_archive="/tmp/evil.zip"), "fromArchive"),
         (models.RestoreBackupRequest(from_archive=str(state / "exports" / "a.zip"),
                                      trust_archive=True), "may not vouch"),
+        (models.RestoreBackupRequest.model_validate(
+            {"vaultPasswordFiles": {"nc-vault": "/etc/strongroom/nc.pass"}}),
+         "vaultPasswordFiles '/etc/strongroom/nc.pass' is outside"),
     ]:
         with pytest.raises(AccessDenied, match=message):
             confine(profile, state, None, "mcp", request)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from orchestrator.cli.console import render_restore
+from orchestrator.errors import UsageError
 from orchestrator.models import RestoreResult
 
 
@@ -56,3 +60,26 @@ def test_the_list_shows_the_keys_each_set_needs() -> None:
     assert first.split()[-3:] == ["local,nc-vault", "unchecked", "never"]
     assert second.split()[-3:] == ["local", "complete", "never"]
     assert "  full-20241220-000000: unchecked: vault nc-vault cannot be opened: no key" in text
+
+
+def test_a_vault_password_is_asked_only_at_a_terminal(monkeypatch: Any) -> None:
+    import click
+
+    from orchestrator.cli import console
+
+    monkeypatch.setattr(console.sys.stdin, "isatty", lambda: False, raising=False)
+    assert console.vault_password_prompt() is None
+    monkeypatch.setattr(console.sys.stdin, "isatty", lambda: True, raising=False)
+    prompts: list[tuple[str, bool]] = []
+
+    def prompt(text: str, hide_input: bool, **kwargs: Any) -> str:
+        prompts.append((text, hide_input))
+        return answers.pop(0)
+
+    answers = ["s3cret", ""]
+    monkeypatch.setattr(click, "prompt", prompt)
+    ask = console.vault_password_prompt()
+    assert ask is not None and ask("nc-vault") == "s3cret"
+    assert prompts == [("password for vault nc-vault", True)]
+    with pytest.raises(UsageError, match="the password is empty"):
+        ask("nc-vault")

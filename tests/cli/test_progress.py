@@ -4,6 +4,7 @@ started and finished, the interval lines, JSON lines, and the interval variable.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -113,7 +114,7 @@ def given(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         seen.append(on_progress)
         raise SystemExit(0)
 
-    monkeypatch.setattr(console, "open_session", lambda *args, **kwargs: object())
+    monkeypatch.setattr(console, "open_session", lambda *args, **kwargs: SimpleNamespace())
     monkeypatch.setattr(console, "call", call)
     monkeypatch.delenv("STRONGROOM_PROGRESS_INTERVAL", raising=False)
     return seen

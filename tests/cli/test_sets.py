@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,9 +21,12 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, BaseModel]]:
         seen.append((tool, request))
         raise SystemExit(0)
 
-    monkeypatch.setattr(console, "open_session", lambda *args, **kwargs: object())
+    monkeypatch.setattr(console, "open_session", lambda *args, **kwargs: SESSION)
     monkeypatch.setattr(console, "call", call)
     return seen
+
+
+SESSION = SimpleNamespace(ask_vault_password=None)
 
 
 def run(args: list[str]) -> Any:
@@ -79,9 +83,34 @@ def test_bad_name_is_explained(calls: list[Any]) -> None:
 
 def test_services_all_is_every_service(calls: list[tuple[str, Any]],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
-
     session = SimpleNamespace(profile=SimpleNamespace(services={"web": 1, "db": 2}))
     monkeypatch.setattr(console, "open_session", lambda *args, **kwargs: session)
     assert run(["create-backup", "--type=full", "--services=all"]).exit_code == 0
     assert calls[0][1].services == ["web", "db"]
+
+
+def test_vault_password_files_reach_the_request_and_no_prompt_is_set(
+        calls: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console, "vault_password_prompt", lambda: pytest.fail("prompt set"))
+    result = run(["restore-backup", "--backup=latest", "--vault-password-file",
+                  "nc-vault=/k/nc.pass", "--vault-password-file=b-vault=/k/b.pass"])
+    assert result.exit_code == 0, result.output
+    assert calls[0][1].vault_password_files == {"nc-vault": "/k/nc.pass", "b-vault": "/k/b.pass"}
+
+
+def test_without_vault_password_files_a_terminal_prompt_is_set(
+        calls: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    def ask(vault: str) -> str:
+        return "typed"
+
+    session = SimpleNamespace(ask_vault_password=None)
+    monkeypatch.setattr(console, "open_session", lambda *args, **kwargs: session)
+    monkeypatch.setattr(console, "vault_password_prompt", lambda: ask)
+    assert run(["restore-backup", "--backup=latest"]).exit_code == 0
+    assert session.ask_vault_password is ask and calls[0][1].vault_password_files == {}
+
+
+@pytest.mark.parametrize("value", ["nc-vault", "=x", "nc-vault="])
+def test_a_bad_vault_password_file_is_a_usage_error(calls: list[Any], value: str) -> None:
+    result = run(["restore-backup", "--backup=latest", "--vault-password-file", value])
+    assert result.exit_code == 2 and "give VAULT=FILE" in result.output and not calls

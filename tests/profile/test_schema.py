@@ -370,3 +370,27 @@ def test_a_continuous_service_cannot_have_its_own_repository_yet(tmp_path: Path)
     issue = only_issue(write(tmp_path, "pitr.toml", text))
     assert issue.key_path == "services.nextcloud.repository"
     assert "continuous backup" in issue.message
+
+
+def test_a_repositorys_vault_map_names_another_restic_repository(tmp_path: Path) -> None:
+    text = VALID.replace('data = ["/srv/nextcloud/data"]',
+                         'data = ["/srv/nextcloud/data"]\nrepository = "nc-vault"') + VAULT
+    mapped = text.replace('password_command = "pass show backup/offsite"',
+                          'password_command = "pass show backup/offsite"\n'
+                          'vaults = { nc-vault = "nc-offsite" }') + """
+[repositories.nc-offsite]
+url = "/var/backups/nc-offsite"
+password_file = "/etc/strongroom/nc-offsite.pass"
+"""
+    profile = load_profile(write(tmp_path, "ok.toml", mapped), environ={})
+    assert profile.repositories["offsite"].vaults == {"nc-vault": "nc-offsite"}
+    unknown = mapped.replace('nc-vault = "nc-offsite"', 'nc-vault = "nowhere"')
+    issue = only_issue(write(tmp_path, "unknown.toml", unknown))
+    assert issue.key_path == "repositories.offsite.vaults.nc-vault"
+    assert "no repository named 'nowhere'" in issue.message
+    itself = mapped.replace('nc-vault = "nc-offsite"', 'nc-vault = "offsite"')
+    assert any("is this repository" in issue.message
+               for issue in issues_of(write(tmp_path, "self.toml", itself)))
+    borg = mapped.replace('url = "/var/backups/nc-offsite"',
+                          'engine = "borg"\nurl = "/var/backups/nc-offsite"')
+    assert "is a borg repository" in only_issue(write(tmp_path, "borg.toml", borg)).message

@@ -28,7 +28,7 @@ class FakeSession:
 @pytest.fixture
 def forgotten(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     calls: list[list[str]] = []
-    monkeypatch.setattr(reencrypt, "backup_sync", lambda session, request: BackupSyncResult(
+    monkeypatch.setattr(reencrypt, "backup_sync", lambda session, request, **kwargs: BackupSyncResult(
         source="local", target="vault", created=True, copied=["good-1", "bad-1"], skipped=[],
         snapshots=4))
 

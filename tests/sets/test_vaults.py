@@ -137,3 +137,10 @@ def test_restore_reads_each_part_where_it_lives_and_names_an_unreadable_vault() 
     entry.vault_parts["nc-vault"] = {"vault": vault_final}
     share = as_vault_set(entry, "nc-vault")
     assert share is not None and share.final == vault_final and share.name == NAME
+
+
+def test_a_destination_that_maps_a_vault_sends_its_share_there() -> None:
+    sources = [SourcePath("/srv/nc", "services/nextcloud/data", "service-data", "nextcloud")]
+    _, _, shares = split_for_vaults(profile(), sources, [plan("nextcloud")],
+                                    {"nc-vault": "nc-offsite"})
+    assert [(v.repository, v.services) for v in shares] == [("nc-offsite", ["nextcloud"])]
