@@ -42,22 +42,34 @@ AWS_SECRET_ACCESS_KEY = {{ file = "{secret_file or self.secret_file}" }}
 
 @contextmanager
 def moto_s3(folder: Path) -> Iterator[S3Server]:
+    with moto_s3_users(folder, 1) as (server,):
+        yield server
+
+
+@contextmanager
+def moto_s3_users(folder: Path, count: int) -> Iterator[list[S3Server]]:
+    """One moto server and `count` IAM users, each with a key of its own (a key id with
+    another user's secret is refused)."""
     pytest.importorskip("moto", reason="moto[server] is a dev dependency")
     import boto3
 
     port = free_port()
-    # The first four calls (user, key, policy, attachment) need no signature.
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "4"}
+    # The unsigned set-up calls: the policy, then each user, its key and its attachment.
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(1 + 3 * count)}
     argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     with listening(argv, port, folder / "moto.log", env=env):
         endpoint = f"http://127.0.0.1:{port}"
         iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                            aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
-        iam.create_user(UserName="backup")
-        key = iam.create_access_key(UserName="backup")["AccessKey"]
         policy = iam.create_policy(PolicyName="s3", PolicyDocument=json.dumps(S3_POLICY))
-        iam.attach_user_policy(UserName="backup", PolicyArn=policy["Policy"]["Arn"])
-        secret = folder / "s3.secret"
-        secret.write_text(key["SecretAccessKey"] + "\n")
-        secret.chmod(0o600)
-        yield S3Server(endpoint, key["AccessKeyId"], secret)
+        servers = []
+        for index in range(count):
+            user = "backup" if index == 0 else f"backup{index + 1}"
+            iam.create_user(UserName=user)
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            iam.attach_user_policy(UserName=user, PolicyArn=policy["Policy"]["Arn"])
+            secret = folder / ("s3.secret" if index == 0 else f"s3-{user}.secret")
+            secret.write_text(key["SecretAccessKey"] + "\n")
+            secret.chmod(0o600)
+            servers.append(S3Server(endpoint, key["AccessKeyId"], secret))
+        yield servers

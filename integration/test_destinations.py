@@ -18,7 +18,7 @@ import pytest
 
 from integration.azureserver import azurite
 from integration.conftest import STRONGROOM, Site, compare_trees, require_binary, with_sqlite
-from integration.s3server import S3Server, moto_s3
+from integration.s3server import S3Server, moto_s3, moto_s3_users
 from integration.servers import free_port
 from integration.sshserver import SshServer, private_sshd
 
@@ -128,6 +128,43 @@ def test_sync_local_to_s3_whole_sets_once(site: Site, s3: S3Server) -> None:
     assert nightly["synced_to"] == ["offsite"]
     there = site.run("list-backups", "--destination", "offsite", "--json").json()["backups"]
     assert [entry["set"] for entry in there] == [full, config, nightly["set"]]
+
+
+def test_sync_between_s3_repositories_under_other_credentials(site: Site,
+                                                             tmp_path: Path) -> None:
+    """Two S3 repositories whose AWS_ACCESS_KEY_ID and secret differ: one restic process
+    cannot hold both, so the copy runs through two, each with its own keys."""
+    db = with_sqlite(site, rows=200)
+    west_password = site.root / "west.pass"
+    west_password.write_text("the west repository's own passphrase\n")
+    west_password.chmod(0o600)
+    with moto_s3_users(tmp_path, 2) as (east, west):
+        assert east.access_key_id != west.access_key_id
+        site.profile.write_text(site.profile.read_text()
+                                + east.repository_toml("east", "bucket-east", site.password_file)
+                                + west.repository_toml("west", "bucket-west", west_password))
+        for name in ("east", "west"):
+            site.run("init", "--destination", name)
+        made = site.run("create-backup", "--type", "full", "--destination", "east",
+                        "--json").json()["set"]
+        run = site.run("backup-sync", "--from", "east", "--to", "west", "-v", "--json")
+        assert run.json()["copied"] == [made]
+        # Through two processes (a dump piped into a backup), not one `restic copy`.
+        assert "restic copy" not in run.stderr and "--stdin-filename" in run.stderr
+        verified = site.run("verify-backup", "--destination", "west", "--backup", made,
+                            "--json").json()
+        assert verified["ok"] is True, verified
+        target = site.root / "restored"
+        site.run("restore-backup", "--destination", "west", "--backup", made, "--target",
+                 str(target))
+        compare_trees(site.root / "host", target / str(site.root / "host").lstrip("/"),
+                      skip=(".terraform",))
+        assert_rows(target / str(db).lstrip("/"), 200)
+        # The keys are really checked: west's key id with east's secret is refused.
+        site.profile.write_text(site.profile.read_text().replace(
+            str(west.secret_file), str(east.secret_file)))
+        mixed = site.run("list-backups", "--destination", "west", check=False)
+        assert mixed.returncode != 0 and "Traceback" not in mixed.stderr
 
 
 def test_an_interrupted_sync_leaves_no_complete_looking_set(site: Site, s3: S3Server) -> None:
