@@ -37,9 +37,9 @@ from orchestrator.engines.base import (
     Unreachable,
     WrongPassword,
 )
-from orchestrator.engines.borg_version import borg_version
 from orchestrator.engines.destinations import behind_proxy, probe
 from orchestrator.engines.passwords import PasswordSource
+from orchestrator.engines.versions import borg_version
 from orchestrator.errors import UsageError
 from orchestrator.profile.schema import Repository
 from orchestrator.profile.urls import shown_url

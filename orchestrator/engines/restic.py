@@ -39,7 +39,7 @@ from orchestrator.engines.destinations import (
 )
 from orchestrator.engines.passwords import PasswordSource
 from orchestrator.engines.restic_output import BackupOutput, live_restic_on, read_only_folder
-from orchestrator.engines.restic_version import restic_version
+from orchestrator.engines.versions import restic_version
 from orchestrator.profile.schema import Repository
 from orchestrator.profile.urls import shown_url
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.engines import restic as restic_engine
-from orchestrator.engines import restic_version
+from orchestrator.engines import versions
 from orchestrator.engines.restic import ResticEngine
 from orchestrator.profile.schema import Repository
 
@@ -38,7 +38,7 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ResticEngin
     fake.write_text(FAKE_RESTIC.format(calls=calls, listing=listing))
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
-    monkeypatch.setattr(restic_version, "_versions", {})
+    monkeypatch.setattr(versions, "_versions", {})
     monkeypatch.setattr(restic_engine, "probe", lambda address: None)
     password = tmp_path / "pass"
     password.write_text("pw\n")
