@@ -176,7 +176,11 @@ def _make_part_roots(tree: Path, prefixes: list[str]) -> None:
         for parent in map(str, Path(prefix).parents):
             if parent != "." and not any(parent == other or parent.startswith(other + "/")
                                          for other in prefixes):
-                os.chmod(tree / parent, 0o755)
+                folder = tree / parent
+                if folder.is_symlink():  # chmod would follow it out of the tree
+                    raise HostileArchive(f"{parent} is a symlink above a part; nothing was "
+                                         "imported")
+                os.chmod(folder, 0o755)
 
 
 def _store_stream(target: Engine, session: Session, manifest: Manifest, logical: str,
