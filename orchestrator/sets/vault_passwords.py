@@ -42,7 +42,6 @@ def parse_vault_password_files(values: Sequence[str]) -> dict[str, str]:
 def with_password_files(profile: Profile, files: Mapping[str, str]) -> Profile:
     """The profile with each named vault reading its password from the given file."""
     known = vault_names(profile)
-    repositories = dict(profile.repositories)
     for vault, path in files.items():
         if vault not in known:
             shown = ", ".join(sorted(known)) or "none"
@@ -51,15 +50,18 @@ def with_password_files(profile: Profile, files: Mapping[str, str]) -> Profile:
         file = Path(path).expanduser().absolute()
         if not file.is_file():
             raise UsageError(f"--vault-password-file: {file} is not a readable file")
-        repositories[vault] = repositories[vault].model_copy(
-            update={**NO_SOURCE, "password_file": file})
-    return profile.model_copy(update={"repositories": repositories})
+        profile = _with_source(profile, vault, {"password_file": file})
+    return profile
 
 
 def with_secret(profile: Profile, vault: str, secret: str) -> Profile:
+    return _with_source(profile, vault, {"password": SecretStr(secret)})
+
+
+def _with_source(profile: Profile, vault: str, source: Mapping[str, object]) -> Profile:
+    """A copy of the profile whose vault takes its password from `source` alone."""
     repositories = dict(profile.repositories)
-    repositories[vault] = repositories[vault].model_copy(
-        update={**NO_SOURCE, "password": SecretStr(secret)})
+    repositories[vault] = repositories[vault].model_copy(update={**NO_SOURCE, **source})
     return profile.model_copy(update={"repositories": repositories})
 
 
