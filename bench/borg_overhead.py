@@ -44,6 +44,7 @@ from overhead import (  # noqa: E402  (bench scripts are run as files, not as a 
     BenchError,
     _wait_for_new_second,
     base_env,
+    compile_bytecode,
     generate_tree,
     run_timed,
 )
@@ -181,6 +182,7 @@ def main() -> int:
     if not shutil.which("borg"):
         print("borg is not on PATH (apt-get install borgbackup)")
         return 1
+    compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="strongroom-borg-bench-") as scratch:
         work = Path(scratch)
         tree = work / "tree"

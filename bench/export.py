@@ -64,6 +64,7 @@ from overhead import (
     BenchError,
     TreeStats,
     base_env,
+    compile_bytecode,
     generate_tree,
     human,
     restic_binary,
@@ -629,6 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tmpdir", metavar="DIR", help="where the temp dir goes")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     opts = parser.parse_args(argv)
+    compile_bytecode()
     if opts.rounds < 1:
         parser.error("--rounds must be at least 1")
     if opts.size_mib < 1 or opts.xz_size_mib < 0 or opts.small_files < 0 or \

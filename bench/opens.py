@@ -41,7 +41,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from overhead import BenchError, base_env, generate_tree, restic_binary, run_timed, verdict
+from overhead import (
+    BenchError,
+    base_env,
+    compile_bytecode,
+    generate_tree,
+    restic_binary,
+    run_timed,
+    verdict,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 GOALS: dict[str, tuple[float | None, float | None]] = {  # (ratio, or seconds over raw)
@@ -212,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     opts = parser.parse_args(argv)
     files = 100_000 if opts.size == "large" else opts.files
+    compile_bytecode()
     work = Path(tempfile.mkdtemp(prefix="strongroom-opens-"))
     try:
         bench = Bench(work, files, max(opts.size_mib, files * 5 // 1024 + 1))

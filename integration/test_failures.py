@@ -25,6 +25,8 @@ def assert_one_clear_error(result_code: int, stderr: str, *needles: str) -> None
 
 def test_wrong_password(site: Site) -> None:
     site.run("create-backup")
+    site.run("list-backups")  # the listing is kept, but only for the password it proved
+    site.run("list-backups")
     site.password_file.write_text("not the password\n")
     result = site.run("list-backups", check=False)
     assert_one_clear_error(result.returncode, result.stderr, "wrong password", "'local'")

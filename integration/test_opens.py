@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,11 @@ class Opens:
         wrapper.chmod(0o755)
         self.env = {"PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
 
-    def of(self, site: Site, *args: str) -> tuple[list[str], Any]:
+    def of(self, site: Site, *args: str, check: bool = True) -> tuple[list[str], Any]:
         """The subcommands `strongroom ARGS --json` started, in order, and its result."""
         self.log.unlink(missing_ok=True)
-        result = site.run(*args, "--json", env=self.env).json()
+        ran = site.run(*args, "--json", env=self.env, check=check)
+        result = ran.json() if check else ran
         return (self.log.read_text().split() if self.log.exists() else []), result
 
 
@@ -52,25 +54,57 @@ def test_each_command_starts_only_the_restic_processes_it_needs(
     assert started == ["backup"] and made["verified"] is True  # proven without a read-back
     assert opens.of(site, *backup, "--no-verify")[0] == ["backup"]
     assert opens.of(site, "list-backups")[0] == ["snapshots"]
+    # Every snapshot file in the local repository is now one restic has listed here: the
+    # listing is the kept one (engines/restic_listing.py), without opening the repository.
+    started, listed = opens.of(site, "list-backups")
+    assert started == [] and len(listed["backups"]) == 3
 
     target = tmp_path / "target"
     restore = ("restore-backup", "--backup", "latest", "--target", str(target))
     started, planned = opens.of(site, *restore, "--dry-run")
-    assert started == ["snapshots", "ls"]  # the exact plan: the stored tree is listed
+    assert started == ["ls"]  # the exact plan: the stored tree is listed
     assert planned["files"] > 5 and planned["conflicts"] == []
     started, restored = opens.of(site, *restore)
-    assert started == ["snapshots", "restore"]  # nothing at the target: nothing to list
+    assert started == ["restore"]  # nothing at the target: nothing to list
     assert [(e["files"], e["bytes"]) for e in restored["plan"]] == \
         [(e["files"], e["bytes"]) for e in planned["plan"]]
     started, again = opens.of(site, *restore, "--force")
-    assert started == ["snapshots", "ls", "restore"]  # the target holds them: listed
+    assert started == ["ls", "restore"]  # the target holds them: listed
     assert len(again["conflicts"]) == planned["files"] and again["files"] == planned["files"]
 
-    assert opens.of(site, "verify-backup")[0] == ["snapshots", "dump", "check", "backup"]
+    # verify-backup's `restic check` proves the password; it stores its log as a snapshot.
+    assert opens.of(site, "verify-backup")[0] == ["dump", "check", "backup"]
     started, _ = opens.of(site, "download-backup", "-o", str(tmp_path / "set.zip"))
     assert started == ["snapshots", "dump", "dump"]  # the set's tar, the verification log
 
     # Another host's copy of the manifest is not this set's: it is read from the repository.
     (site.state / "sets" / "f" / "metadata.json").write_text("{}")
     started, _ = opens.of(site, *restore, "--force")
-    assert started == ["snapshots", "dump", "ls", "restore"]
+    assert started == ["dump", "ls", "restore"]
+
+
+def test_a_snapshot_this_host_has_not_listed_is_listed_by_restic(
+    site: Site, opens: Opens
+) -> None:
+    opens.of(site, "create-backup", "--type", "full", "--name", "f", "--no-verify")
+    assert opens.of(site, "list-backups")[0] == ["snapshots"]
+    assert opens.of(site, "list-backups")[0] == []
+    # Someone else's backup into the repository: a new snapshot file, unknown here.
+    subprocess.run([require_binary("restic"), "backup", "--tag", "strongroom", "--tag",
+                    "set=other-20260101-000000-000000", "--tag", "part=files",
+                    str(site.path("etc"))], env=site.engine_env(), check=True,
+                   capture_output=True)
+    started, listed = opens.of(site, "list-backups")
+    assert started == ["snapshots"]
+    assert opens.of(site, "list-backups") == ([], listed)
+    # A removed snapshot is gone from the listing at once, without restic.
+    snapshots = site.repository / "snapshots"
+    final = next(entry["id"] for entry in listed["backups"] if entry["set"].startswith("f-"))
+    for name in os.listdir(snapshots):
+        if name.startswith(final[:8]):
+            (snapshots / name).unlink()
+    started, after = opens.of(site, "list-backups")
+    assert started == [] and after != listed
+    # A file there that is not a snapshot id is for restic to judge.
+    (snapshots / "stray").write_text("?")
+    assert opens.of(site, "list-backups", check=False)[0] == ["snapshots"]

@@ -44,6 +44,21 @@ class PasswordSource:
         with run.secret_fd(self._read_secret()) as fd:
             yield fd
 
+    def file_identity(self) -> str | None:
+        """For a password file, a string that changes whenever the file may have (its
+        path, device, inode, size, mtime and ctime; a rewrite cannot keep the ctime);
+        None for every other source, whose value cannot be watched without reading
+        it."""
+        path = self.repository.password_file
+        if path is None:
+            return None
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        return (f"{os.path.realpath(path)}:{stat.st_dev}:{stat.st_ino}:{stat.st_size}:"
+                f"{stat.st_mtime_ns}:{stat.st_ctime_ns}")
+
     def secret(self) -> bytes:
         """The password itself, for a Command that hands it to its child through a pipe."""
         return self._read_secret()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ from orchestrator.engines.destinations import (
     secret_values,
 )
 from orchestrator.engines.passwords import PasswordSource
+from orchestrator.engines.restic_listing import RepositoryListing
 from orchestrator.engines.restic_output import BackupOutput, live_restic_on, read_only_folder
 from orchestrator.engines.versions import restic_version
 from orchestrator.profile.schema import Repository
@@ -360,6 +362,16 @@ class ResticEngine:
         for listed_tags, listing in self._listings.items():
             if wanted.issuperset(listed_tags):
                 return [snap for snap in listing if wanted.issubset(snap.tags)]
+        password = self.password.file_identity()
+        if self.destination.kind == "local" and password is not None:
+            # The whole listing, so that the kept one knows every id (restic_listing).
+            kept = RepositoryListing(Path(self.repo_string), self.state_dir, password)
+            items = kept.current()
+            if items is None:
+                items = json.loads(self._run(args.snapshots_args(())).stdout or "[]") or []
+                kept.remember(items)
+            self._listings[()] = args.snapshots_of(items)
+            return self.snapshots(tags)
         listing = args.parse_snapshots(self._run(args.snapshots_args(tags)).stdout)
         self._listings[tuple(tags)] = listing
         return list(listing)

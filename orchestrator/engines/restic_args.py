@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from orchestrator.engines.base import (
     AuthenticationDenied,
@@ -256,8 +257,13 @@ def unrooted(paths: Sequence[str], tags: Sequence[str]) -> tuple[str, ...]:
 
 
 def parse_snapshots(text: str) -> list[Snapshot]:
+    return snapshots_of(json.loads(text or "[]") or [])
+
+
+def snapshots_of(items: Sequence[dict[str, Any]]) -> list[Snapshot]:
+    """The snapshots of `restic snapshots --json`'s items, oldest first."""
     result: list[Snapshot] = []
-    for item in json.loads(text or "[]") or []:
+    for item in items:
         summary = item.get("summary") or {}
         tags = tuple(item.get("tags") or ())
         result.append(

@@ -13,7 +13,7 @@ from orchestrator import run
 from orchestrator.engines.base import EngineError, EngineVersion
 from orchestrator.engines.borg_output import parse_version as parse_borg
 from orchestrator.engines.restic_args import parse_version as parse_restic
-from orchestrator.run.tempfiles import exclusive_temp
+from orchestrator.run.tempfiles import replace_quietly
 
 _versions: dict[str, EngineVersion] = {}
 
@@ -44,19 +44,6 @@ def kept_version(program: str, asking: Sequence[str], parse: Callable[[str], Eng
         pass
     found = parse(run.run([binary, *asking]).stdout)
     _versions[binary] = found
-    _remember(record, json.dumps({"binary": key,
-                                  "version": ".".join(map(str, found.version))}).encode())
+    replace_quietly(record, json.dumps({"binary": key,
+                                        "version": ".".join(map(str, found.version))}).encode())
     return found
-
-
-def _remember(record: Path, data: bytes) -> None:
-    """A small cache file, replaced whole; a state directory that cannot take it only
-    means asking again next time."""
-    try:
-        record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temp = exclusive_temp(record, 0o600, ".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, record)
-    except OSError:
-        pass

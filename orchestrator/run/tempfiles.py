@@ -32,3 +32,20 @@ def fsync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def replace_quietly(path: Path, data: bytes) -> None:
+    """A small cache file, replaced whole and private; a folder that cannot take it only
+    means the cache is asked in vain next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, temp = exclusive_temp(path, 0o600, ".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(temp, path)
+        except OSError:
+            temp.unlink(missing_ok=True)
+            raise
+    except OSError:
+        pass

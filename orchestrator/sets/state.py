@@ -5,6 +5,8 @@
     <state>/runs/<set>.json               local record: running / complete / failed
     <state>/drills/<set>.json             the last drill of that set, and its repository
     <state>/cache/restic/                 restic's cache (it keys it per repository)
+    <state>/cache/listings/               local repositories' snapshot listings
+                                          (engines/restic_listing.py)
 
 The staged manifest sits at the same path for every run of one name, so restic
 finds the previous snapshot of the same paths as parent and skips unchanged files.
