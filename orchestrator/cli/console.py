@@ -98,9 +98,40 @@ def emit(result: Any, as_json: bool, render: Callable[[Any], str]) -> None:
             payload = [item.model_dump(mode="json") for item in result]
             click.echo(json.dumps(payload, indent=2))
         else:
-            click.echo(result.model_dump_json(indent=2))
+            echo_json(result)
     else:
         click.echo(render(result))
+
+
+def echo_json(result: BaseModel, batch: int = 1000) -> None:
+    """The result's JSON (indent 2), as model_dump_json writes it; a list of paths held
+    on disk (a restore's conflicts: millions, maybe) is written as it is read back, not
+    built as one list or one string first."""
+    from orchestrator.models.spilled import SpilledPaths
+
+    spilled = {name: value for name, value in result
+               if isinstance(value, SpilledPaths) and len(value)}
+    if not spilled:
+        click.echo(result.model_dump_json(indent=2))
+        return
+    text = result.model_copy(update={name: SpilledPaths() for name in spilled}) \
+        .model_dump_json(indent=2)
+    done = 0
+    for name, paths in spilled.items():  # in field order: the order of the text
+        key = f"\n  {json.dumps(name)}: ["
+        opening = text.index(key + "]", done) + len(key)  # just past the "["
+        click.echo(text[done:opening], nl=False)
+        lines: list[str] = []
+        comma = ""
+        for path in paths:
+            lines.append(f"{comma}\n    {json.dumps(path, ensure_ascii=False)}")
+            comma = ","
+            if len(lines) >= batch:
+                click.echo("".join(lines), nl=False)
+                lines = []
+        click.echo("".join(lines) + "\n  ", nl=False)
+        done = opening  # the "]" and what follows
+    click.echo(text[done:])
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -41,6 +41,7 @@ from orchestrator.export.unpack import (
     read_archive_manifest,
 )
 from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
+from orchestrator.models.spilled import SpilledPaths
 from orchestrator.profile.schema import Profile
 from orchestrator.run.pipes import read_chunks
 from orchestrator.sets.digest import StreamDigest
@@ -86,7 +87,7 @@ def restore_from_archive(session: Session, request: RestoreBackupRequest) -> Res
     result = RestoreResult(
         set=manifest.set, id="", time=manifest.started, mode=request.mode,
         target=str(target_root or "/"), dry_run=request.dry_run, plan=plan,
-        conflicts=conflicts, files=sum(e.files for e in plan if e.kind == "files"),
+        conflicts=SpilledPaths(conflicts), files=sum(e.files for e in plan if e.kind == "files"),
         bytes=sum(e.bytes for e in plan), restored=False, verified=False, duration=0.0)
     if request.dry_run:
         return result

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 
 from orchestrator.models.backup import SetType
 from orchestrator.models.base import Model
+from orchestrator.models.spilled import Paths
 
 RestoreMode = Literal["full-rebuild", "config-only", "selective"]
 
@@ -63,7 +64,9 @@ class RestoreResult(Model):
     target: str
     dry_run: bool
     plan: list[RestorePlanEntry]
-    conflicts: list[str]
+    # Every existing path the restore replaces (or would): may run to millions, so it is
+    # held on disk past the first few; it reads and dumps as a list.
+    conflicts: Paths
     files: int
     bytes: int
     restored: bool

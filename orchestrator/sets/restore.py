@@ -7,6 +7,7 @@ paths (DIR/srv/…), as restic does. Nothing that exists is overwritten without 
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from orchestrator.engines.base import Node, ProgressCallback
 from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import ConflictError, StrongroomError, UsageError
 from orchestrator.models import RestoreBackupRequest, RestorePlanEntry, RestoreResult
+from orchestrator.models.spilled import SpilledPaths
 from orchestrator.sets.dumps import FILE_TARGET_HOOKS, conflicts_of, restore_plans, restore_streams
 from orchestrator.sets.layout import SourcePath, select_for_restore
 from orchestrator.sets.manifest import Manifest, ManifestStream
@@ -65,7 +67,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
         raise UsageError(f"backup {chosen.name} holds nothing for --mode {request.mode}")
     shares, unreadable = split_by_place(places, manifest, sources, stream_plans)
     plan: list[RestorePlanEntry] = []
-    conflicts: list[str] = []
+    conflicts = SpilledPaths()  # every clash may be one: kept on disk, not in memory
     surveyed: list[tuple[PlaceShare, list[SourcePath], Survey]] = []
     for share in shares:
         here = share.place.engine
@@ -75,9 +77,8 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
         listed = [item for item in share.sources
                   if request.dry_run or not vacant(retarget(item.source, target_root))]
         found = survey(here.walk(share.place.snapshot_id, [item.source for item in listed])
-                       if listed else (), share.sources, target_root)
+                       if listed else (), share.sources, target_root, conflicts)
         plan += _plan(share.sources, found, target_root)
-        conflicts += [str(target) for _node, target, _is_dir in found.clashes]
         surveyed.append((share, listed, found))
     readable_streams = [item for share in shares for item in share.streams]
     plan += [
@@ -86,7 +87,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
                          bytes=item.stream.bytes, kind="database")
         for item in readable_streams
     ]
-    conflicts += conflicts_of(session.profile, readable_streams)
+    conflicts.extend(conflicts_of(session.profile, readable_streams))
     result = RestoreResult(
         set=chosen.name, id=chosen.id, time=chosen.time, mode=request.mode,
         target=str(target_root), dry_run=request.dry_run, plan=plan, conflicts=conflicts,
@@ -110,7 +111,7 @@ def restore_backup(session: Session, request: RestoreBackupRequest,
         if share.sources and share.place.engine is not None:
             check_target(target_root, share.sources)
             if conflicts:
-                _clear(found.clashes)
+                _clear(found.to_clear)
             share.place.engine.restore(
                 share.place.snapshot_id, target_root,
                 includes=[escape_pattern(item.source) for item in share.sources],
@@ -191,14 +192,17 @@ def parse_as_database(
 @dataclass
 class Survey:
     """What the stored tree below the listed parts holds, seen in one pass: each part's
-    (entries that are not directories, bytes of its files), and the clashes with what
-    exists at the targets (the only nodes kept)."""
+    (entries that are not directories, bytes of its files), and of the clashes with what
+    exists at the targets, those restic cannot overwrite in place (see _clear). No node
+    is kept: a tree of millions that all clash is held on disk, not in memory."""
 
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)
-    clashes: list[tuple[Node, Path, bool]] = field(default_factory=list)
+    to_clear: SpilledPaths = field(default_factory=SpilledPaths)
 
 
-def survey(nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Path) -> Survey:
+def survey(nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Path,
+           conflicts: SpilledPaths) -> Survey:
+    """Count the parts' entries; every clash goes to conflicts, in the stored order."""
     found = Survey({item.source: (0, 0) for item in sources})
     for node in nodes:
         for item in sources:
@@ -206,7 +210,10 @@ def survey(nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Pa
                 files, size = found.counts[item.source]
                 found.counts[item.source] = (
                     files + 1, size + (node.size if node.type == "file" else 0))
-        found.clashes.extend(_existing((node,), sources, target_root))
+        for clash, target, mode in _existing((node,), sources, target_root):
+            conflicts.append(str(target))
+            if _in_the_way(clash, mode):
+                found.to_clear.append(_clearing(target, mode))
     return found
 
 
@@ -268,19 +275,20 @@ def retarget(source: str, target_root: Path) -> Path:
 
 def _existing(
     nodes: Iterable[Node], sources: Sequence[SourcePath], target_root: Path
-) -> Iterator[tuple[Node, Path, bool]]:
-    """(node, its target, whether that target is a real directory) for each node of the
-    chosen parts whose target exists and is not a directory meeting a directory."""
+) -> Iterator[tuple[Node, Path, int]]:
+    """(node, its target, the target's st_mode, a symlink not followed) for each node of
+    the chosen parts whose target exists and is not a directory meeting a directory."""
     for node in nodes:
         if not any(_within(node.path, item.source) for item in sources):
             continue
         target = retarget(node.path, target_root)
-        if not os.path.lexists(target):
+        try:
+            mode = os.lstat(target).st_mode
+        except OSError:  # as os.path.lexists: missing, or below a file
             continue
-        existing_is_dir = target.is_dir() and not target.is_symlink()
-        if node.type == "dir" and existing_is_dir:
+        if node.type == "dir" and stat.S_ISDIR(mode):
             continue
-        yield node, target, existing_is_dir
+        yield node, target, mode
 
 
 def find_conflicts(
@@ -298,22 +306,32 @@ def clear_for_overwrite(
     restic rewrites regular files over regular files itself, but it cannot replace
     an existing symlink, nor a file with a directory or the other way round.
     """
-    _clear(list(_existing(nodes, sources, target_root)))
+    _clear([_clearing(target, mode) for node, target, mode in
+            _existing(nodes, sources, target_root) if _in_the_way(node, mode)])
 
 
-def _clear(clashes: Iterable[tuple[Node, Path, bool]]) -> None:
+def _in_the_way(node: Node, mode: int) -> bool:
+    """restic rewrites a regular file over a regular file; anything else must go first."""
+    return not (node.type == "file" and stat.S_ISREG(mode))
+
+
+def _clearing(target: Path, mode: int) -> str:
+    """What _clear reads: "d" and a real directory's path, or "f" and any other's."""
+    return ("d" if stat.S_ISDIR(mode) else "f") + str(target)
+
+
+def _clear(records: Iterable[str]) -> None:
     import shutil
 
-    for node, target, existing_is_dir in clashes:
-        if node.type == "file" and target.is_file() and not target.is_symlink():
-            continue
-        if existing_is_dir:
+    for record in records:
+        target = Path(record[1:])
+        if record[0] == "d":
             shutil.rmtree(target)
         else:
             target.unlink()
 
 
-def conflict_message(chosen: BackupSet, conflicts: list[str]) -> str:
+def conflict_message(chosen: BackupSet, conflicts: Sequence[str]) -> str:
     shown = "\n".join(f"  {path}" for path in conflicts[:SHOWN_CONFLICTS])
     more = len(conflicts) - SHOWN_CONFLICTS
     tail = f"\n  … and {more} more" if more > 0 else ""

@@ -83,3 +83,19 @@ def test_a_vault_password_is_asked_only_at_a_terminal(monkeypatch: Any) -> None:
     assert prompts == [("password for vault nc-vault", True)]
     with pytest.raises(UsageError, match="the password is empty"):
         ask("nc-vault")
+
+
+@pytest.mark.parametrize("count", [0, 1, 99, 100, 101, 2500])
+def test_json_of_conflicts_held_on_disk_is_what_pydantic_writes(
+        count: int, capsys: pytest.CaptureFixture[str]) -> None:
+    from orchestrator.cli.console import echo_json
+
+    odd = ['/srv/a "quoted" \\ back', "/srv/new\nline\ttab\x01\x7f", "/srv/ünï €\u2028"]
+    result = restore_result(0)
+    result.conflicts.extend(f"/srv/{i}" if i % 7 else odd[i % 3] for i in range(count))
+    result.unreadable = ["vault: part (why)"]
+    expected = result.model_copy(update={"conflicts": list(result.conflicts)}) \
+        .model_dump_json(indent=2) + "\n"
+    echo_json(result, batch=64)
+    assert capsys.readouterr().out == expected
+    assert len(result.conflicts) == count

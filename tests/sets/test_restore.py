@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,52 @@ def test_a_restored_tree_is_counted_as_restic_ls_counts_it(tmp_path: Path) -> No
     assert count_tree(root) == (3, 8)
     assert count_tree(root / "a" / "one") == (1, 5)
     assert count_tree(tmp_path / "absent") == (0, 0)
+
+
+def test_paths_past_the_first_hundred_are_held_on_disk_and_read_back_in_order() -> None:
+    from orchestrator.models.spilled import HEAD, SpilledPaths
+
+    paths = [f"/srv/ü/{i}\n" for i in range(HEAD * 3 + 5)]
+    held = SpilledPaths(paths)
+    assert len(held._head) == HEAD and held._file is not None  # noqa: SLF001
+    assert list(held) == paths and held == paths and held != paths[:-1]
+    assert held[0] == paths[0] and held[HEAD + 7] == paths[HEAD + 7] and held[-1] == paths[-1]
+    assert held[:20] == paths[:20] and held[HEAD - 2:HEAD + 2] == paths[HEAD - 2:HEAD + 2]
+    with pytest.raises(IndexError):
+        held[len(paths)]
+    with pytest.raises(ValueError, match="NUL"):
+        held.append("/srv/\0")
+    assert SpilledPaths() == [] and not SpilledPaths() and SpilledPaths(["/a"]) == ["/a"]
+
+
+def test_a_survey_keeps_no_node_and_clears_only_what_restic_cannot_overwrite(
+        tmp_path: Path) -> None:
+    from orchestrator.models.spilled import SpilledPaths
+    from orchestrator.sets.restore import _clear, survey
+
+    root = tmp_path / "srv"
+    (root / "dir").mkdir(parents=True)
+    (root / "was-dir").mkdir()
+    (root / "was-dir" / "inner").write_text("x")
+    (root / "was-file").write_text("x")
+    (root / "link").symlink_to("dir")
+    for i in range(300):
+        (root / "dir" / f"f{i}").write_text("old")
+    nodes = iter([Node(str(root), "dir", 0, 0, ""), Node(str(root / "dir"), "dir", 0, 0, ""),
+                  *(Node(str(root / "dir" / f"f{i}"), "file", 3, 0, "") for i in range(300)),
+                  Node(str(root / "was-dir"), "file", 2, 0, ""),
+                  Node(str(root / "was-file"), "dir", 0, 0, ""),
+                  Node(str(root / "link"), "file", 4, 0, ""),
+                  Node(str(root / "new"), "file", 5, 0, "")])
+    sources = [SourcePath(str(root), "config/x", "config", "x")]
+    conflicts = SpilledPaths()
+    found = survey(nodes, sources, Path("/"), conflicts)
+    assert found.counts == {str(root): (303, 3 * 300 + 2 + 4 + 5)}
+    assert list(conflicts) == [*(str(root / "dir" / f"f{i}") for i in range(300)),
+                               str(root / "was-dir"), str(root / "was-file"), str(root / "link")]
+    # Regular files over regular files are restic's to rewrite: only the others are kept.
+    assert list(found.to_clear) == [f"d{root / 'was-dir'}", f"f{root / 'was-file'}",
+                                    f"f{root / 'link'}"]
+    _clear(found.to_clear)
+    assert not any(os.path.lexists(root / name) for name in ("was-dir", "was-file", "link"))
+    assert (root / "dir" / "f299").read_text() == "old"
