@@ -45,7 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from overhead import BenchError, base_env, restic_binary, run_timed, verdict
+from overhead import BenchError, base_env, compile_bytecode, restic_binary, run_timed, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_MB = 100.0  # strongroom's own peak RSS, MB (10^6 bytes)
@@ -189,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tmpdir", help="where the work folder goes")
     parser.add_argument("--keep", action="store_true", help="keep the work folders")
     opts = parser.parse_args(argv)
+    compile_bytecode()
     runs: list[list[Row]] = []
     try:
         for files in (opts.small or max(1, opts.entries // 10), opts.entries):
