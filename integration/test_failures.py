@@ -96,10 +96,21 @@ def restic_child(parent: subprocess.Popen[str], timeout: float = 30) -> psutil.P
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for child in psutil.Process(parent.pid).children(recursive=True):
-            if child.name() == "restic" and "backup" in child.cmdline():
-                return child
+            try:  # a child may end (or be a zombie) between the listing and these reads
+                if child.name() == "restic" and "backup" in child.cmdline():
+                    return child
+            except psutil.Error:
+                continue
         time.sleep(0.05)
     raise AssertionError("restic backup never started")
+
+
+def ended(process: psutil.Process) -> bool:
+    """Gone, or a zombie its parent has yet to reap (it may be reaped while we ask)."""
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def test_restic_killed_mid_backup_leaves_an_incomplete_set(make_site: Callable[..., Site]) -> None:
@@ -168,7 +179,7 @@ def test_ctrl_c_stops_restic_and_marks_the_set(make_site: Callable[..., Site]) -
             proc.wait()
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
-    assert not restic.is_running() or restic.status() == psutil.STATUS_ZOMBIE
+    assert ended(restic)
     listed = site.run("list-backups", "--all", "--json").json()["backups"]
     assert [b["status"] for b in listed] == ["incomplete"]
     assert "interrupted (Ctrl-C) at " in listed[0]["problem"]
