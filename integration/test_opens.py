@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ from typing import Any
 import pytest
 
 from integration.conftest import Site, require_binary
+from orchestrator.engines import restic_args as args
+from orchestrator.engines.passwords import PasswordSource
+from orchestrator.engines.restic_listing import RepositoryListing
+from orchestrator.profile.load import load_profile
 
 
 class Opens:
@@ -53,9 +58,8 @@ def test_each_command_starts_only_the_restic_processes_it_needs(
     started, made = opens.of(site, *backup)
     assert started == ["backup"] and made["verified"] is True  # proven without a read-back
     assert opens.of(site, *backup, "--no-verify")[0] == ["backup"]
-    assert opens.of(site, "list-backups")[0] == ["snapshots"]
-    # Every snapshot file in the local repository is now one restic has listed here: the
-    # listing is the kept one (engines/restic_listing.py), without opening the repository.
+    # Every snapshot in the local repository is one this host made or restic listed
+    # here: the listing is the kept one (engines/restic_listing.py), no restic at all.
     started, listed = opens.of(site, "list-backups")
     assert started == [] and len(listed["backups"]) == 3
 
@@ -75,7 +79,7 @@ def test_each_command_starts_only_the_restic_processes_it_needs(
     # verify-backup's `restic check` proves the password; it stores its log as a snapshot.
     assert opens.of(site, "verify-backup")[0] == ["dump", "check", "backup"]
     started, _ = opens.of(site, "download-backup", "-o", str(tmp_path / "set.zip"))
-    assert started == ["snapshots", "dump", "dump"]  # the set's tar, the verification log
+    assert started == ["dump", "dump"]  # the set's tar, the verification log
 
     # Another host's copy of the manifest is not this set's: it is read from the repository.
     (site.state / "sets" / "f" / "metadata.json").write_text("{}")
@@ -83,10 +87,36 @@ def test_each_command_starts_only_the_restic_processes_it_needs(
     assert started == ["dump", "ls", "restore"]
 
 
+def test_the_snapshots_a_backup_records_are_those_restic_lists(site: Site) -> None:
+    site.profile.write_text(site.profile.read_text() + """
+[[services.web.hooks]]
+type = "command"
+name = "stream.bin"
+dump = ["head", "-c", "30000", "/dev/urandom"]
+restore = ["true"]
+""")
+    site.run("create-backup", "--type", "full")
+    site.run("create-backup", "--type", "config", "--name", "again")
+    repository = load_profile(site.profile).repositories["local"]
+    password = PasswordSource("local", repository).file_identity()
+    assert password is not None
+    kept = RepositoryListing(site.repository, site.state, password).current()
+    assert kept is not None, "every snapshot a backup made is recorded"
+    listed = subprocess.run([require_binary("restic"), "snapshots", "--json"],
+                            env=site.engine_env(), check=True, capture_output=True,
+                            text=True).stdout
+    theirs = args.parse_snapshots(listed)
+    assert args.snapshots_of(kept) == theirs
+    streams = [snap for snap in theirs if "part=files" not in snap.tags]
+    assert len(theirs) == 3 and len(streams) == 1 and len(streams[0].paths) == 1
+
+
 def test_a_snapshot_this_host_has_not_listed_is_listed_by_restic(
     site: Site, opens: Opens
 ) -> None:
     opens.of(site, "create-backup", "--type", "full", "--name", "f", "--no-verify")
+    assert opens.of(site, "list-backups")[0] == []
+    shutil.rmtree(site.state / "cache" / "listings")  # as on a host that made none of them
     assert opens.of(site, "list-backups")[0] == ["snapshots"]
     assert opens.of(site, "list-backups")[0] == []
     # Someone else's backup into the repository: a new snapshot file, unknown here.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 from orchestrator import run
 from orchestrator.engines import restic_args as args
@@ -39,7 +40,7 @@ from orchestrator.engines.destinations import (
     secret_values,
 )
 from orchestrator.engines.passwords import PasswordSource
-from orchestrator.engines.restic_listing import RepositoryListing
+from orchestrator.engines.restic_listing import RepositoryListing, made_item
 from orchestrator.engines.restic_output import BackupOutput, live_restic_on, read_only_folder
 from orchestrator.engines.versions import restic_version
 from orchestrator.profile.schema import Repository
@@ -249,7 +250,10 @@ class ResticEngine:
         )
         # Exit 3: the snapshot was saved but some files could not be read.
         self._run(argv, ok_codes=(0, 3), on_line=reader.feed)
-        return reader.result()
+        summary = reader.result()
+        if all(os.path.lexists(path) for path in paths):  # restic leaves out a missing one
+            self.record_made(summary.snapshot_id, host=host, time=time, tags=tags, paths=paths)
+        return summary
 
     def backup_stream(
         self,
@@ -288,7 +292,10 @@ class ResticEngine:
                 self.repository_name, self.url, result.consumer.returncode,
                 result.consumer.stderr,
             )
-        return reader.result()
+        summary = reader.result()
+        self.record_made(summary.snapshot_id, host=host, time=time, tags=tags,
+                         paths=["/" + filename.lstrip("/")])
+        return summary
 
     def start_stream_backup(
         self,
@@ -306,8 +313,11 @@ class ResticEngine:
         ))
         with self.password.as_file() as (password_file, fds):
             env = self.backend_env(password_file)
-            return PendingStream(self, run.Background(self.with_options(argv), env=env,
-                                                      pass_fds=fds))
+            pending = PendingStream(self, run.Background(self.with_options(argv), env=env,
+                                                         pass_fds=fds))
+        pending.made = {"host": host, "time": time, "tags": tags,
+                        "paths": ["/" + filename.lstrip("/")]}
+        return pending
 
     def restore_stream(
         self, snapshot_id: str, path: str, consumer: run.Command, tap: run.Tap | None = None
@@ -353,6 +363,18 @@ class ResticEngine:
     def forget_listings(self) -> None:
         """After a write: the next listing asks restic again."""
         self._listings.clear()
+
+    def record_made(self, short_id: str, *, host: str, time: datetime, tags: Sequence[str],
+                    paths: Sequence[str]) -> None:
+        """Keep the listing entry of a snapshot this run saved (restic_listing); only for
+        the listings of restic before 0.17, whose snapshots carry no summary."""
+        password = self.password.file_identity()
+        item = made_item(host=host, time=time, tags=tags, paths=paths)
+        if self.destination.kind != "local" or password is None or item is None \
+                or self.version().version >= (0, 17, 0):
+            return
+        RepositoryListing(Path(self.repo_string), self.state_dir, password).record_made(
+            short_id, item)
 
     def snapshots(self, tags: Sequence[str] = ()) -> list[Snapshot]:
         """The snapshots with all these tags: listed once per run, and filtered here from
@@ -472,6 +494,7 @@ class PendingStream:
     def __init__(self, engine: ResticEngine, handle: run.Background) -> None:
         self.engine = engine
         self.handle = handle
+        self.made: dict[str, Any] = {}  # record_made's keywords, once the backup is saved
 
     def finish(self, data: bytes) -> BackupSummary:
         self.engine.forget_listings()
@@ -484,7 +507,10 @@ class PendingStream:
         reader = BackupOutput(None)
         for line in lines:
             reader.feed(line)
-        return reader.result()
+        summary = reader.result()
+        if self.made:
+            self.engine.record_made(summary.snapshot_id, **self.made)
+        return summary
 
     def cancel(self) -> None:
         self.handle.cancel()

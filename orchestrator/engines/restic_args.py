@@ -277,7 +277,7 @@ def snapshots_of(items: Sequence[dict[str, Any]]) -> list[Snapshot]:
                 total_bytes=summary.get("total_bytes_processed"),
             )
         )
-    return sorted(result, key=lambda snap: snap.time)
+    return sorted(result, key=lambda snap: (snap.time, snap.id))  # ties: one order for all
 
 
 def parse_ls(text: str) -> list[Node]:

@@ -24,6 +24,13 @@ would hand anyone who reads the state directory a check far cheaper than restic'
 
 The config file is written once by `restic init`, so a repository made anew at the
 same path starts an empty record; so does any change among its key files.
+
+A backup this host makes is recorded too (`made_item`): restic 0.14 reports only the
+new snapshot's short id, but the one file in `snapshots/` with that prefix is its
+id, and the fields strongroom reads are the ones it gave restic (host, time, tags,
+paths made absolute, cleaned and sorted as restic stores them). So list-backups after
+create-backup needs no restic process either. integration/test_opens.py checks the
+recorded entries against restic's own listing.
 """
 
 from __future__ import annotations
@@ -31,8 +38,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +90,14 @@ class RepositoryListing:
                 "password": self.password, "snapshots": kept}
         replace_quietly(self.record, json.dumps(data, separators=(",", ":")).encode())
 
+    def record_made(self, short_id: str, item: Item) -> None:
+        """A snapshot this host's restic just saved: `item` (made_item) under the one id
+        in the repository that begins with `short_id`; nothing when that is not one."""
+        ids = self._ids()
+        found = [snapshot_id for snapshot_id in ids or () if snapshot_id.startswith(short_id)]
+        if len(short_id) >= 8 and len(found) == 1:
+            self.remember([{**item, "id": found[0], "short_id": found[0][:8]}])
+
     def _ids(self) -> set[str] | None:
         """The snapshot ids in the repository; None if any name there is not one (a
         file being written, or something restic itself would have to judge)."""
@@ -119,3 +136,18 @@ class RepositoryListing:
             return {}
         return {key: value for key, value in snapshots.items()
                 if isinstance(value, dict) and value.get("id") == key}
+
+
+def made_item(*, host: str, time: datetime, tags: Sequence[str],
+              paths: Sequence[str]) -> Item | None:
+    """The fields strongroom reads of a snapshot restic lists, for a backup given these
+    (the id is added by record_made); None when restic's own could differ (a path given
+    twice)."""
+    stored = sorted(posixpath.normpath(os.path.abspath(path)) for path in paths)
+    if len(set(stored)) != len(stored):
+        return None
+    item: Item = {"time": time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "hostname": host, "paths": stored}
+    if tags:
+        item["tags"] = list(tags)
+    return item

@@ -43,6 +43,7 @@ def backup_tree(
 ) -> BackupSummary:
     """`paths` (absolute, as the snapshot is to list them) backed up from below `root`."""
     reader = BackupOutput(None)
+    engine.forget_listings()
     relative = [path.strip("/") or "." for path in paths]
     argv = engine.with_options(engine._locking(args.backup_args(
         relative, tags=[*tags, args.root_tag(root)], time=time, host=host,
