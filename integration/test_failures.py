@@ -89,6 +89,9 @@ def start_full_backup(site: Site, capture: bool = True) -> subprocess.Popen[str]
         [*STRONGROOM, "create-backup", "-p", str(site.profile), "--type", "full"],
         stdout=output, stderr=output, text=True,
         env={**os.environ, "STRONGROOM_STATE_DIR": str(site.state)},
+        # As from a terminal: a suite started in the background of a shell inherits
+        # SIGINT ignored, and Python then installs no Ctrl-C handler at all.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
