@@ -238,7 +238,13 @@ def test_sftp_round_trip_and_its_errors(site: Site, sftp: SshServer) -> None:
 
     for repository, message in (("stranger", "refused the credentials"),
                                 ("down", f"127.0.0.1:{closed}: connection refused")):
-        result = site.run("list-backups", "--destination", repository, check=False)
+        for _ in range(3):
+            result = site.run("list-backups", "--destination", repository, check=False)
+            # restic 0.14 relays ssh's "Permission denied" from a goroutine that can lose
+            # the race with its own exit (seen under a loaded suite): then it says only
+            # "unable to start the sftp session, error: EOF". Asked again, not accepted.
+            if "sftp session, error: eof" not in result.stderr.lower():
+                break
         assert result.returncode != 0 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 2
 
