@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from orchestrator.errors import StrongroomError
-from orchestrator.sets.state import write_atomic
+from orchestrator.run.tempfiles import write_atomic
 
 GENESIS = "0" * 64
 SECRET_WORDS = ("password", "passphrase", "secret", "token", "key")

@@ -236,7 +236,7 @@ def report(since: str, output_format: str, output: str | None, force: bool,
     if output is None:
         click.echo(text, nl=False)
         return
-    from orchestrator.sets.state import write_atomic
+    from orchestrator.run.tempfiles import write_atomic
 
     target = Path(output).expanduser().absolute()
     if target.exists() and not force:

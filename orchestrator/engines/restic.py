@@ -294,7 +294,7 @@ class ResticEngine:
             )
         summary = reader.result()
         self.record_made(summary.snapshot_id, host=host, time=time, tags=tags,
-                         paths=["/" + filename.lstrip("/")])
+                         paths=[args.stdin_path(filename)])
         return summary
 
     def start_stream_backup(
@@ -316,7 +316,7 @@ class ResticEngine:
             pending = PendingStream(self, run.Background(self.with_options(argv), env=env,
                                                          pass_fds=fds))
         pending.made = {"host": host, "time": time, "tags": tags,
-                        "paths": ["/" + filename.lstrip("/")]}
+                        "paths": [args.stdin_path(filename)]}
         return pending
 
     def restore_stream(
@@ -368,10 +368,11 @@ class ResticEngine:
                     paths: Sequence[str]) -> None:
         """Keep the listing entry of a snapshot this run saved (restic_listing); only for
         the listings of restic before 0.17, whose snapshots carry no summary."""
+        if self.destination.kind != "local" or self.version().version >= (0, 17, 0):
+            return
         password = self.password.file_identity()
         item = made_item(host=host, time=time, tags=tags, paths=paths)
-        if self.destination.kind != "local" or password is None or item is None \
-                or self.version().version >= (0, 17, 0):
+        if password is None or item is None:
             return
         RepositoryListing(Path(self.repo_string), self.state_dir, password).record_made(
             short_id, item)

@@ -127,6 +127,11 @@ def stream_backup_args(
     return args + tag_args(tags)
 
 
+def stdin_path(filename: str) -> str:
+    """The path a `--stdin --stdin-filename FILENAME` snapshot lists."""
+    return "/" + filename.lstrip("/")
+
+
 def snapshots_args(tags: Sequence[str]) -> list[str]:
     args = [RESTIC, "snapshots", "--json"]
     if tags:

@@ -77,7 +77,9 @@ class RepositoryListing:
         """Keep what restic printed, for the ids that are in the repository now; ids no
         longer there are dropped. A state directory that cannot take it only means
         asking restic again."""
-        ids = self._ids()
+        self._remember(items, self._ids())
+
+    def _remember(self, items: Iterable[Item], ids: set[str] | None) -> None:
         config = self._config()
         if ids is None or config is None:
             return
@@ -96,7 +98,7 @@ class RepositoryListing:
         ids = self._ids()
         found = [snapshot_id for snapshot_id in ids or () if snapshot_id.startswith(short_id)]
         if len(short_id) >= 8 and len(found) == 1:
-            self.remember([{**item, "id": found[0], "short_id": found[0][:8]}])
+            self._remember([{**item, "id": found[0], "short_id": found[0][:8]}], ids)
 
     def _ids(self) -> set[str] | None:
         """The snapshot ids in the repository; None if any name there is not one (a

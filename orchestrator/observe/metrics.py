@@ -37,8 +37,8 @@ from orchestrator.errors import StrongroomError
 from orchestrator.models import StatusRequest, StatusResult
 from orchestrator.observe.records import ObserveState, moment
 from orchestrator.observe.status import build_status
+from orchestrator.run.tempfiles import write_atomic
 from orchestrator.sets.session import Session
-from orchestrator.sets.state import write_atomic
 
 log = logging.getLogger("strongroom")
 SCHEDULE = ["profile", "schedule"]

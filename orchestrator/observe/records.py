@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import models
+from orchestrator.run.tempfiles import write_atomic
 from orchestrator.sets.naming import split_set_name
-from orchestrator.sets.state import StateDir, write_atomic
+from orchestrator.sets.state import StateDir
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 

@@ -34,18 +34,27 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def replace_quietly(path: Path, data: bytes) -> None:
-    """A small cache file, replaced whole and private; a folder that cannot take it only
-    means the cache is asked in vain next time."""
+def write_atomic(path: Path, data: bytes, mode: int = 0o600, durable: bool = True) -> None:
+    """`path` replaced whole by `data` (readers see the old file or the new one), in a
+    private folder made if missing; `durable`: on disk before the rename."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temp = exclusive_temp(path, mode, ".tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temp = exclusive_temp(path, 0o600, ".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(temp, path)
-        except OSError:
-            temp.unlink(missing_ok=True)
-            raise
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def replace_quietly(path: Path, data: bytes) -> None:
+    """A small cache file, written as write_atomic does but not synced; a folder that
+    cannot take it only means the cache is asked in vain next time."""
+    try:
+        write_atomic(path, data, durable=False)
     except OSError:
         pass

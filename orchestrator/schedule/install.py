@@ -18,6 +18,7 @@ from typing import Literal
 
 from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.run import CommandError, run, which
+from orchestrator.run.tempfiles import write_atomic
 from orchestrator.schedule.units import (
     ScheduledJob,
     ShipperJob,
@@ -30,7 +31,6 @@ from orchestrator.schedule.units import (
     unit_name,
 )
 from orchestrator.sets.inventory import Schedules, schedule_places
-from orchestrator.sets.state import write_atomic
 
 Method = Literal["systemd", "cron"]
 SYSTEMD_RUNNING = Path("/run/systemd/system")

@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 
 from orchestrator.profile.cron import cron_times
+from orchestrator.run.tempfiles import write_atomic
 from orchestrator.sets.session import Session
-from orchestrator.sets.state import write_atomic
 
 log = logging.getLogger("strongroom")
 MAX_SLEEP = 60.0  # wake at least this often: the wall clock may jump (suspend, NTP)

@@ -40,9 +40,8 @@ from orchestrator.models import (
     KeyListResult,
 )
 from orchestrator.profile.schema import Repository
-from orchestrator.run.tempfiles import fsync_folder
+from orchestrator.run.tempfiles import fsync_folder, write_atomic
 from orchestrator.sets.session import Session
-from orchestrator.sets.state import write_atomic
 
 log = logging.getLogger("strongroom")
 NEW_SUFFIX = ".new"

@@ -14,6 +14,7 @@ from orchestrator import __version__
 from orchestrator.engines.base import Engine, ProgressCallback
 from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.models import CreateBackupRequest, CreateBackupResult, PartResult
+from orchestrator.run.tempfiles import write_atomic
 from orchestrator.sets.dumps import run_streams
 from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE, gather_inventory
 from orchestrator.sets.layout import SourcePath, check_sources_exist
@@ -30,7 +31,7 @@ from orchestrator.sets.naming import (
 )
 from orchestrator.sets.progress import PartProgress
 from orchestrator.sets.runbook import render_runbook
-from orchestrator.sets.state import RunRecord, write_atomic
+from orchestrator.sets.state import RunRecord
 from orchestrator.sets.vault_check import homes_of
 from orchestrator.sets.vaults import (
     StoredShare,

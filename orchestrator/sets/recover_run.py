@@ -20,12 +20,12 @@ from orchestrator.engines.restic_args import escape_pattern
 from orchestrator.errors import StrongroomError
 from orchestrator.models import RecoveryResult, RecoveryStep
 from orchestrator.profile.schema import Profile
+from orchestrator.run.tempfiles import write_atomic
 from orchestrator.sets.dumps import StreamRestore, conflicts_of, context_for, restore_streams
 from orchestrator.sets.inventory import Schedules
 from orchestrator.sets.layout import SourcePath
 from orchestrator.sets.recover_plan import SERVER_HOOKS
 from orchestrator.sets.restore import check_target, clear_for_overwrite, find_conflicts
-from orchestrator.sets.state import write_atomic
 
 log = logging.getLogger("strongroom")
 WAIT_EVERY = 1.0

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.profile.schema import Profile
-from orchestrator.run.tempfiles import exclusive_temp
+from orchestrator.run.tempfiles import write_atomic
 
 
 def state_dir(profile: Profile, environ: dict[str, str] | None = None) -> Path:
@@ -35,20 +35,6 @@ def state_dir(profile: Profile, environ: dict[str, str] | None = None) -> Path:
         return Path("/var/lib/strongroom")
     base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "strongroom"
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temp = exclusive_temp(path, mode, ".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 @dataclass

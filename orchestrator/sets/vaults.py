@@ -24,6 +24,7 @@ from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.profile.schema import Profile
 from orchestrator.profile.urls import shown_url
 from orchestrator.profile.vaults import vault_names
+from orchestrator.run.tempfiles import write_atomic
 from orchestrator.sets.dumps import StreamRestore, run_streams
 from orchestrator.sets.layout import SourcePath
 from orchestrator.sets.manifest import Manifest, ManifestStream, ManifestVault, paths_from
@@ -35,7 +36,6 @@ from orchestrator.sets.naming import (
     set_tags,
     split_set_name,
 )
-from orchestrator.sets.state import write_atomic
 
 if TYPE_CHECKING:
     from orchestrator.sets.session import Session

@@ -34,9 +34,9 @@ def test_verify_reads_the_manifest_back_only_when_the_staged_file_changed(tmp_pa
     import pytest
 
     from orchestrator.errors import StrongroomError
+    from orchestrator.run.tempfiles import write_atomic
     from orchestrator.sets.make import _verify, staged_identity
     from orchestrator.sets.manifest import MANIFEST_FILE
-    from orchestrator.sets.state import write_atomic
     from tests.sets.test_manifest import manifest
 
     wanted = manifest().model_copy(update={"streams": []})

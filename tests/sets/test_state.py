@@ -4,7 +4,8 @@ import os
 import stat
 from pathlib import Path
 
-from orchestrator.sets.state import RunRecord, StateDir, write_atomic
+from orchestrator.run.tempfiles import write_atomic
+from orchestrator.sets.state import RunRecord, StateDir
 
 
 def record(name: str, url: str = "/repo", profile: str = "p", status: str = "running") -> RunRecord:
