@@ -61,3 +61,21 @@ def test_every_model_name_still_resolves() -> None:
         "missing = [name for name in models.__all__ if getattr(models, name, None) is None]\n"
         "assert not missing, missing\n")
     assert "orchestrator.models.pitr" in loaded
+
+
+def test_a_command_defines_only_its_own_family() -> None:
+    loaded = loaded_after("from orchestrator.cli import main\ntry:\n"
+                          "    main(['create-backup', '--help'])\nexcept SystemExit:\n    pass")
+    families = {name for name in loaded if name.startswith("orchestrator.cli.")} - {
+        "orchestrator.cli.main", "orchestrator.cli.options", "orchestrator.cli.progress",
+        "orchestrator.cli.repo", "orchestrator.cli.start"}
+    assert families == {"orchestrator.cli.sets"}
+
+
+def test_a_valid_profile_is_read_without_tomlkit(tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text('[repositories.local]\nurl = "/srv/repo"\npassword_file = "/srv/pw"\n'
+                       '[config]\netc = ["/etc/hosts"]\n')
+    loaded = loaded_after("from pathlib import Path\nfrom orchestrator.profile.load import "
+                          f"load_profile\nload_profile(Path({str(profile)!r}))")
+    assert "orchestrator.profile.schema" in loaded and "tomlkit" not in loaded

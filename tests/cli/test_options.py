@@ -9,6 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli import main
+from orchestrator.cli.main import COMMANDS as FAMILY_OF
+from orchestrator.cli.main import load_families
 from orchestrator.cli.options import StrongroomGroup, bool_values, global_value
 
 
@@ -22,6 +24,7 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[st
     return found
 
 
+load_families()
 COMMANDS = _commands(main)
 GLOBALS = ["-p", "home", "-v", "--json", "--role", "operator"]
 
@@ -29,6 +32,12 @@ GLOBALS = ["-p", "home", "-v", "--json", "--role", "operator"]
 def test_every_command_is_listed() -> None:
     assert ("list-backups",) in COMMANDS and ("profile", "validate") in COMMANDS
     assert len(COMMANDS) > 30
+
+
+def test_each_command_is_in_the_module_the_table_names() -> None:
+    defined = {name: command.callback.__module__ if command.callback else ""
+               for name, command in main.commands.items()}
+    assert defined == {name: f"orchestrator.cli.{family}" for name, family in FAMILY_OF.items()}
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
