@@ -12,7 +12,6 @@ the TOML data and a short message.
 from __future__ import annotations
 
 import bisect
-import difflib
 import re
 import types
 from collections.abc import Sequence
@@ -318,6 +317,8 @@ def error_message(path: KeyPath, errors: list[dict[str, Any]]) -> str:
         return "missing required key"
     if kind == "extra_forbidden":
         known = _field_names_at(path[:-1])
+        import difflib
+
         close = difflib.get_close_matches(str(path[-1]), known, n=1)
         return f"unknown key; did you mean {close[0]!r}?" if close else "unknown key"
     if kind == "string_pattern_mismatch":

@@ -16,7 +16,6 @@ from orchestrator.errors import StrongroomError, UsageError
 from orchestrator.models import CreateBackupRequest, CreateBackupResult, PartResult
 from orchestrator.run.tempfiles import write_atomic
 from orchestrator.sets.dumps import run_streams
-from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE, gather_inventory
 from orchestrator.sets.layout import SourcePath, check_sources_exist
 from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, Manifest, ManifestAudit, paths_from
 from orchestrator.sets.naming import (
@@ -30,7 +29,6 @@ from orchestrator.sets.naming import (
     set_tags,
 )
 from orchestrator.sets.progress import PartProgress
-from orchestrator.sets.runbook import render_runbook
 from orchestrator.sets.state import RunRecord
 from orchestrator.sets.vault_check import homes_of
 from orchestrator.sets.vaults import (
@@ -221,6 +219,9 @@ def _stage_recovery_files(
 ) -> None:
     """A disaster-recovery set carries its runbook and the host's inventory; written once
     the dump parts are stored (the runbook names their snapshots), before the final run."""
+    from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE, gather_inventory
+    from orchestrator.sets.runbook import render_runbook
+
     if manifest.type != "disaster-recovery":
         for stale in (RECOVERY_FILE, INVENTORY_FILE):
             (staging / stale).unlink(missing_ok=True)
