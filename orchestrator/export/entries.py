@@ -18,10 +18,11 @@ from orchestrator.errors import StrongroomError
 from orchestrator.export.tar_reader import TarMember, TarReader
 from orchestrator.run.pipes import read_chunks
 from orchestrator.sets.digest import StreamDigest
-from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE
 from orchestrator.sets.manifest import (
+    INVENTORY_FILE,
     LOG_FILE,
     MANIFEST_FILE,
+    RECOVERY_FILE,
     VERIFICATION_LOG,
     Manifest,
     ManifestPath,

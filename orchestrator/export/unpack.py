@@ -27,8 +27,14 @@ from orchestrator.export.readers import (
     translate,
 )
 from orchestrator.export.targets import replacing
-from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE
-from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, VERIFICATION_LOG, Manifest
+from orchestrator.sets.manifest import (
+    INVENTORY_FILE,
+    LOG_FILE,
+    MANIFEST_FILE,
+    RECOVERY_FILE,
+    VERIFICATION_LOG,
+    Manifest,
+)
 
 MANIFEST_MAX = 64 << 20
 

@@ -16,8 +16,6 @@ from pydantic import BaseModel, ConfigDict
 
 from orchestrator.profile.schema import Profile
 
-RECOVERY_FILE = "strongroom/RECOVERY.md"
-INVENTORY_FILE = "strongroom/inventory.json"
 # Where schedule-backup writes a schedule's job; schedule/install.py reads the same.
 SYSTEMD_DIR_ENV, CRON_FILE_ENV = "STRONGROOM_SYSTEMD_DIR", "STRONGROOM_CRON_FILE"
 SYSTEM_UNITS_DIR, SYSTEM_CRON_FILE = Path("/etc/systemd/system"), Path("/etc/cron.d/strongroom")

@@ -17,7 +17,15 @@ from orchestrator.models import CreateBackupRequest, CreateBackupResult, PartRes
 from orchestrator.run.tempfiles import write_atomic
 from orchestrator.sets.dumps import run_streams
 from orchestrator.sets.layout import SourcePath, check_sources_exist
-from orchestrator.sets.manifest import LOG_FILE, MANIFEST_FILE, Manifest, ManifestAudit, paths_from
+from orchestrator.sets.manifest import (
+    INVENTORY_FILE,
+    LOG_FILE,
+    MANIFEST_FILE,
+    RECOVERY_FILE,
+    Manifest,
+    ManifestAudit,
+    paths_from,
+)
 from orchestrator.sets.naming import (
     FILES_PART,
     PRODUCT_TAG,
@@ -219,13 +227,13 @@ def _stage_recovery_files(
 ) -> None:
     """A disaster-recovery set carries its runbook and the host's inventory; written once
     the dump parts are stored (the runbook names their snapshots), before the final run."""
-    from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE, gather_inventory
-    from orchestrator.sets.runbook import render_runbook
-
     if manifest.type != "disaster-recovery":
         for stale in (RECOVERY_FILE, INVENTORY_FILE):
             (staging / stale).unlink(missing_ok=True)
         return
+    from orchestrator.sets.inventory import gather_inventory
+    from orchestrator.sets.runbook import render_runbook
+
     runbook = render_runbook(session.profile, manifest, repo_name, staging)
     write_atomic(staging / RECOVERY_FILE, runbook.encode())
     inventory = gather_inventory(session.profile, manifest.set, manifest.tools)

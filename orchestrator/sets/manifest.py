@@ -19,6 +19,9 @@ from orchestrator.sets.naming import MANIFEST_TAG
 MANIFEST_FILE = "metadata.json"
 LOG_FILE = "logs/backup.log"
 VERIFICATION_LOG = "logs/verification.log"  # a part of its own, stored by verify-backup
+# A disaster-recovery set's runbook and host inventory (sets/runbook.py, inventory.py).
+RECOVERY_FILE = "strongroom/RECOVERY.md"
+INVENTORY_FILE = "strongroom/inventory.json"
 
 
 class ManifestModel(BaseModel):

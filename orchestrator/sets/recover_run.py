@@ -157,8 +157,8 @@ def read_inventory_schedules(engine: Engine, final: Snapshot, base: str) -> Sche
     without a readable inventory (installing then follows --install auto)."""
     from pydantic import ValidationError
 
-    from orchestrator.sets.inventory import INVENTORY_FILE, Inventory
-    from orchestrator.sets.manifest import manifest_dir_in
+    from orchestrator.sets.inventory import Inventory
+    from orchestrator.sets.manifest import INVENTORY_FILE, manifest_dir_in
 
     try:
         data = engine.dump(final.id, f"{manifest_dir_in(final, base)}/{INVENTORY_FILE}")

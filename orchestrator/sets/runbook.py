@@ -10,8 +10,7 @@ from orchestrator.engines.borg_args import archive_stem, location_of
 from orchestrator.engines.destinations import resolve
 from orchestrator.profile.schema import Profile, Repository
 from orchestrator.profile.urls import shown_url
-from orchestrator.sets.inventory import INVENTORY_FILE, RECOVERY_FILE
-from orchestrator.sets.manifest import Manifest, ManifestStream
+from orchestrator.sets.manifest import INVENTORY_FILE, RECOVERY_FILE, Manifest, ManifestStream
 from orchestrator.sets.naming import FILES_PART
 
 
