@@ -154,12 +154,12 @@ def make_set(
             log=run_log.lines if pending is not None else [],
             audit=ManifestAudit(seq=anchor[0], sha256=anchor[1]) if anchor else None,
         )
-        write_atomic(staging / MANIFEST_FILE, manifest.to_bytes())
+        _stage(staging / MANIFEST_FILE, manifest.to_bytes())
         staged = None if pending is not None else staged_identity(staging / MANIFEST_FILE)
         if pending is not None:
             summary = pending.finish(manifest.to_bytes())
         else:
-            write_atomic(staging / LOG_FILE, ("\n".join(run_log.lines) + "\n").encode())
+            _stage(staging / LOG_FILE, ("\n".join(run_log.lines) + "\n").encode())
             _stage_recovery_files(session, manifest, repo_name, staging)
             excludes = [pattern for item in sources for pattern in item.excludes]
             phase = "storing the files"
@@ -235,9 +235,18 @@ def _stage_recovery_files(
     from orchestrator.sets.runbook import render_runbook
 
     runbook = render_runbook(session.profile, manifest, repo_name, staging)
-    write_atomic(staging / RECOVERY_FILE, runbook.encode())
+    _stage(staging / RECOVERY_FILE, runbook.encode())
     inventory = gather_inventory(session.profile, manifest.set, manifest.tools)
-    write_atomic(staging / INVENTORY_FILE, inventory.to_bytes())
+    _stage(staging / INVENTORY_FILE, inventory.to_bytes())
+
+
+def _stage(path: Path, data: bytes) -> None:
+    """A staged file (manifest, log, runbook), replaced whole but not synced: the engine
+    reads it from the page cache, and it becomes durable in the repository. An fsync
+    each would cost a slow disk (an SD card, a busy HDD) tens of milliseconds before
+    every backup; a staged manifest lost in a crash is read from the repository instead
+    (the set's manifest tag no longer matches it)."""
+    write_atomic(path, data, durable=False)
 
 
 def _interrupted(exc: KeyboardInterrupt, phase: str) -> str:
