@@ -47,7 +47,11 @@ def split_set_name(name: str) -> tuple[str, datetime] | None:
     match = STAMP_PATTERN.match(name)
     if not match:
         return None
-    moment = datetime.strptime(match["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
+    # YYYYMMDD-HHMMSS read by hand, datetime checking the ranges as strptime would:
+    # strptime's first call imports and compiles its locale tables (~3 ms of a run).
+    stamp = match["stamp"]
+    moment = datetime(int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[9:11]),
+                      int(stamp[11:13]), int(stamp[13:15]), tzinfo=UTC)
     return match["base"], moment
 
 

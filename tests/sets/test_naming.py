@@ -73,6 +73,13 @@ def test_split_set_name_round_trip() -> None:
         "db-2", datetime(2024, 1, 1, tzinfo=UTC))
 
 
+@pytest.mark.parametrize("name", ["db-20241301-000000", "db-20240230-000000",
+                                  "db-20240101-240000", "db-20240101-006000"])
+def test_split_set_name_refuses_a_date_that_does_not_exist(name: str) -> None:
+    with pytest.raises(ValueError):
+        split_set_name(name)
+
+
 @pytest.mark.parametrize("name", ["weekly-full", "weekly-20241220", "20241220-143022",
                                   "weekly-20241220-1430", "weekly-20241220-143022-x"])
 def test_split_set_name_rejects_other_names(name: str) -> None:
