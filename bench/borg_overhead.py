@@ -18,6 +18,10 @@ repositories of the last round. borgmatic is installed from PyPI into a throwawa
 virtualenv (--borgmatic-venv, default a temporary folder) and skipped, with a note,
 when that fails. `os.sync()` runs (untimed) before every timed command.
 
+Every side finds `borg` on PATH as a small shell wrapper that notes when the real borg
+started and ended, so the report also splits strongroom's time into its start (before
+borg), borg itself and its end (after borg), beside raw borg's own time.
+
 A benchmark, not a test: it exits 0 whether or not the goals are met.
 """
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import socket
 import statistics
@@ -58,8 +63,45 @@ BORG_VARS = borg_args.INHERITED_BORG_VARS + ("BORG_CACHE_DIR", "BORG_SECURITY_DI
                                              "BORG_CONFIG_DIR")
 
 
+class BorgClock:
+    """A `borg` first on PATH that notes the real borg's start and end (wall clock)."""
+
+    def __init__(self, folder: Path, real_borg: str) -> None:
+        self.log = folder / "borg-times"
+        self.wrapper = folder / "bin" / "borg"
+        self.wrapper.parent.mkdir(parents=True)
+        log = shlex.quote(str(self.log))
+        self.wrapper.write_text(
+            f'#!/bin/sh\necho "start $(date +%s.%N)" >> {log}\n{shlex.quote(real_borg)} "$@"\n'
+            f'code=$?\necho "end $(date +%s.%N)" >> {log}\nexit $code\n')
+        self.wrapper.chmod(0o755)
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        return {**env, "PATH": f"{self.wrapper.parent}{os.pathsep}{env.get('PATH', '')}"}
+
+    def reset(self) -> None:
+        self.log.unlink(missing_ok=True)
+
+    def last_run(self) -> tuple[float, float] | None:
+        """(start, end) of the last borg run since reset(), or None."""
+        try:
+            lines = [line.split() for line in self.log.read_text().splitlines()]
+        except OSError:
+            return None
+        starts = [float(v) for k, v in lines if k == "start"]
+        ends = [float(v) for k, v in lines if k == "end"]
+        return (starts[-1], ends[-1]) if starts and ends else None
+
+
+CLOCK: BorgClock | None = None
+
+
+def timed_env(env: dict[str, str]) -> dict[str, str]:
+    return CLOCK.env(env) if CLOCK is not None else env
+
+
 def borg_env(repo: Path, base: Path) -> dict[str, str]:
-    env = {k: v for k, v in base_env().items() if k not in BORG_VARS}
+    env = {k: v for k, v in timed_env(base_env()).items() if k not in BORG_VARS}
     env.update(BORG_REPO=str(repo), BORG_PASSPHRASE=PASSPHRASE, BORG_BASE_DIR=str(base),
                TZ="UTC")
     return env
@@ -96,7 +138,7 @@ class Round:
             f"password_file = {q(str(self.password))}\n\n[config]\n"
             f"tree = [{q(str(self.tree))}]\n")
         run_timed([str(STRONGROOM), "init", "-p", str(self.profile)],
-                  base_env(), "strongroom init")
+                  timed_env(base_env()), "strongroom init")
         for name in ("raw", "borgmatic"):
             run_timed(["borg", "init", "--encryption", "repokey-blake2", str(self.repos[name])],
                       borg_env(self.repos[name], self.bases[name]), f"borg init ({name})")
@@ -111,14 +153,24 @@ class Sides:
     def __init__(self, borgmatic: Path | None) -> None:
         self.borgmatic = borgmatic
         self.last_strongroom_end = 0.0
+        # (before borg, borg, after borg) of each strongroom run; borg's time of each raw run
+        self.splits: list[tuple[float, float, float]] = []
+        self.raw_borg: list[float] = []
 
     def strongroom(self, rnd: Round) -> float:
         _wait_for_new_second(self.last_strongroom_end)
         argv = [str(STRONGROOM), "create-backup", "--no-verify", "-p", str(rnd.profile),
                 "--type", "config", "--name", "bench"]
         os.sync()
-        ran = run_timed(argv, base_env(), "strongroom create-backup")
+        if CLOCK is not None:
+            CLOCK.reset()
+        started = time.time()
+        ran = run_timed(argv, timed_env(base_env()), "strongroom create-backup")
         self.last_strongroom_end = time.time()
+        borg = CLOCK.last_run() if CLOCK is not None else None
+        if borg is not None:
+            before, inside = borg[0] - started, borg[1] - borg[0]
+            self.splits.append((before, inside, ran.seconds - before - inside))
         return ran.seconds
 
     def raw(self, rnd: Round) -> float:
@@ -133,17 +185,24 @@ class Sides:
             paths, name=borg_args.archive_name(tags, started),
             comment=borg_args.comment_of(tags, socket.gethostname(), paths), time=started)
         os.sync()
-        return run_timed(argv, borg_env(rnd.repos["raw"], rnd.bases["raw"]),
-                         "raw borg create").seconds
+        if CLOCK is not None:
+            CLOCK.reset()
+        seconds = run_timed(argv, borg_env(rnd.repos["raw"], rnd.bases["raw"]),
+                            "raw borg create").seconds
+        borg = CLOCK.last_run() if CLOCK is not None else None
+        if borg is not None:
+            self.raw_borg.append(borg[1] - borg[0])
+        return seconds
 
     def borgmatic_run(self, rnd: Round) -> float | None:
         if self.borgmatic is None:
             return None
         os.sync()
+        env = timed_env(base_env())
         return run_timed([str(self.borgmatic), "create", "--config",
                           str(rnd.folder / "borgmatic.yaml")],
-                         {**base_env(), "PATH": f"{self.borgmatic.parent}:"
-                          f"{os.environ.get('PATH', '')}"}, "borgmatic create").seconds
+                         {**env, "PATH": f"{self.borgmatic.parent}:{env['PATH']}"},
+                         "borgmatic create").seconds
 
 
 def one(sides: Sides, rnd: Round, order: int) -> dict[str, float | None]:
@@ -171,6 +230,17 @@ def report(label: str, samples: list[dict[str, float | None]]) -> None:
     print(line)
 
 
+def report_split(label: str, splits: list[tuple[float, float, float]],
+                 raw: list[float]) -> None:
+    """Where strongroom's time went (medians), beside raw borg's own time."""
+    if not splits or not raw:
+        return
+    before, inside, after = (statistics.median(part) for part in zip(*splits, strict=True))
+    print(f"  {label}, strongroom's run: start {before:.3f}s (interpreter, imports, profile, "
+          f"set) + borg {inside:.3f}s + end {after:.3f}s; raw borg's own run "
+          f"{statistics.median(raw):.3f}s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -179,12 +249,15 @@ def main() -> int:
     parser.add_argument("--large-files", type=int, default=50)
     parser.add_argument("--borgmatic-venv", type=Path)
     args = parser.parse_args()
-    if not shutil.which("borg"):
+    real_borg = shutil.which("borg")
+    if not real_borg:
         print("borg is not on PATH (apt-get install borgbackup)")
         return 1
     compile_bytecode()
+    global CLOCK
     with tempfile.TemporaryDirectory(prefix="strongroom-borg-bench-") as scratch:
         work = Path(scratch)
+        CLOCK = BorgClock(work, real_borg)
         tree = work / "tree"
         stats = generate_tree(tree, args.size_mib, args.small_files, args.large_files, 1)
         print(f"tree: {stats.files} files, {stats.bytes / 2**20:.0f} MiB")
@@ -200,12 +273,15 @@ def main() -> int:
                 rnd.create()
                 first.append(one(sides, rnd, index))
             assert rnd is not None
+            marks = (len(sides.splits), len(sides.raw_borg))
             again = [one(sides, rnd, index) for index in range(args.rounds)]
         except BenchError as exc:
             print(f"error: {exc}")
             return 1
         report("first backup", first)
+        report_split("first backup", sides.splits[:marks[0]], sides.raw_borg[:marks[1]])
         report("unchanged re-run", again)
+        report_split("unchanged re-run", sides.splits[marks[0]:], sides.raw_borg[marks[1]:])
     return 0
 
 

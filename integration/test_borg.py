@@ -144,6 +144,29 @@ password_file = "{site.password_file}"
     assert "Traceback" not in result.stderr
 
 
+def test_after_init_a_backup_starts_only_borg_create(site: Site, tmp_path: Path) -> None:
+    """`borg init --show-version` tells the version in passing: the first backup asks no
+    `borg --version` (a Python start of its own)."""
+    real = require_binary("borg")
+    log = tmp_path / "borg-calls"
+    wrapper = tmp_path / "bin" / "borg"  # a borg binary strongroom has not seen
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$1" >> {log}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    env = {"PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
+    site.profile.write_text(site.profile.read_text() + f"""
+[repositories.fresh]
+engine = "borg"
+url = "{tmp_path / 'fresh'}"
+password_file = "{site.password_file}"
+""")
+    site.run("init", "--destination", "fresh", env=env)
+    assert log.read_text().split() == ["init"]
+    log.unlink()
+    site.run("create-backup", "--destination", "fresh", "--no-verify", env=env)
+    assert log.read_text().split() == ["create"]
+
+
 def test_a_live_borg_keeps_its_lock_and_a_stale_one_is_broken(site: Site) -> None:
     made = site.run("create-backup", "--type", "config", "--json").json()["set"]
     # A borg that holds the repository's exclusive lock while it waits on its stdin.

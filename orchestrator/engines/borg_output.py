@@ -182,6 +182,19 @@ def log_messages(stderr: str) -> list[dict[str, Any]]:
     return found
 
 
+def logged_version(stderr: str) -> EngineVersion | None:
+    """The version `--show-version` logged (`borgbackup version 1.2.4`), if it did."""
+    for item in log_messages(stderr):
+        if item.get("name") == "borg.output.show-version":
+            told = re.fullmatch(r"borgbackup version (\d+)\.(\d+)\.(\d+)\S*",
+                                str(item.get("message") or "").strip())
+            if told is None:
+                return None
+            major, minor, patch = (int(part) for part in told.groups())
+            return EngineVersion("borg", (major, minor, patch))
+    return None
+
+
 def plain_text(stderr: str) -> str:
     """stderr as words: each JSON log line by its message."""
     lines = []

@@ -32,9 +32,8 @@ def kept_version(program: str, asking: Sequence[str], parse: Callable[[str], Eng
     resolved path, size and mtime); a missing or damaged record asks again."""
     if binary in _versions:
         return _versions[binary]
-    record = state_dir / "cache" / f"{program}-version.json"
-    stat = os.stat(binary)
-    key = f"{os.path.realpath(binary)}:{stat.st_mtime_ns}:{stat.st_size}"
+    record = _record(program, state_dir)
+    key = _identity(binary)
     try:
         known = json.loads(record.read_text())
         if known.get("binary") == key:
@@ -43,7 +42,21 @@ def kept_version(program: str, asking: Sequence[str], parse: Callable[[str], Eng
     except (OSError, ValueError, KeyError, TypeError, AttributeError, EngineError):
         pass
     found = parse(run.run([binary, *asking]).stdout)
-    _versions[binary] = found
-    replace_quietly(record, json.dumps({"binary": key,
-                                        "version": ".".join(map(str, found.version))}).encode())
+    remember(program, binary, state_dir, found)
     return found
+
+
+def remember(program: str, binary: str, state_dir: Path, found: EngineVersion) -> None:
+    """Keep a version the binary told in passing (borg's --show-version on init)."""
+    _versions[binary] = found
+    replace_quietly(_record(program, state_dir), json.dumps(
+        {"binary": _identity(binary), "version": ".".join(map(str, found.version))}).encode())
+
+
+def _record(program: str, state_dir: Path) -> Path:
+    return state_dir / "cache" / f"{program}-version.json"
+
+
+def _identity(binary: str) -> str:
+    stat = os.stat(binary)
+    return f"{os.path.realpath(binary)}:{stat.st_mtime_ns}:{stat.st_size}"

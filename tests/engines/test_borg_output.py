@@ -20,6 +20,7 @@ from orchestrator.engines.base import (
 from orchestrator.engines.borg_output import (
     CreateOutput,
     classify_failure,
+    logged_version,
     mode_bits,
     parse_archive_names,
     parse_archives,
@@ -154,3 +155,14 @@ def test_a_crash_report_is_read_to_its_exception() -> None:
         "FileNotFoundError: [Errno 2] No such file or directory: '/r/data/0/2'"
     error = classify_failure("local", "/r", 2, stderr)
     assert "data/0/2" in error.message and "Platform" not in error.message
+
+
+def test_the_version_show_version_logged() -> None:
+    shown = json.dumps({"type": "log_message", "time": 1.0, "levelname": "INFO",
+                        "message": "borgbackup version 1.2.4",
+                        "name": "borg.output.show-version"})
+    told = logged_version(f"{log('other')}\n{shown}\n")
+    assert told is not None and told.version == (1, 2, 4)
+    assert logged_version(log("borgbackup version 1.2.4")) is None  # another logger's line
+    assert logged_version(shown.replace("1.2.4", "x")) is None
+    assert logged_version("plain text\n") is None

@@ -66,3 +66,14 @@ def test_a_state_folder_that_cannot_take_the_record_only_asks_again(tmp_path: Pa
         assert versions.restic_version(str(binary), blocked).version == (0, 14, 0)
     assert calls(tmp_path) == 2
     versions._versions.clear()
+
+
+def test_a_version_told_in_passing_is_kept_for_the_next_run(tmp_path: Path) -> None:
+    binary = fake_binary(tmp_path, "borg", "borg 9.9.9")
+    state = tmp_path / "state"
+    versions._versions.clear()
+    versions.remember("borg", str(binary), state, EngineVersion("borg", (1, 2, 4)))
+    versions._versions.clear()  # a new strongroom run: read from the state folder
+    assert versions.borg_version(str(binary), state).version == (1, 2, 4)
+    assert calls(tmp_path) == 0
+    versions._versions.clear()
