@@ -60,3 +60,11 @@ def test_the_program_runs_with_plugins_off(tmp_path: Path) -> None:
                     HOME=str(tmp_path), **{k: v for k, v in os.environ.items()
                                            if k == "PYTHONPYCACHEPREFIX"})
     assert out.startswith("strongroom, version")
+
+
+def test_the_program_collects_cycles_less_often_but_still_collects() -> None:
+    out = run_fresh("import gc, sys\nfrom orchestrator.cli import run\n"
+                    "sys.argv = ['strongroom', '--help']\n"
+                    "try:\n    run()\nexcept SystemExit:\n    pass\n"
+                    "print('threshold', *gc.get_threshold(), gc.isenabled())\n")
+    assert out.splitlines()[-1] == "threshold 50000 10 10 True"
