@@ -22,11 +22,13 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrator.run.watchdog import ENV_NAME
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 PR_SET_PDEATHSIG = 1
 DEATH_SIGNAL = signal.SIGTERM
@@ -131,6 +133,8 @@ def on_lasting_thread(function: Callable[[], T]) -> T:
     global _spawner
     with _lock:
         if _spawner is None:
+            from concurrent.futures import ThreadPoolExecutor  # only worker threads spawn here
+
             _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-spawn")
         spawner = _spawner
     return spawner.submit(function).result()
