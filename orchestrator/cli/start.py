@@ -28,7 +28,7 @@ class _NoPluginLoader(types.ModuleType):
         if name.startswith("__"):  # the import system asking whether this is a package
             raise AttributeError(name)
         if sys.modules.get(PLUGIN_LOADER) is self:
-            del sys.modules[PLUGIN_LOADER]
+            sys.modules.pop(PLUGIN_LOADER, None)
         return getattr(importlib.import_module(PLUGIN_LOADER), name)
 
 

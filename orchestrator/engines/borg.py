@@ -39,7 +39,7 @@ from orchestrator.engines.base import (
 )
 from orchestrator.engines.destinations import behind_proxy, probe
 from orchestrator.engines.passwords import PasswordSource
-from orchestrator.engines.versions import borg_version, remember
+from orchestrator.engines.versions import borg_version, identity, remember
 from orchestrator.errors import UsageError
 from orchestrator.profile.schema import Repository
 from orchestrator.profile.urls import shown_url
@@ -165,12 +165,14 @@ class BorgEngine:
     # ---- operations
 
     def init(self) -> bool:
+        binary = run.which(args.BORG)
+        seen = identity(binary)
         try:
             done = self._run(args.init_args())
             # Kept only from a local borg: over ssh, a server's log lines pass through.
             told = output.logged_version(done.stderr) if self.rsh is None else None
-            if told is not None:
-                remember("borg", run.which(args.BORG), self.state_dir, told)
+            if told is not None and seen is not None:
+                remember("borg", binary, self.state_dir, told, seen)
             return True
         except EngineError as exc:
             if "already exists" not in exc.message:

@@ -182,10 +182,13 @@ def log_messages(stderr: str) -> list[dict[str, Any]]:
     return found
 
 
+SHOW_VERSION = "borg.output.show-version"  # the logger of --show-version's line
+
+
 def logged_version(stderr: str) -> EngineVersion | None:
     """The version `--show-version` logged (`borgbackup version 1.2.4`), if it did."""
     for item in log_messages(stderr):
-        if item.get("name") == "borg.output.show-version":
+        if item.get("name") == SHOW_VERSION:
             told = re.fullmatch(r"borgbackup version (\d+)\.(\d+)\.(\d+)\S*",
                                 str(item.get("message") or "").strip())
             if told is None:
@@ -205,7 +208,7 @@ def plain_text(stderr: str) -> str:
             except ValueError:
                 item = None
             if isinstance(item, dict):
-                if item.get("type") == "log_message":
+                if item.get("type") == "log_message" and item.get("name") != SHOW_VERSION:
                     lines.append(_message(str(item.get("message") or "")))
                 continue
         lines.append(line)

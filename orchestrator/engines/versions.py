@@ -46,11 +46,28 @@ def kept_version(program: str, asking: Sequence[str], parse: Callable[[str], Eng
     return found
 
 
-def remember(program: str, binary: str, state_dir: Path, found: EngineVersion) -> None:
-    """Keep a version the binary told in passing (borg's --show-version on init)."""
+def remember(program: str, binary: str, state_dir: Path, found: EngineVersion,
+             seen: str | None = None) -> None:
+    """Keep a version the binary told (borg's --show-version on init). `seen`: the
+    binary's identity before it ran; a binary replaced meanwhile (an upgrade) is not
+    recorded under the version the old one told. Only a cache: nothing here fails."""
+    try:
+        current = _identity(binary)
+    except OSError:
+        return
+    if seen is not None and seen != current:
+        return
     _versions[binary] = found
     replace_quietly(_record(program, state_dir), json.dumps(
-        {"binary": _identity(binary), "version": ".".join(map(str, found.version))}).encode())
+        {"binary": current, "version": ".".join(map(str, found.version))}).encode())
+
+
+def identity(binary: str) -> str | None:
+    """What changes when the binary file is replaced (path, mtime, size); None if gone."""
+    try:
+        return _identity(binary)
+    except OSError:
+        return None
 
 
 def _record(program: str, state_dir: Path) -> Path:

@@ -250,7 +250,7 @@ def _parse_toml(text: str, shown: str) -> dict[str, Any] | ProfileIssue:
     its errors carry the line and column that the message shows."""
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (ValueError, RecursionError):  # TOMLDecodeError, or an integer past 4,300 digits
         pass
     import tomlkit
     from tomlkit.exceptions import ParseError, TOMLKitError

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from orchestrator.models.drill import DrillOutcome
 
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
-STAMP_PATTERN = re.compile(r"^(?P<base>.+)-(?P<stamp>\d{8}-\d{6})$")
+STAMP_PATTERN = re.compile(r"^(?P<base>.+)-(?P<stamp>[0-9]{8}-[0-9]{6})$")
 DAY_FORMAT = "%Y%m%d"
-DAY_PATTERN = re.compile(r"^(?P<base>.+)-(?P<day>\d{8})$")
+DAY_PATTERN = re.compile(r"^(?P<base>.+)-(?P<day>[0-9]{8})$")
 FILES_PART = "files"
 PRODUCT_TAG = "strongroom"
 # A set spanning repositories: its final snapshot carries `vault=<repository>` for each

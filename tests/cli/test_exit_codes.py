@@ -61,8 +61,6 @@ def code_and_text(result: Any) -> tuple[int, str]:
 REFUSALS: list[tuple[str, list[str], int, str]] = [
     ("unknown option", ["list-backups", "--nosuch"], 2, "No such option"),
     ("unknown command", ["list-backup"], 2, "No such command"),
-    ("unknown command, suggested from every family", ["downlod-backup"], 2,
-     "Did you mean one of: 'download-backup'"),
     ("bad choice", ["-p", "{p}", "create-backup", "--type", "nosuch"], 2, "nosuch"),
     ("bad boolean word", ["-p", "{p}", "restore-backup", "--dry-run=maybe"], 2,
      "give true or false"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -32,6 +34,16 @@ GLOBALS = ["-p", "home", "-v", "--json", "--role", "operator"]
 def test_every_command_is_listed() -> None:
     assert ("list-backups",) in COMMANDS and ("profile", "validate") in COMMANDS
     assert len(COMMANDS) > 30
+
+
+def test_an_unknown_name_loads_every_family_for_the_suggestions() -> None:
+    code = ("import click\nfrom orchestrator.cli import main\n"
+            "from orchestrator.cli.main import COMMANDS\n"
+            "assert main.get_command(click.Context(main), 'downlod-backup') is None\n"
+            "print(sorted(main.commands) == sorted(COMMANDS))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.split() == ["True"]
 
 
 def test_each_command_is_in_the_module_the_table_names() -> None:

@@ -166,3 +166,6 @@ def test_the_version_show_version_logged() -> None:
     assert logged_version(log("borgbackup version 1.2.4")) is None  # another logger's line
     assert logged_version(shown.replace("1.2.4", "x")) is None
     assert logged_version("plain text\n") is None
+    # a borg that died after its version line says nothing more: the line is no reason
+    error = classify_failure("local", "/r", 2, shown + "\n")
+    assert "borgbackup version" not in error.message

@@ -77,3 +77,17 @@ def test_a_version_told_in_passing_is_kept_for_the_next_run(tmp_path: Path) -> N
     assert versions.borg_version(str(binary), state).version == (1, 2, 4)
     assert calls(tmp_path) == 0
     versions._versions.clear()
+
+
+def test_a_binary_replaced_while_it_ran_is_not_recorded(tmp_path: Path) -> None:
+    binary = fake_binary(tmp_path, "borg", "borg 1.4.1")
+    state = tmp_path / "state"
+    seen = versions.identity(str(binary))
+    os.utime(binary, ns=(1, 1))  # upgraded while `borg init` ran
+    versions._versions.clear()
+    versions.remember("borg", str(binary), state, EngineVersion("borg", (1, 2, 4)), seen)
+    assert not (state / "cache" / "borg-version.json").exists()
+    assert versions.identity(str(tmp_path / "gone")) is None
+    versions.remember("borg", str(tmp_path / "gone"), state, EngineVersion("borg", (1, 2, 4)))
+    assert versions.borg_version(str(binary), state).version == (1, 4, 1)  # asked
+    versions._versions.clear()

@@ -317,6 +317,13 @@ def test_toml_syntax_error_is_located(tmp_path: Path) -> None:
     assert " at line " not in issues[0].message
 
 
+def test_an_integer_tomllib_cannot_read_is_a_located_error(tmp_path: Path) -> None:
+    # tomllib raises a plain ValueError past 4,300 digits: tomlkit's verdict stands.
+    path = write(tmp_path, "p.toml", REPO + "retry = " + "9" * 5000 + "\n")
+    issues = issues_of(path)
+    assert len(issues) == 1 and issues[0].line == 4, issues
+
+
 def test_toml_syntax_error_in_a_base_is_located_in_the_base(tmp_path: Path) -> None:
     base = write(tmp_path, "_base.toml", "x = = 1\n")
     child = write(tmp_path, "p.toml", 'extends = "_base.toml"\nhostt = "h"\n')

@@ -81,6 +81,7 @@ def test_split_set_name_refuses_a_date_that_does_not_exist(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["weekly-full", "weekly-20241220", "20241220-143022",
+                                  "db-2024122\u0660-143022",  # an Arabic-Indic zero
                                   "weekly-20241220-1430", "weekly-20241220-143022-x"])
 def test_split_set_name_rejects_other_names(name: str) -> None:
     assert split_set_name(name) is None
