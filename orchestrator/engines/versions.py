@@ -42,7 +42,7 @@ def kept_version(program: str, asking: Sequence[str], parse: Callable[[str], Eng
     except (OSError, ValueError, KeyError, TypeError, AttributeError, EngineError):
         pass
     found = parse(run.run([binary, *asking]).stdout)
-    remember(program, binary, state_dir, found)
+    remember(program, binary, state_dir, found, key)
     return found
 
 
