@@ -76,32 +76,29 @@ class BorgClock:
             f'code=$?\necho "end $(date +%s.%N)" >> {log}\nexit $code\n')
         self.wrapper.chmod(0o755)
 
-    def env(self, env: dict[str, str]) -> dict[str, str]:
+    def env(self) -> dict[str, str]:
+        """base_env() with the wrapper first on PATH: every side runs through it."""
+        env = base_env()
         return {**env, "PATH": f"{self.wrapper.parent}{os.pathsep}{env.get('PATH', '')}"}
 
-    def reset(self) -> None:
+    def run(self, argv: list[str], env: dict[str, str],
+            label: str) -> tuple[float, float, tuple[float, float] | None]:
+        """run_timed: when it started (wall clock), its seconds, and (start, end) of the
+        last borg it ran, or None."""
         self.log.unlink(missing_ok=True)
-
-    def last_run(self) -> tuple[float, float] | None:
-        """(start, end) of the last borg run since reset(), or None."""
+        started = time.time()
+        seconds = run_timed(argv, env, label).seconds
         try:
             lines = [line.split() for line in self.log.read_text().splitlines()]
         except OSError:
-            return None
+            return started, seconds, None
         starts = [float(v) for k, v in lines if k == "start"]
         ends = [float(v) for k, v in lines if k == "end"]
-        return (starts[-1], ends[-1]) if starts and ends else None
+        return started, seconds, (starts[-1], ends[-1]) if starts and ends else None
 
 
-CLOCK: BorgClock | None = None
-
-
-def timed_env(env: dict[str, str]) -> dict[str, str]:
-    return CLOCK.env(env) if CLOCK is not None else env
-
-
-def borg_env(repo: Path, base: Path) -> dict[str, str]:
-    env = {k: v for k, v in timed_env(base_env()).items() if k not in BORG_VARS}
+def borg_env(clock: BorgClock, repo: Path, base: Path) -> dict[str, str]:
+    env = {k: v for k, v in clock.env().items() if k not in BORG_VARS}
     env.update(BORG_REPO=str(repo), BORG_PASSPHRASE=PASSPHRASE, BORG_BASE_DIR=str(base),
                TZ="UTC")
     return env
@@ -120,8 +117,8 @@ def install_borgmatic(folder: Path) -> Path | None:
 
 
 class Round:
-    def __init__(self, folder: Path, tree: Path, password: Path) -> None:
-        self.folder, self.tree, self.password = folder, tree, password
+    def __init__(self, folder: Path, tree: Path, password: Path, clock: BorgClock) -> None:
+        self.folder, self.tree, self.password, self.clock = folder, tree, password, clock
         self.profile = folder / "bench.toml"
         self.state = folder / "state-strongroom"
         self.staging = folder / "state-raw" / "sets" / "bench"
@@ -138,10 +135,11 @@ class Round:
             f"password_file = {q(str(self.password))}\n\n[config]\n"
             f"tree = [{q(str(self.tree))}]\n")
         run_timed([str(STRONGROOM), "init", "-p", str(self.profile)],
-                  timed_env(base_env()), "strongroom init")
+                  self.clock.env(), "strongroom init")
         for name in ("raw", "borgmatic"):
             run_timed(["borg", "init", "--encryption", "repokey-blake2", str(self.repos[name])],
-                      borg_env(self.repos[name], self.bases[name]), f"borg init ({name})")
+                      borg_env(self.clock, self.repos[name], self.bases[name]),
+                      f"borg init ({name})")
         (self.folder / "borgmatic.yaml").write_text(
             f"source_directories:\n  - {self.tree}\n"
             f"repositories:\n  - path: {self.repos['borgmatic']}\n    label: bench\n"
@@ -150,8 +148,8 @@ class Round:
 
 
 class Sides:
-    def __init__(self, borgmatic: Path | None) -> None:
-        self.borgmatic = borgmatic
+    def __init__(self, borgmatic: Path | None, clock: BorgClock) -> None:
+        self.borgmatic, self.clock = borgmatic, clock
         self.last_strongroom_end = 0.0
         # (before borg, borg, after borg) of each strongroom run; borg's time of each raw run
         self.splits: list[tuple[float, float, float]] = []
@@ -162,16 +160,13 @@ class Sides:
         argv = [str(STRONGROOM), "create-backup", "--no-verify", "-p", str(rnd.profile),
                 "--type", "config", "--name", "bench"]
         os.sync()
-        if CLOCK is not None:
-            CLOCK.reset()
-        started = time.time()
-        ran = run_timed(argv, timed_env(base_env()), "strongroom create-backup")
+        started, seconds, borg = self.clock.run(argv, self.clock.env(),
+                                                "strongroom create-backup")
         self.last_strongroom_end = time.time()
-        borg = CLOCK.last_run() if CLOCK is not None else None
         if borg is not None:
             before, inside = borg[0] - started, borg[1] - borg[0]
-            self.splits.append((before, inside, ran.seconds - before - inside))
-        return ran.seconds
+            self.splits.append((before, inside, seconds - before - inside))
+        return seconds
 
     def raw(self, rnd: Round) -> float:
         started = datetime.now(UTC).replace(microsecond=0)
@@ -185,11 +180,8 @@ class Sides:
             paths, name=borg_args.archive_name(tags, started),
             comment=borg_args.comment_of(tags, socket.gethostname(), paths), time=started)
         os.sync()
-        if CLOCK is not None:
-            CLOCK.reset()
-        seconds = run_timed(argv, borg_env(rnd.repos["raw"], rnd.bases["raw"]),
-                            "raw borg create").seconds
-        borg = CLOCK.last_run() if CLOCK is not None else None
+        _, seconds, borg = self.clock.run(
+            argv, borg_env(self.clock, rnd.repos["raw"], rnd.bases["raw"]), "raw borg create")
         if borg is not None:
             self.raw_borg.append(borg[1] - borg[0])
         return seconds
@@ -198,7 +190,7 @@ class Sides:
         if self.borgmatic is None:
             return None
         os.sync()
-        env = timed_env(base_env())
+        env = self.clock.env()
         return run_timed([str(self.borgmatic), "create", "--config",
                           str(rnd.folder / "borgmatic.yaml")],
                          {**env, "PATH": f"{self.borgmatic.parent}:{env['PATH']}"},
@@ -254,22 +246,21 @@ def main() -> int:
         print("borg is not on PATH (apt-get install borgbackup)")
         return 1
     compile_bytecode()
-    global CLOCK
     with tempfile.TemporaryDirectory(prefix="strongroom-borg-bench-") as scratch:
         work = Path(scratch)
-        CLOCK = BorgClock(work, real_borg)
+        clock = BorgClock(work, real_borg)
         tree = work / "tree"
         stats = generate_tree(tree, args.size_mib, args.small_files, args.large_files, 1)
         print(f"tree: {stats.files} files, {stats.bytes / 2**20:.0f} MiB")
         password = work / "pass"
         password.write_text(PASSPHRASE + "\n")
         borgmatic = install_borgmatic(args.borgmatic_venv or work / "borgmatic-venv")
-        sides = Sides(borgmatic)
+        sides = Sides(borgmatic, clock)
         first: list[dict[str, float | None]] = []
         rnd = None
         try:
             for index in range(args.rounds):
-                rnd = Round(work / f"round{index}", tree, password)
+                rnd = Round(work / f"round{index}", tree, password, clock)
                 rnd.create()
                 first.append(one(sides, rnd, index))
             assert rnd is not None
